@@ -1,0 +1,214 @@
+//! The embedding-set folder: the interchange format between the model and scoring/evaluation.
+//!
+//! A folder holds `embeddings.npy` (float32, N × D, C order) and `index.csv` with the header
+//! `file,machine_type,section,domain,split,label,attribute`, one row per embedding in the same order.
+//! Both are readable with NumPy and pandas alone, so embeddings from any model can be scored here.
+
+use crate::atomic;
+use crate::record::ClipRecord;
+use ndarray::Array2;
+use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+pub const EMBEDDINGS_FILE: &str = "embeddings.npy";
+pub const INDEX_FILE: &str = "index.csv";
+pub const INDEX_HEADER: [&str; 7] =
+    ["file", "machine_type", "section", "domain", "split", "label", "attribute"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddingSetError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a float32 2-D .npy array: {message}")]
+    Npy { path: PathBuf, message: String },
+    #[error("{path}: line {line}: {message}")]
+    Index { path: PathBuf, line: u64, message: String },
+    #[error("{path}: header must be '{expected}', found '{found}'")]
+    Header { path: PathBuf, expected: String, found: String },
+    #[error("{dir}: {rows} embeddings but {records} rows in index.csv")]
+    RowMismatch { dir: PathBuf, rows: usize, records: usize },
+    #[error("{dir}: embedding {row} (file {file}) {problem}")]
+    BadEmbedding { dir: PathBuf, row: usize, file: String, problem: String },
+}
+
+/// Embeddings with their clip metadata.
+#[derive(Debug, Clone)]
+pub struct EmbeddingSet {
+    pub embeddings: Array2<f32>,
+    pub records: Vec<ClipRecord>,
+}
+
+impl EmbeddingSet {
+    pub fn new(embeddings: Array2<f32>, records: Vec<ClipRecord>) -> Result<Self, EmbeddingSetError> {
+        if embeddings.nrows() != records.len() {
+            return Err(EmbeddingSetError::RowMismatch {
+                dir: PathBuf::new(),
+                rows: embeddings.nrows(),
+                records: records.len(),
+            });
+        }
+        Ok(Self { embeddings, records })
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.embeddings.ncols()
+    }
+
+    /// Reads a folder and checks it: equal row counts, finite values, no zero-norm rows.
+    pub fn read(dir: &Path) -> Result<Self, EmbeddingSetError> {
+        let npy = dir.join(EMBEDDINGS_FILE);
+        let file = File::open(&npy).map_err(|source| EmbeddingSetError::Io { path: npy.clone(), source })?;
+        let embeddings = Array2::<f32>::read_npy(BufReader::new(file))
+            .map_err(|e| EmbeddingSetError::Npy { path: npy.clone(), message: e.to_string() })?;
+        let records = read_index(&dir.join(INDEX_FILE))?;
+        if embeddings.nrows() != records.len() {
+            return Err(EmbeddingSetError::RowMismatch {
+                dir: dir.to_path_buf(),
+                rows: embeddings.nrows(),
+                records: records.len(),
+            });
+        }
+        for (row, (emb, rec)) in embeddings.rows().into_iter().zip(&records).enumerate() {
+            let problem = if emb.iter().any(|v| !v.is_finite()) {
+                Some("contains NaN or infinite values")
+            } else if emb.iter().all(|&v| v == 0.0) {
+                Some("has zero norm")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(EmbeddingSetError::BadEmbedding {
+                    dir: dir.to_path_buf(),
+                    row,
+                    file: rec.file.clone(),
+                    problem: problem.to_string(),
+                });
+            }
+        }
+        Ok(Self { embeddings, records })
+    }
+
+    /// Writes both files atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), EmbeddingSetError> {
+        let npy = dir.join(EMBEDDINGS_FILE);
+        let standard = self.embeddings.as_standard_layout();
+        atomic::write_with(&npy, |w| {
+            standard.write_npy(w).map_err(std::io::Error::other)
+        })
+        .map_err(|source| EmbeddingSetError::Io { path: npy.clone(), source })?;
+        write_index(&dir.join(INDEX_FILE), &self.records)
+    }
+}
+
+/// Reads `index.csv`, naming the line of any bad row.
+pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
+    let file = File::open(path).map_err(|source| EmbeddingSetError::Io { path: path.to_path_buf(), source })?;
+    let mut reader = csv::Reader::from_reader(BufReader::new(file));
+    let header = reader
+        .headers()
+        .map_err(|e| EmbeddingSetError::Index { path: path.to_path_buf(), line: 1, message: e.to_string() })?
+        .clone();
+    let found: Vec<&str> = header.iter().collect();
+    if found != INDEX_HEADER {
+        return Err(EmbeddingSetError::Header {
+            path: path.to_path_buf(),
+            expected: INDEX_HEADER.join(","),
+            found: found.join(","),
+        });
+    }
+    let mut records = Vec::new();
+    for row in reader.deserialize::<ClipRecord>() {
+        let record = row.map_err(|e| EmbeddingSetError::Index {
+            path: path.to_path_buf(),
+            line: e.position().map(|p| p.line()).unwrap_or(0),
+            message: e.to_string(),
+        })?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// Writes `index.csv` atomically.
+pub fn write_index(path: &Path, records: &[ClipRecord]) -> Result<(), EmbeddingSetError> {
+    atomic::write_with(path, |w| {
+        let mut writer = csv::Writer::from_writer(w);
+        for r in records {
+            writer.serialize(r).map_err(std::io::Error::other)?;
+        }
+        writer.flush()
+    })
+    .map_err(|source| EmbeddingSetError::Io { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Domain, Label, Split};
+    use ndarray::array;
+
+    fn record(file: &str) -> ClipRecord {
+        ClipRecord {
+            file: file.into(),
+            machine_type: "fan".into(),
+            section: "00".into(),
+            domain: Domain::Source,
+            split: Split::Train,
+            label: Label::Normal,
+            attribute: "vel_12".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_preserves_values_and_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = EmbeddingSet::new(array![[1.0f32, 0.0], [0.6, 0.8]], vec![record("a.wav"), record("b.wav")])
+            .unwrap();
+        set.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(INDEX_FILE)).unwrap();
+        assert!(text.starts_with("file,machine_type,section,domain,split,label,attribute\n"));
+        let back = EmbeddingSet::read(dir.path()).unwrap();
+        assert_eq!(back.embeddings, set.embeddings);
+        assert_eq!(back.records, set.records);
+    }
+
+    #[test]
+    fn rejects_mismatched_rows_nan_and_zero_norm() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = EmbeddingSet { embeddings: array![[1.0f32, 0.0]], records: vec![record("a"), record("b")] };
+        set.write(dir.path()).unwrap();
+        let err = EmbeddingSet::read(dir.path()).unwrap_err();
+        assert!(matches!(err, EmbeddingSetError::RowMismatch { rows: 1, records: 2, .. }));
+
+        let set = EmbeddingSet { embeddings: array![[1.0f32, f32::NAN], [0.0, 0.0]], records: vec![record("a"), record("b")] };
+        set.write(dir.path()).unwrap();
+        let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("embedding 0") && err.contains("NaN"), "{err}");
+
+        let set = EmbeddingSet { embeddings: array![[1.0f32, 0.0], [0.0, 0.0]], records: vec![record("a"), record("b")] };
+        set.write(dir.path()).unwrap();
+        let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("embedding 1") && err.contains("zero norm"), "{err}");
+    }
+
+    #[test]
+    fn bad_index_row_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(INDEX_FILE),
+            "file,machine_type,section,domain,split,label,attribute\na,fan,00,source,train,normal,\nb,fan,00,elsewhere,train,normal,\n",
+        )
+        .unwrap();
+        let err = read_index(&dir.path().join(INDEX_FILE)).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+}

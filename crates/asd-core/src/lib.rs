@@ -1,0 +1,13 @@
+//! Shared types of the ASD system.
+//!
+//! Everything that more than one stage of the pipeline exchanges lives here: the metadata of a clip
+//! ([`ClipRecord`]), the on-disk embedding-set format ([`EmbeddingSet`]) that connects the model to the
+//! scoring and evaluation crates, and atomic file output ([`atomic`]). This crate depends on no
+//! deep-learning framework, so scoring and evaluation stay light.
+
+pub mod atomic;
+pub mod embedding_set;
+pub mod record;
+
+pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
+pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

@@ -1,0 +1,249 @@
+//! Blocked cosine-distance kernels.
+//!
+//! Queries are processed in blocks of [`QUERY_BLOCK`] rows (in parallel) against references in blocks of
+//! [`REF_BLOCK`] rows; each block's similarities come from one single-precision GEMM and are reduced at
+//! once, so no M × N matrix is ever held. Distances are d = ½(1 − s) with s the inner product.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+pub const QUERY_BLOCK: usize = 256;
+pub const REF_BLOCK: usize = 1024;
+
+/// "No reference to skip" marker for the `skip` arguments.
+pub const NO_SKIP: usize = usize::MAX;
+
+/// Computes one block of similarities: `out[i * nr + j] = ⟨q_i, r_j⟩`.
+fn sim_block(q: ArrayView2<f32>, r: ArrayView2<f32>, out: &mut [f32]) {
+    let (m, k) = q.dim();
+    let n = r.nrows();
+    debug_assert_eq!(out.len(), m * n);
+    // SAFETY: the pointers and strides describe the views exactly: q is m × k with strides (rsa, csa),
+    // rᵀ is k × n which, read from r (n × k), has row stride = r's column stride and column stride =
+    // r's row stride; out is a contiguous m × n row-major buffer of the right length.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            q.as_ptr(),
+            q.strides()[0],
+            q.strides()[1],
+            r.as_ptr(),
+            r.strides()[1],
+            r.strides()[0],
+            0.0,
+            out.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// Visits every (query block, reference block) similarity tile, query blocks in parallel.
+///
+/// `init` makes the per-query state of one query block; `visit(state, q0, r0, tile, nq, nr)` folds the
+/// tile in; the states are returned in query order.
+fn for_each_tile<S, I, V>(queries: ArrayView2<f32>, refs: ArrayView2<f32>, init: I, visit: V) -> Vec<S>
+where
+    S: Send,
+    I: Fn(usize) -> S + Sync,
+    V: Fn(&mut S, usize, usize, &[f32], usize, usize) + Sync,
+{
+    assert_eq!(queries.ncols(), refs.ncols(), "dimension mismatch");
+    let m = queries.nrows();
+    let n = refs.nrows();
+    let starts: Vec<usize> = (0..m).step_by(QUERY_BLOCK).collect();
+    starts
+        .into_par_iter()
+        .map(|q0| {
+            let nq = QUERY_BLOCK.min(m - q0);
+            let qb = queries.slice(ndarray::s![q0..q0 + nq, ..]);
+            let mut state = init(nq);
+            let mut tile = vec![0f32; nq * REF_BLOCK.min(n.max(1))];
+            for r0 in (0..n).step_by(REF_BLOCK) {
+                let nr = REF_BLOCK.min(n - r0);
+                let rb = refs.slice(ndarray::s![r0..r0 + nr, ..]);
+                let t = &mut tile[..nq * nr];
+                sim_block(qb, rb, t);
+                visit(&mut state, q0, r0, t, nq, nr);
+            }
+            state
+        })
+        .collect()
+}
+
+#[inline]
+fn distance(sim: f32) -> f64 {
+    0.5 * (1.0 - sim as f64)
+}
+
+/// For each query i: min over references j (j ≠ skip[i]) of `alpha[j] · d(q_i, r_j) + beta[j]`.
+///
+/// This one reduction covers the nearest neighbour (α = 1, β = 0), the ratio re-scaling (α = 1/den),
+/// the difference (β = −den) and their domain-wise standardisation.
+pub fn min_affine(
+    queries: ArrayView2<f32>,
+    refs: ArrayView2<f32>,
+    alpha: &[f64],
+    beta: &[f64],
+    skip: Option<&[usize]>,
+) -> Vec<f64> {
+    assert_eq!(alpha.len(), refs.nrows());
+    assert_eq!(beta.len(), refs.nrows());
+    let blocks = for_each_tile(
+        queries,
+        refs,
+        |nq| vec![f64::INFINITY; nq],
+        |best, q0, r0, tile, nq, nr| {
+            for i in 0..nq {
+                let row = &tile[i * nr..(i + 1) * nr];
+                let skip_j = skip.map_or(NO_SKIP, |s| s[q0 + i]);
+                let mut b = best[i];
+                for (j, &s) in row.iter().enumerate() {
+                    let v = alpha[r0 + j] * distance(s) + beta[r0 + j];
+                    if v < b && r0 + j != skip_j {
+                        b = v;
+                    }
+                }
+                best[i] = b;
+            }
+        },
+    );
+    blocks.into_iter().flatten().collect()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+struct Entry {
+    dist: f64,
+    index: usize,
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    // Ties broken by index so that results do not depend on the block order.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.dist.total_cmp(&other.dist).then(self.index.cmp(&other.index))
+    }
+}
+
+/// The k nearest references of each query, ascending by distance: (distances, indices), each of
+/// length `min(k, n)` per query.
+pub struct Neighbours {
+    pub k: usize,
+    pub dist: Vec<f64>,
+    pub index: Vec<usize>,
+}
+
+impl Neighbours {
+    pub fn dist_row(&self, i: usize) -> &[f64] {
+        &self.dist[i * self.k..(i + 1) * self.k]
+    }
+    pub fn index_row(&self, i: usize) -> &[usize] {
+        &self.index[i * self.k..(i + 1) * self.k]
+    }
+    pub fn rows(&self) -> usize {
+        if self.k == 0 { 0 } else { self.dist.len() / self.k }
+    }
+}
+
+/// Finds the `k` nearest references of every query (bounded max-heaps, one per query).
+pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> Neighbours {
+    let k = k.min(refs.nrows());
+    let blocks = for_each_tile(
+        queries,
+        refs,
+        |nq| (0..nq).map(|_| BinaryHeap::<Entry>::with_capacity(k + 1)).collect::<Vec<_>>(),
+        |heaps, _q0, r0, tile, nq, nr| {
+            if k == 0 {
+                return;
+            }
+            for i in 0..nq {
+                let heap = &mut heaps[i];
+                let row = &tile[i * nr..(i + 1) * nr];
+                for (j, &s) in row.iter().enumerate() {
+                    let e = Entry { dist: distance(s), index: r0 + j };
+                    if heap.len() < k {
+                        heap.push(e);
+                    } else if let Some(top) = heap.peek()
+                        && e < *top
+                    {
+                        heap.pop();
+                        heap.push(e);
+                    }
+                }
+            }
+        },
+    );
+    let mut dist = Vec::with_capacity(queries.nrows() * k);
+    let mut index = Vec::with_capacity(queries.nrows() * k);
+    for heap in blocks.into_iter().flatten() {
+        for e in heap.into_sorted_vec() {
+            dist.push(e.dist);
+            index.push(e.index);
+        }
+    }
+    Neighbours { k, dist, index }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+
+    pub(crate) fn random_unit(n: usize, d: usize, seed: u64) -> Array2<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut a = Array2::from_shape_fn((n, d), |_| rng.random::<f32>() - 0.5);
+        for mut row in a.rows_mut() {
+            let norm = row.dot(&row).sqrt();
+            row /= norm;
+        }
+        a
+    }
+
+    fn naive_dist(q: &Array2<f32>, r: &Array2<f32>, i: usize, j: usize) -> f64 {
+        0.5 * (1.0 - q.row(i).iter().zip(r.row(j)).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>())
+    }
+
+    #[test]
+    fn min_affine_matches_naive_across_block_boundaries() {
+        let q = random_unit(QUERY_BLOCK + 7, 16, 1);
+        let r = random_unit(REF_BLOCK + 13, 16, 2);
+        let alpha: Vec<f64> = (0..r.nrows()).map(|j| 1.0 + (j % 5) as f64).collect();
+        let beta: Vec<f64> = (0..r.nrows()).map(|j| -0.01 * (j % 3) as f64).collect();
+        let skip: Vec<usize> = (0..q.nrows()).map(|i| if i % 2 == 0 { i } else { NO_SKIP }).collect();
+        let got = min_affine(q.view(), r.view(), &alpha, &beta, Some(&skip));
+        for i in [0, 1, 100, QUERY_BLOCK, QUERY_BLOCK + 6] {
+            let want = (0..r.nrows())
+                .filter(|&j| j != skip[i])
+                .map(|j| alpha[j] * naive_dist(&q, &r, i, j) + beta[j])
+                .fold(f64::INFINITY, f64::min);
+            assert!((got[i] - want).abs() < 1e-6, "query {i}: {} vs {want}", got[i]);
+        }
+    }
+
+    #[test]
+    fn k_nearest_is_sorted_and_exact() {
+        let q = random_unit(30, 8, 3);
+        let r = random_unit(REF_BLOCK + 50, 8, 4);
+        let nb = k_nearest(q.view(), r.view(), 5);
+        for i in 0..q.nrows() {
+            let mut all: Vec<(f64, usize)> = (0..r.nrows()).map(|j| (naive_dist(&q, &r, i, j), j)).collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let want: Vec<usize> = all[..5].iter().map(|x| x.1).collect();
+            assert_eq!(nb.index_row(i), &want[..]);
+            assert!(nb.dist_row(i).windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+}
