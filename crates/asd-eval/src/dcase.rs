@@ -1,0 +1,137 @@
+//! Per-section metrics with the definitions of the official DCASE evaluators.
+//!
+//! For a section with domains (DCASE 2021–2025):
+//! - `auc_source`: source-domain normal clips plus *all* anomalous clips of the section; `auc_target`
+//!   likewise with target normals;
+//! - `pauc`: all clips of the section (max FPR 0.1);
+//! - `pauc_source`, `pauc_target` and `simple_auc_*`: clips of that domain only, normal and anomalous
+//!   (as the reference implementation computes the per-domain pAUC).
+//!
+//! For DCASE 2020 (no domains) `auc` and `pauc` over all clips of the machine id.
+
+use crate::metrics::{MetricError, auc, partial_auc};
+use asd_core::Domain;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+pub const DEFAULT_MAX_FPR: f64 = 0.1;
+
+#[derive(Debug, Error)]
+pub enum EvalError {
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("{count} scored clip(s) have no ground truth, e.g. {examples}")]
+    MissingTruth { count: usize, examples: String },
+    #[error("machine type(s) {0} in the scores are unknown to the ground truth")]
+    UnknownMachine(String),
+    #[error("no scored clips to evaluate")]
+    Empty,
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Ground truth of one test clip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipTruth {
+    pub machine_type: String,
+    pub section: String,
+    pub domain: Domain,
+    pub anomaly: bool,
+}
+
+/// A test clip with its truth and score.
+#[derive(Debug, Clone)]
+pub struct ScoredClip {
+    pub truth: ClipTruth,
+    pub score: f64,
+}
+
+/// Metrics of one section. A metric is `None` where it is undefined (a class or domain is missing);
+/// `notes` says why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SectionResult {
+    pub machine_type: String,
+    pub section: String,
+    pub n_normal_source: usize,
+    pub n_normal_target: usize,
+    pub n_anomaly_source: usize,
+    pub n_anomaly_target: usize,
+    pub n_unknown_domain: usize,
+    pub auc: Option<f64>,
+    pub auc_source: Option<f64>,
+    pub auc_target: Option<f64>,
+    pub pauc: Option<f64>,
+    pub pauc_source: Option<f64>,
+    pub pauc_target: Option<f64>,
+    pub simple_auc_source: Option<f64>,
+    pub simple_auc_target: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+impl SectionResult {
+    /// Whether the section's clips carry domains (DCASE 2021 onwards).
+    pub fn has_domains(&self) -> bool {
+        self.n_unknown_domain == 0
+    }
+}
+
+fn metric<F>(clips: &[&ScoredClip], keep: F, max_fpr: Option<f64>, name: &str, notes: &mut Vec<String>) -> Option<f64>
+where
+    F: Fn(&ScoredClip) -> bool,
+{
+    let chosen: Vec<&&ScoredClip> = clips.iter().filter(|c| keep(c)).collect();
+    let y: Vec<bool> = chosen.iter().map(|c| c.truth.anomaly).collect();
+    let s: Vec<f64> = chosen.iter().map(|c| c.score).collect();
+    let r: Result<f64, MetricError> = match max_fpr {
+        None => auc(&y, &s),
+        Some(p) => partial_auc(&y, &s, p),
+    };
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            notes.push(format!("{name} {e}"));
+            None
+        }
+    }
+}
+
+/// Evaluates every (machine type, section) present among `clips`, sorted by machine type and section.
+pub fn evaluate(clips: &[ScoredClip], max_fpr: f64) -> Vec<SectionResult> {
+    let mut groups: BTreeMap<(String, String), Vec<&ScoredClip>> = BTreeMap::new();
+    for c in clips {
+        groups.entry((c.truth.machine_type.clone(), c.truth.section.clone())).or_default().push(c);
+    }
+    groups
+        .into_iter()
+        .map(|((machine_type, section), cs)| {
+            let count = |d: Domain, a: bool| cs.iter().filter(|c| c.truth.domain == d && c.truth.anomaly == a).count();
+            let mut r = SectionResult {
+                machine_type,
+                section,
+                n_normal_source: count(Domain::Source, false),
+                n_normal_target: count(Domain::Target, false),
+                n_anomaly_source: count(Domain::Source, true),
+                n_anomaly_target: count(Domain::Target, true),
+                n_unknown_domain: cs.iter().filter(|c| c.truth.domain == Domain::Unknown).count(),
+                ..Default::default()
+            };
+            let mut notes = Vec::new();
+            let all = |_: &ScoredClip| true;
+            r.auc = metric(&cs, all, None, "auc", &mut notes);
+            r.pauc = metric(&cs, all, Some(max_fpr), "pauc", &mut notes);
+            if r.has_domains() {
+                let official = |d: Domain| move |c: &ScoredClip| c.truth.anomaly || c.truth.domain == d;
+                let simple = |d: Domain| move |c: &ScoredClip| c.truth.domain == d;
+                r.auc_source = metric(&cs, official(Domain::Source), None, "auc_source", &mut notes);
+                r.auc_target = metric(&cs, official(Domain::Target), None, "auc_target", &mut notes);
+                r.pauc_source = metric(&cs, simple(Domain::Source), Some(max_fpr), "pauc_source", &mut notes);
+                r.pauc_target = metric(&cs, simple(Domain::Target), Some(max_fpr), "pauc_target", &mut notes);
+                r.simple_auc_source = metric(&cs, simple(Domain::Source), None, "simple_auc_source", &mut notes);
+                r.simple_auc_target = metric(&cs, simple(Domain::Target), None, "simple_auc_target", &mut notes);
+            }
+            r.notes = notes;
+            r
+        })
+        .collect()
+}
