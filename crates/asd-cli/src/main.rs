@@ -1,1 +1,50 @@
-fn main() {}
+//! `asd`: the command-line edge of the anomalous sound detection system. Parsing and reporting only;
+//! the work is done by the library crates.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "asd",
+    version,
+    about = "Anomalous sound detection for machine condition monitoring (DCASE task 2)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score the test clips of an embedding set against the normal training clips of their section and
+    /// write the DCASE submission files.
+    Score(commands::score::ScoreArgs),
+    /// Evaluate anomaly-score files against ground truth with the DCASE metrics.
+    Evaluate(commands::evaluate::EvaluateArgs),
+    /// Score and evaluate the bundled reference embeddings with the baseline and the paper's method.
+    Demo(commands::demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Score(a) => commands::score::run(&a),
+        Command::Evaluate(a) => commands::evaluate::run(&a),
+        Command::Demo(a) => commands::demo::run(&a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -14,23 +14,50 @@ use std::path::{Path, PathBuf};
 
 pub const EMBEDDINGS_FILE: &str = "embeddings.npy";
 pub const INDEX_FILE: &str = "index.csv";
-pub const INDEX_HEADER: [&str; 7] =
-    ["file", "machine_type", "section", "domain", "split", "label", "attribute"];
+pub const INDEX_HEADER: [&str; 7] = [
+    "file",
+    "machine_type",
+    "section",
+    "domain",
+    "split",
+    "label",
+    "attribute",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddingSetError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a float32 2-D .npy array: {message}")]
     Npy { path: PathBuf, message: String },
     #[error("{path}: line {line}: {message}")]
-    Index { path: PathBuf, line: u64, message: String },
+    Index {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     #[error("{path}: header must be '{expected}', found '{found}'")]
-    Header { path: PathBuf, expected: String, found: String },
+    Header {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     #[error("{dir}: {rows} embeddings but {records} rows in index.csv")]
-    RowMismatch { dir: PathBuf, rows: usize, records: usize },
+    RowMismatch {
+        dir: PathBuf,
+        rows: usize,
+        records: usize,
+    },
     #[error("{dir}: embedding {row} (file {file}) {problem}")]
-    BadEmbedding { dir: PathBuf, row: usize, file: String, problem: String },
+    BadEmbedding {
+        dir: PathBuf,
+        row: usize,
+        file: String,
+        problem: String,
+    },
 }
 
 /// Embeddings with their clip metadata.
@@ -41,7 +68,10 @@ pub struct EmbeddingSet {
 }
 
 impl EmbeddingSet {
-    pub fn new(embeddings: Array2<f32>, records: Vec<ClipRecord>) -> Result<Self, EmbeddingSetError> {
+    pub fn new(
+        embeddings: Array2<f32>,
+        records: Vec<ClipRecord>,
+    ) -> Result<Self, EmbeddingSetError> {
         if embeddings.nrows() != records.len() {
             return Err(EmbeddingSetError::RowMismatch {
                 dir: PathBuf::new(),
@@ -49,7 +79,10 @@ impl EmbeddingSet {
                 records: records.len(),
             });
         }
-        Ok(Self { embeddings, records })
+        Ok(Self {
+            embeddings,
+            records,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -67,9 +100,15 @@ impl EmbeddingSet {
     /// Reads a folder and checks it: equal row counts, finite values, no zero-norm rows.
     pub fn read(dir: &Path) -> Result<Self, EmbeddingSetError> {
         let npy = dir.join(EMBEDDINGS_FILE);
-        let file = File::open(&npy).map_err(|source| EmbeddingSetError::Io { path: npy.clone(), source })?;
-        let embeddings = Array2::<f32>::read_npy(BufReader::new(file))
-            .map_err(|e| EmbeddingSetError::Npy { path: npy.clone(), message: e.to_string() })?;
+        let file = File::open(&npy).map_err(|source| EmbeddingSetError::Io {
+            path: npy.clone(),
+            source,
+        })?;
+        let embeddings =
+            Array2::<f32>::read_npy(BufReader::new(file)).map_err(|e| EmbeddingSetError::Npy {
+                path: npy.clone(),
+                message: e.to_string(),
+            })?;
         let records = read_index(&dir.join(INDEX_FILE))?;
         if embeddings.nrows() != records.len() {
             return Err(EmbeddingSetError::RowMismatch {
@@ -95,7 +134,10 @@ impl EmbeddingSet {
                 });
             }
         }
-        Ok(Self { embeddings, records })
+        Ok(Self {
+            embeddings,
+            records,
+        })
     }
 
     /// Writes both files atomically.
@@ -105,18 +147,28 @@ impl EmbeddingSet {
         atomic::write_with(&npy, |w| {
             standard.write_npy(w).map_err(std::io::Error::other)
         })
-        .map_err(|source| EmbeddingSetError::Io { path: npy.clone(), source })?;
+        .map_err(|source| EmbeddingSetError::Io {
+            path: npy.clone(),
+            source,
+        })?;
         write_index(&dir.join(INDEX_FILE), &self.records)
     }
 }
 
 /// Reads `index.csv`, naming the line of any bad row.
 pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
-    let file = File::open(path).map_err(|source| EmbeddingSetError::Io { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| EmbeddingSetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut reader = csv::Reader::from_reader(BufReader::new(file));
     let header = reader
         .headers()
-        .map_err(|e| EmbeddingSetError::Index { path: path.to_path_buf(), line: 1, message: e.to_string() })?
+        .map_err(|e| EmbeddingSetError::Index {
+            path: path.to_path_buf(),
+            line: 1,
+            message: e.to_string(),
+        })?
         .clone();
     let found: Vec<&str> = header.iter().collect();
     if found != INDEX_HEADER {
@@ -147,7 +199,10 @@ pub fn write_index(path: &Path, records: &[ClipRecord]) -> Result<(), EmbeddingS
         }
         writer.flush()
     })
-    .map_err(|source| EmbeddingSetError::Io { path: path.to_path_buf(), source })
+    .map_err(|source| EmbeddingSetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -171,8 +226,11 @@ mod tests {
     #[test]
     fn round_trip_preserves_values_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
-        let set = EmbeddingSet::new(array![[1.0f32, 0.0], [0.6, 0.8]], vec![record("a.wav"), record("b.wav")])
-            .unwrap();
+        let set = EmbeddingSet::new(
+            array![[1.0f32, 0.0], [0.6, 0.8]],
+            vec![record("a.wav"), record("b.wav")],
+        )
+        .unwrap();
         set.write(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(INDEX_FILE)).unwrap();
         assert!(text.starts_with("file,machine_type,section,domain,split,label,attribute\n"));
@@ -184,20 +242,39 @@ mod tests {
     #[test]
     fn rejects_mismatched_rows_nan_and_zero_norm() {
         let dir = tempfile::tempdir().unwrap();
-        let set = EmbeddingSet { embeddings: array![[1.0f32, 0.0]], records: vec![record("a"), record("b")] };
+        let set = EmbeddingSet {
+            embeddings: array![[1.0f32, 0.0]],
+            records: vec![record("a"), record("b")],
+        };
         set.write(dir.path()).unwrap();
         let err = EmbeddingSet::read(dir.path()).unwrap_err();
-        assert!(matches!(err, EmbeddingSetError::RowMismatch { rows: 1, records: 2, .. }));
+        assert!(matches!(
+            err,
+            EmbeddingSetError::RowMismatch {
+                rows: 1,
+                records: 2,
+                ..
+            }
+        ));
 
-        let set = EmbeddingSet { embeddings: array![[1.0f32, f32::NAN], [0.0, 0.0]], records: vec![record("a"), record("b")] };
+        let set = EmbeddingSet {
+            embeddings: array![[1.0f32, f32::NAN], [0.0, 0.0]],
+            records: vec![record("a"), record("b")],
+        };
         set.write(dir.path()).unwrap();
         let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
         assert!(err.contains("embedding 0") && err.contains("NaN"), "{err}");
 
-        let set = EmbeddingSet { embeddings: array![[1.0f32, 0.0], [0.0, 0.0]], records: vec![record("a"), record("b")] };
+        let set = EmbeddingSet {
+            embeddings: array![[1.0f32, 0.0], [0.0, 0.0]],
+            records: vec![record("a"), record("b")],
+        };
         set.write(dir.path()).unwrap();
         let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("embedding 1") && err.contains("zero norm"), "{err}");
+        assert!(
+            err.contains("embedding 1") && err.contains("zero norm"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -208,7 +285,9 @@ mod tests {
             "file,machine_type,section,domain,split,label,attribute\na,fan,00,source,train,normal,\nb,fan,00,elsewhere,train,normal,\n",
         )
         .unwrap();
-        let err = read_index(&dir.path().join(INDEX_FILE)).unwrap_err().to_string();
+        let err = read_index(&dir.path().join(INDEX_FILE))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 }

@@ -76,7 +76,13 @@ impl SectionResult {
     }
 }
 
-fn metric<F>(clips: &[&ScoredClip], keep: F, max_fpr: Option<f64>, name: &str, notes: &mut Vec<String>) -> Option<f64>
+fn metric<F>(
+    clips: &[&ScoredClip],
+    keep: F,
+    max_fpr: Option<f64>,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Option<f64>
 where
     F: Fn(&ScoredClip) -> bool,
 {
@@ -100,12 +106,19 @@ where
 pub fn evaluate(clips: &[ScoredClip], max_fpr: f64) -> Vec<SectionResult> {
     let mut groups: BTreeMap<(String, String), Vec<&ScoredClip>> = BTreeMap::new();
     for c in clips {
-        groups.entry((c.truth.machine_type.clone(), c.truth.section.clone())).or_default().push(c);
+        groups
+            .entry((c.truth.machine_type.clone(), c.truth.section.clone()))
+            .or_default()
+            .push(c);
     }
     groups
         .into_iter()
         .map(|((machine_type, section), cs)| {
-            let count = |d: Domain, a: bool| cs.iter().filter(|c| c.truth.domain == d && c.truth.anomaly == a).count();
+            let count = |d: Domain, a: bool| {
+                cs.iter()
+                    .filter(|c| c.truth.domain == d && c.truth.anomaly == a)
+                    .count()
+            };
             let mut r = SectionResult {
                 machine_type,
                 section,
@@ -113,7 +126,10 @@ pub fn evaluate(clips: &[ScoredClip], max_fpr: f64) -> Vec<SectionResult> {
                 n_normal_target: count(Domain::Target, false),
                 n_anomaly_source: count(Domain::Source, true),
                 n_anomaly_target: count(Domain::Target, true),
-                n_unknown_domain: cs.iter().filter(|c| c.truth.domain == Domain::Unknown).count(),
+                n_unknown_domain: cs
+                    .iter()
+                    .filter(|c| c.truth.domain == Domain::Unknown)
+                    .count(),
                 ..Default::default()
             };
             let mut notes = Vec::new();
@@ -121,14 +137,51 @@ pub fn evaluate(clips: &[ScoredClip], max_fpr: f64) -> Vec<SectionResult> {
             r.auc = metric(&cs, all, None, "auc", &mut notes);
             r.pauc = metric(&cs, all, Some(max_fpr), "pauc", &mut notes);
             if r.has_domains() {
-                let official = |d: Domain| move |c: &ScoredClip| c.truth.anomaly || c.truth.domain == d;
+                let official =
+                    |d: Domain| move |c: &ScoredClip| c.truth.anomaly || c.truth.domain == d;
                 let simple = |d: Domain| move |c: &ScoredClip| c.truth.domain == d;
-                r.auc_source = metric(&cs, official(Domain::Source), None, "auc_source", &mut notes);
-                r.auc_target = metric(&cs, official(Domain::Target), None, "auc_target", &mut notes);
-                r.pauc_source = metric(&cs, simple(Domain::Source), Some(max_fpr), "pauc_source", &mut notes);
-                r.pauc_target = metric(&cs, simple(Domain::Target), Some(max_fpr), "pauc_target", &mut notes);
-                r.simple_auc_source = metric(&cs, simple(Domain::Source), None, "simple_auc_source", &mut notes);
-                r.simple_auc_target = metric(&cs, simple(Domain::Target), None, "simple_auc_target", &mut notes);
+                r.auc_source = metric(
+                    &cs,
+                    official(Domain::Source),
+                    None,
+                    "auc_source",
+                    &mut notes,
+                );
+                r.auc_target = metric(
+                    &cs,
+                    official(Domain::Target),
+                    None,
+                    "auc_target",
+                    &mut notes,
+                );
+                r.pauc_source = metric(
+                    &cs,
+                    simple(Domain::Source),
+                    Some(max_fpr),
+                    "pauc_source",
+                    &mut notes,
+                );
+                r.pauc_target = metric(
+                    &cs,
+                    simple(Domain::Target),
+                    Some(max_fpr),
+                    "pauc_target",
+                    &mut notes,
+                );
+                r.simple_auc_source = metric(
+                    &cs,
+                    simple(Domain::Source),
+                    None,
+                    "simple_auc_source",
+                    &mut notes,
+                );
+                r.simple_auc_target = metric(
+                    &cs,
+                    simple(Domain::Target),
+                    None,
+                    "simple_auc_target",
+                    &mut notes,
+                );
             }
             r.notes = notes;
             r

@@ -41,7 +41,9 @@ pub fn roc_curve(positive: &[bool], score: &[f64]) -> Result<(Vec<f64>, Vec<f64>
         } else {
             fp += 1;
         }
-        let last_of_tie = order.get(idx + 1).is_none_or(|&next| score[next] != score[i]);
+        let last_of_tie = order
+            .get(idx + 1)
+            .is_none_or(|&next| score[next] != score[i]);
         if last_of_tie {
             fpr.push(fp as f64 / n_neg as f64);
             tpr.push(tp as f64 / n_pos as f64);
@@ -51,7 +53,10 @@ pub fn roc_curve(positive: &[bool], score: &[f64]) -> Result<(Vec<f64>, Vec<f64>
 }
 
 fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
-    x.windows(2).zip(y.windows(2)).map(|(xw, yw)| (xw[1] - xw[0]) * (yw[0] + yw[1]) / 2.0).sum()
+    x.windows(2)
+        .zip(y.windows(2))
+        .map(|(xw, yw)| (xw[1] - xw[0]) * (yw[0] + yw[1]) / 2.0)
+        .sum()
 }
 
 /// Area under the ROC curve; anomalies are the positive class.
@@ -73,7 +78,11 @@ pub fn partial_auc(anomaly: &[bool], score: &[f64], max_fpr: f64) -> Result<f64,
     // numpy.searchsorted(fpr, max_fpr, side="right")
     let stop = fpr.partition_point(|&f| f <= max_fpr);
     let (x0, x1, y0, y1) = (fpr[stop - 1], fpr[stop], tpr[stop - 1], tpr[stop]);
-    let y = if x1 > x0 { y0 + (y1 - y0) * (max_fpr - x0) / (x1 - x0) } else { y1 };
+    let y = if x1 > x0 {
+        y0 + (y1 - y0) * (max_fpr - x0) / (x1 - x0)
+    } else {
+        y1
+    };
     fpr.truncate(stop);
     tpr.truncate(stop);
     fpr.push(max_fpr);
@@ -114,9 +123,18 @@ mod tests {
 
     #[test]
     fn undefined_cases_are_errors() {
-        assert_eq!(auc(&[false, false], &[0.1, 0.2]), Err(MetricError::MissingClass("anomalous")));
-        assert_eq!(auc(&[true], &[0.1]), Err(MetricError::MissingClass("normal")));
-        assert!(matches!(auc(&[true, false], &[f64::NAN, 0.2]), Err(MetricError::NotFinite(_))));
+        assert_eq!(
+            auc(&[false, false], &[0.1, 0.2]),
+            Err(MetricError::MissingClass("anomalous"))
+        );
+        assert_eq!(
+            auc(&[true], &[0.1]),
+            Err(MetricError::MissingClass("normal"))
+        );
+        assert!(matches!(
+            auc(&[true, false], &[f64::NAN, 0.2]),
+            Err(MetricError::NotFinite(_))
+        ));
         assert!(partial_auc(&[true, false], &[0.1, 0.2], 0.0).is_err());
     }
 

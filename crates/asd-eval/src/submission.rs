@@ -26,18 +26,24 @@ pub fn decision_file_name(machine: &str, section: &str) -> String {
 
 /// Writes both files of a section atomically; `threshold` decides 1 (anomalous) for scores above it.
 pub fn write_section(dir: &Path, s: &SectionScores, threshold: f64) -> std::io::Result<()> {
-    atomic::write_with(&dir.join(score_file_name(&s.machine_type, &s.section)), |w| {
-        for (f, v) in &s.rows {
-            writeln!(w, "{f},{v}")?;
-        }
-        Ok(())
-    })?;
-    atomic::write_with(&dir.join(decision_file_name(&s.machine_type, &s.section)), |w| {
-        for (f, v) in &s.rows {
-            writeln!(w, "{f},{}", u8::from(*v > threshold))?;
-        }
-        Ok(())
-    })
+    atomic::write_with(
+        &dir.join(score_file_name(&s.machine_type, &s.section)),
+        |w| {
+            for (f, v) in &s.rows {
+                writeln!(w, "{f},{v}")?;
+            }
+            Ok(())
+        },
+    )?;
+    atomic::write_with(
+        &dir.join(decision_file_name(&s.machine_type, &s.section)),
+        |w| {
+            for (f, v) in &s.rows {
+                writeln!(w, "{f},{}", u8::from(*v > threshold))?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Parses a score file's name into (machine type, section).
@@ -55,7 +61,8 @@ pub fn parse_score_file_name(name: &str) -> Option<(String, String)> {
 /// Reads every score file of a folder. Files that are not score files are ignored; a malformed score
 /// file is an error naming the file and line.
 pub fn read_scores_dir(dir: &Path) -> Result<Vec<SectionScores>, EvalError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| EvalError::Io(format!("{}: {e}", dir.display())))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| EvalError::Io(format!("{}: {e}", dir.display())))?;
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -66,24 +73,48 @@ pub fn read_scores_dir(dir: &Path) -> Result<Vec<SectionScores>, EvalError> {
     for name in names {
         let path = dir.join(&name);
         let Some((machine_type, section)) = parse_score_file_name(&name) else {
-            return Err(EvalError::File { file: path.display().to_string(), message: "unrecognised score file name".into() });
+            return Err(EvalError::File {
+                file: path.display().to_string(),
+                message: "unrecognised score file name".into(),
+            });
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| EvalError::File { file: path.display().to_string(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::File {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let mut rows = Vec::new();
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let bad = |m: &str| EvalError::File { file: path.display().to_string(), message: format!("line {}: {m}", i + 1) };
-            let (f, v) = line.rsplit_once(',').ok_or_else(|| bad("expected 'file,score'"))?;
-            let v: f64 = v.trim().parse().map_err(|_| bad(&format!("score '{}' is not a number", v.trim())))?;
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let bad = |m: &str| EvalError::File {
+                file: path.display().to_string(),
+                message: format!("line {}: {m}", i + 1),
+            };
+            let (f, v) = line
+                .rsplit_once(',')
+                .ok_or_else(|| bad("expected 'file,score'"))?;
+            let v: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| bad(&format!("score '{}' is not a number", v.trim())))?;
             if !v.is_finite() {
                 return Err(bad("score is not finite"));
             }
             rows.push((f.trim().to_string(), v));
         }
-        out.push(SectionScores { machine_type, section, rows });
+        out.push(SectionScores {
+            machine_type,
+            section,
+            rows,
+        });
     }
     if out.is_empty() {
-        return Err(EvalError::Io(format!("{}: no anomaly_score_*.csv files", dir.display())));
+        return Err(EvalError::Io(format!(
+            "{}: no anomaly_score_*.csv files",
+            dir.display()
+        )));
     }
     Ok(out)
 }
@@ -94,27 +125,49 @@ mod tests {
 
     #[test]
     fn parses_names_of_both_conventions() {
-        assert_eq!(parse_score_file_name("anomaly_score_ToyCar_section_00_test.csv"), Some(("ToyCar".into(), "00".into())));
-        assert_eq!(parse_score_file_name("anomaly_score_my_machine_section_01_test.csv"), Some(("my_machine".into(), "01".into())));
-        assert_eq!(parse_score_file_name("anomaly_score_fan_id_02.csv"), Some(("fan".into(), "02".into())));
+        assert_eq!(
+            parse_score_file_name("anomaly_score_ToyCar_section_00_test.csv"),
+            Some(("ToyCar".into(), "00".into()))
+        );
+        assert_eq!(
+            parse_score_file_name("anomaly_score_my_machine_section_01_test.csv"),
+            Some(("my_machine".into(), "01".into()))
+        );
+        assert_eq!(
+            parse_score_file_name("anomaly_score_fan_id_02.csv"),
+            Some(("fan".into(), "02".into()))
+        );
         assert_eq!(parse_score_file_name("anomaly_score_fan.csv"), None);
     }
 
     #[test]
     fn writes_and_reads_back_with_decisions() {
         let dir = tempfile::tempdir().unwrap();
-        let s = SectionScores { machine_type: "fan".into(), section: "00".into(), rows: vec![("a.wav".into(), 0.2), ("b.wav".into(), 0.7)] };
+        let s = SectionScores {
+            machine_type: "fan".into(),
+            section: "00".into(),
+            rows: vec![("a.wav".into(), 0.2), ("b.wav".into(), 0.7)],
+        };
         write_section(dir.path(), &s, 0.5).unwrap();
         assert_eq!(read_scores_dir(dir.path()).unwrap(), vec![s]);
-        let dec = std::fs::read_to_string(dir.path().join("decision_result_fan_section_00_test.csv")).unwrap();
+        let dec =
+            std::fs::read_to_string(dir.path().join("decision_result_fan_section_00_test.csv"))
+                .unwrap();
         assert_eq!(dec, "a.wav,0\nb.wav,1\n");
     }
 
     #[test]
     fn malformed_line_names_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("anomaly_score_fan_section_00_test.csv"), "a.wav,0.1\nb.wav,oops\n").unwrap();
+        std::fs::write(
+            dir.path().join("anomaly_score_fan_section_00_test.csv"),
+            "a.wav,0.1\nb.wav,oops\n",
+        )
+        .unwrap();
         let err = read_scores_dir(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("anomaly_score_fan_section_00_test.csv") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("anomaly_score_fan_section_00_test.csv") && err.contains("line 2"),
+            "{err}"
+        );
     }
 }

@@ -5,6 +5,9 @@ use crate::dcase::SectionResult;
 use crate::metrics::{arithmetic_mean, harmonic_mean};
 use serde::{Deserialize, Serialize};
 
+/// Reads one metric of a section.
+type Getter = fn(&SectionResult) -> Option<f64>;
+
 /// Which AUC definition the headline score uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,14 +37,17 @@ pub struct Summary {
     pub mean_pauc: Option<f64>,
 }
 
-fn collect<F: Fn(&SectionResult) -> Vec<Option<f64>>>(sections: &[&SectionResult], f: F) -> Option<Vec<f64>> {
+fn collect<F: Fn(&SectionResult) -> Vec<Option<f64>>>(
+    sections: &[&SectionResult],
+    f: F,
+) -> Option<Vec<f64>> {
     sections.iter().flat_map(|s| f(s)).collect()
 }
 
 impl Summary {
     pub fn of(scope: &str, sections: &[&SectionResult], kind: MetricKind) -> Self {
         let domains = sections.iter().all(|s| s.has_domains());
-        let (src, tgt): (fn(&SectionResult) -> Option<f64>, fn(&SectionResult) -> Option<f64>) = match kind {
+        let (src, tgt): (Getter, Getter) = match kind {
             MetricKind::Official => (|s| s.auc_source, |s| s.auc_target),
             MetricKind::Simple => (|s| s.simple_auc_source, |s| s.simple_auc_target),
         };
@@ -59,16 +65,24 @@ impl Summary {
             hmean: headline.as_deref().and_then(harmonic_mean),
             amean: headline.as_deref().and_then(arithmetic_mean),
             hmean_source: if domains {
-                collect(sections, |s| vec![src(s), s.pauc_source]).as_deref().and_then(harmonic_mean)
+                collect(sections, |s| vec![src(s), s.pauc_source])
+                    .as_deref()
+                    .and_then(harmonic_mean)
             } else {
                 None
             },
             hmean_target: if domains {
-                collect(sections, |s| vec![tgt(s), s.pauc_target]).as_deref().and_then(harmonic_mean)
+                collect(sections, |s| vec![tgt(s), s.pauc_target])
+                    .as_deref()
+                    .and_then(harmonic_mean)
             } else {
                 None
             },
-            mean_auc_source: if domains { mean_of(src) } else { mean_of(|s| s.auc) },
+            mean_auc_source: if domains {
+                mean_of(src)
+            } else {
+                mean_of(|s| s.auc)
+            },
             mean_auc_target: if domains { mean_of(tgt) } else { None },
             mean_pauc: mean_of(|s| s.pauc),
         }
@@ -81,7 +95,8 @@ impl Summary {
         let mut machines: Vec<&str> = results.iter().map(|r| r.machine_type.as_str()).collect();
         machines.dedup();
         for m in machines {
-            let of_m: Vec<&SectionResult> = results.iter().filter(|r| r.machine_type == m).collect();
+            let of_m: Vec<&SectionResult> =
+                results.iter().filter(|r| r.machine_type == m).collect();
             out.push(Summary::of(m, &of_m, kind));
         }
         out
@@ -102,7 +117,15 @@ impl TrialStats {
         let v: Vec<f64> = values.iter().copied().collect::<Option<Vec<f64>>>()?;
         let n = v.len();
         let mean = arithmetic_mean(&v)?;
-        let std = if n > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
-        Some(Self { mean, std, trials: n })
+        let std = if n > 1 {
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(Self {
+            mean,
+            std,
+            trials: n,
+        })
     }
 }

@@ -8,16 +8,29 @@ pub fn pct(v: Option<f64>) -> String {
 }
 
 pub fn pct_stats(s: Option<TrialStats>) -> String {
-    s.map_or_else(|| "—".to_string(), |s| format!("{:.1} ± {:.1}", 100.0 * s.mean, 100.0 * s.std))
+    s.map_or_else(
+        || "—".to_string(),
+        |s| format!("{:.1} ± {:.1}", 100.0 * s.mean, 100.0 * s.std),
+    )
 }
 
 /// A Markdown table (also readable on a terminal) from a header and rows.
 pub fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].chars().count()]).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         format!("| {} |\n", padded.join(" | "))
     };
     let mut out = line(header.iter().map(|s| s.to_string()).collect());
@@ -44,7 +57,18 @@ pub fn sections_table(results: &[SectionResult]) -> String {
             ]
         })
         .collect();
-    markdown(&["machine", "section", "AUC src", "AUC tgt", "pAUC", "AUC src (simple)", "AUC tgt (simple)"], &rows)
+    markdown(
+        &[
+            "machine",
+            "section",
+            "AUC src",
+            "AUC tgt",
+            "pAUC",
+            "AUC src (simple)",
+            "AUC tgt (simple)",
+        ],
+        &rows,
+    )
 }
 
 /// Harmonic means per scope, in percent.
@@ -52,8 +76,25 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     let rows: Vec<Vec<String>> = summaries
         .iter()
         .map(|s| {
-            vec![s.scope.clone(), s.sections.to_string(), pct(s.hmean), pct(s.hmean_source), pct(s.hmean_target), pct(s.amean)]
+            vec![
+                s.scope.clone(),
+                s.sections.to_string(),
+                pct(s.hmean),
+                pct(s.hmean_source),
+                pct(s.hmean_target),
+                pct(s.amean),
+            ]
         })
         .collect();
-    markdown(&["scope", "sections", "hmean (official)", "hmean source", "hmean target", "arith. mean"], &rows)
+    markdown(
+        &[
+            "scope",
+            "sections",
+            "hmean (official)",
+            "hmean source",
+            "hmean target",
+            "arith. mean",
+        ],
+        &rows,
+    )
 }

@@ -93,16 +93,29 @@ mod tests {
     fn gwrp_at_r0_is_nearest_and_at_r1_is_mean_of_all() {
         // Four points on a circle, distances from point 0: 0.5(1-cos θ).
         let a = std::f32::consts::FRAC_PI_6;
-        let refs = array![[1.0f32, 0.0], [a.cos(), a.sin()], [(2.0 * a).cos(), (2.0 * a).sin()], [0.0, 1.0]];
-        let d0: Vec<f64> = (1..4).map(|j| 0.5 * (1.0 - (j as f64 * a as f64).cos())).collect();
+        let refs = array![
+            [1.0f32, 0.0],
+            [a.cos(), a.sin()],
+            [(2.0 * a).cos(), (2.0 * a).sin()],
+            [0.0, 1.0]
+        ];
+        let d0: Vec<f64> = (1..4)
+            .map(|j| 0.5 * (1.0 - (j as f64 * a as f64).cos()))
+            .collect();
         let r0 = Density::Gwrp(0.0).compute(refs.view());
         assert!((r0[0] - d0[0]).abs() < 1e-6);
         let r1 = Density::Gwrp(1.0).compute(refs.view());
         assert!((r1[0] - d0.iter().sum::<f64>() / 3.0).abs() < 1e-6);
         let k1 = Density::KnnMean(1).compute(refs.view());
-        assert!((k1[0] - r0[0]).abs() < 1e-12, "K=1 and r=0 start from the same point");
+        assert!(
+            (k1[0] - r0[0]).abs() < 1e-12,
+            "K=1 and r=0 start from the same point"
+        );
         let k3 = Density::KnnMean(3).compute(refs.view());
-        assert!((k3[0] - r1[0]).abs() < 1e-12, "K=N-1 and r=1 end at the same point");
+        assert!(
+            (k3[0] - r1[0]).abs() < 1e-12,
+            "K=N-1 and r=1 end at the same point"
+        );
     }
 
     #[test]

@@ -5,7 +5,12 @@ pub enum ScoringError {
     #[error("reference set of {key} is empty")]
     EmptyReferences { key: String },
     #[error("reference set of {key} has {n} embeddings; method {method} needs at least {needed}")]
-    TooFewReferences { key: String, method: String, n: usize, needed: usize },
+    TooFewReferences {
+        key: String,
+        method: String,
+        n: usize,
+        needed: usize,
+    },
     #[error("embedding dimension mismatch: references have {refs}, queries have {queries}")]
     DimensionMismatch { refs: usize, queries: usize },
     #[error("{key}: {domain} domain has no reference embeddings, needed for standardisation")]

@@ -47,7 +47,12 @@ fn sim_block(q: ArrayView2<f32>, r: ArrayView2<f32>, out: &mut [f32]) {
 ///
 /// `init` makes the per-query state of one query block; `visit(state, q0, r0, tile, nq, nr)` folds the
 /// tile in; the states are returned in query order.
-fn for_each_tile<S, I, V>(queries: ArrayView2<f32>, refs: ArrayView2<f32>, init: I, visit: V) -> Vec<S>
+fn for_each_tile<S, I, V>(
+    queries: ArrayView2<f32>,
+    refs: ArrayView2<f32>,
+    init: I,
+    visit: V,
+) -> Vec<S>
 where
     S: Send,
     I: Fn(usize) -> S + Sync,
@@ -133,7 +138,9 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     // Ties broken by index so that results do not depend on the block order.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.dist.total_cmp(&other.dist).then(self.index.cmp(&other.index))
+        self.dist
+            .total_cmp(&other.dist)
+            .then(self.index.cmp(&other.index))
     }
 }
 
@@ -153,7 +160,7 @@ impl Neighbours {
         &self.index[i * self.k..(i + 1) * self.k]
     }
     pub fn rows(&self) -> usize {
-        if self.k == 0 { 0 } else { self.dist.len() / self.k }
+        self.dist.len().checked_div(self.k).unwrap_or(0)
     }
 }
 
@@ -163,7 +170,11 @@ pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> N
     let blocks = for_each_tile(
         queries,
         refs,
-        |nq| (0..nq).map(|_| BinaryHeap::<Entry>::with_capacity(k + 1)).collect::<Vec<_>>(),
+        |nq| {
+            (0..nq)
+                .map(|_| BinaryHeap::<Entry>::with_capacity(k + 1))
+                .collect::<Vec<_>>()
+        },
         |heaps, _q0, r0, tile, nq, nr| {
             if k == 0 {
                 return;
@@ -172,7 +183,10 @@ pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> N
                 let heap = &mut heaps[i];
                 let row = &tile[i * nr..(i + 1) * nr];
                 for (j, &s) in row.iter().enumerate() {
-                    let e = Entry { dist: distance(s), index: r0 + j };
+                    let e = Entry {
+                        dist: distance(s),
+                        index: r0 + j,
+                    };
                     if heap.len() < k {
                         heap.push(e);
                     } else if let Some(top) = heap.peek()
@@ -213,7 +227,12 @@ mod tests {
     }
 
     fn naive_dist(q: &Array2<f32>, r: &Array2<f32>, i: usize, j: usize) -> f64 {
-        0.5 * (1.0 - q.row(i).iter().zip(r.row(j)).map(|(a, b)| (*a as f64) * (*b as f64)).sum::<f64>())
+        0.5 * (1.0
+            - q.row(i)
+                .iter()
+                .zip(r.row(j))
+                .map(|(a, b)| (*a as f64) * (*b as f64))
+                .sum::<f64>())
     }
 
     #[test]
@@ -222,14 +241,20 @@ mod tests {
         let r = random_unit(REF_BLOCK + 13, 16, 2);
         let alpha: Vec<f64> = (0..r.nrows()).map(|j| 1.0 + (j % 5) as f64).collect();
         let beta: Vec<f64> = (0..r.nrows()).map(|j| -0.01 * (j % 3) as f64).collect();
-        let skip: Vec<usize> = (0..q.nrows()).map(|i| if i % 2 == 0 { i } else { NO_SKIP }).collect();
+        let skip: Vec<usize> = (0..q.nrows())
+            .map(|i| if i % 2 == 0 { i } else { NO_SKIP })
+            .collect();
         let got = min_affine(q.view(), r.view(), &alpha, &beta, Some(&skip));
         for i in [0, 1, 100, QUERY_BLOCK, QUERY_BLOCK + 6] {
             let want = (0..r.nrows())
                 .filter(|&j| j != skip[i])
                 .map(|j| alpha[j] * naive_dist(&q, &r, i, j) + beta[j])
                 .fold(f64::INFINITY, f64::min);
-            assert!((got[i] - want).abs() < 1e-6, "query {i}: {} vs {want}", got[i]);
+            assert!(
+                (got[i] - want).abs() < 1e-6,
+                "query {i}: {} vs {want}",
+                got[i]
+            );
         }
     }
 
@@ -239,7 +264,9 @@ mod tests {
         let r = random_unit(REF_BLOCK + 50, 8, 4);
         let nb = k_nearest(q.view(), r.view(), 5);
         for i in 0..q.nrows() {
-            let mut all: Vec<(f64, usize)> = (0..r.nrows()).map(|j| (naive_dist(&q, &r, i, j), j)).collect();
+            let mut all: Vec<(f64, usize)> = (0..r.nrows())
+                .map(|j| (naive_dist(&q, &r, i, j), j))
+                .collect();
             all.sort_by(|a, b| a.0.total_cmp(&b.0));
             let want: Vec<usize> = all[..5].iter().map(|x| x.1).collect();
             assert_eq!(nb.index_row(i), &want[..]);

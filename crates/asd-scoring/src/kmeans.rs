@@ -8,7 +8,10 @@ const MAX_ITER: usize = 300;
 const TOL: f64 = 1e-4;
 
 fn sq_dist(a: ndarray::ArrayView1<f32>, b: ndarray::ArrayView1<f32>) -> f64 {
-    a.iter().zip(b).map(|(x, y)| ((*x - *y) as f64).powi(2)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| ((*x - *y) as f64).powi(2))
+        .sum()
 }
 
 /// Returns `min(k, n)` centres of the rows of `x`. With `k ≥ n` every sample is its own centre.
@@ -91,7 +94,14 @@ mod tests {
 
     #[test]
     fn finds_two_separated_clusters_deterministically() {
-        let x = array![[0.0f32, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]];
+        let x = array![
+            [0.0f32, 0.0],
+            [0.1, 0.0],
+            [0.0, 0.1],
+            [5.0, 5.0],
+            [5.1, 5.0],
+            [5.0, 5.1]
+        ];
         let c = fit(x.view(), 2, 7);
         let mut firsts: Vec<f32> = c.column(0).to_vec();
         firsts.sort_by(f32::total_cmp);

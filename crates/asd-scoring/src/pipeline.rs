@@ -22,7 +22,12 @@ pub struct ScoreOptions {
 
 impl ScoreOptions {
     pub fn new(method: MethodSpec) -> Self {
-        Self { method, standardize: false, references: ReferenceChoice::All, pool_sections: false }
+        Self {
+            method,
+            standardize: false,
+            references: ReferenceChoice::All,
+            pool_sections: false,
+        }
     }
 }
 
@@ -56,7 +61,11 @@ pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult,
     let emb = normalised(&set.embeddings);
     let mut groups: BTreeMap<(String, String), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
     for (i, r) in set.records.iter().enumerate() {
-        let section = if opts.pool_sections { String::new() } else { r.section.clone() };
+        let section = if opts.pool_sections {
+            String::new()
+        } else {
+            r.section.clone()
+        };
         let entry = groups.entry((r.machine_type.clone(), section)).or_default();
         match r.split {
             Split::Train if r.label != Label::Anomaly => entry.0.push(i),
@@ -71,11 +80,18 @@ pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult,
         .into_par_iter()
         .filter(|(_, (_, test))| !test.is_empty())
         .map(|((machine, section), (train, test))| {
-            let key = if section.is_empty() { machine.clone() } else { format!("{machine} section {section}") };
+            let key = if section.is_empty() {
+                machine.clone()
+            } else {
+                format!("{machine} section {section}")
+            };
             let train_emb = emb.select(Axis(0), &train);
-            let is_source: Vec<bool> =
-                train.iter().map(|&i| set.records[i].domain != Domain::Target).collect();
-            let refs = ReferenceSet::build(key.clone(), train_emb.view(), &is_source, opts.references);
+            let is_source: Vec<bool> = train
+                .iter()
+                .map(|&i| set.records[i].domain != Domain::Target)
+                .collect();
+            let refs =
+                ReferenceSet::build(key.clone(), train_emb.view(), &is_source, opts.references);
             let test_emb = emb.select(Axis(0), &test);
             let result = method.fit(&refs, test_emb.view()).map(|fitted| {
                 let test_scores = fitted.score(test_emb.view(), None);

@@ -27,7 +27,12 @@ pub enum ReferenceChoice {
 
 impl ReferenceSet {
     /// Builds the reference set from the training clips of one section.
-    pub fn build(key: String, train: ArrayView2<f32>, is_source: &[bool], choice: ReferenceChoice) -> Self {
+    pub fn build(
+        key: String,
+        train: ArrayView2<f32>,
+        is_source: &[bool],
+        choice: ReferenceChoice,
+    ) -> Self {
         match choice {
             ReferenceChoice::All => Self {
                 key,
@@ -58,7 +63,12 @@ impl ReferenceSet {
                 is_src.extend(std::iter::repeat_n(false, tgt.len()));
                 let mut origin = vec![None; nc];
                 origin.extend(tgt.iter().map(|&i| Some(i)));
-                Self { key, embeddings, is_source: is_src, origin }
+                Self {
+                    key,
+                    embeddings,
+                    is_source: is_src,
+                    origin,
+                }
             }
         }
     }
@@ -73,7 +83,9 @@ impl ReferenceSet {
 
     /// The sub-set of one domain (source if `source`), keeping the key.
     pub fn domain_subset(&self, source: bool) -> ReferenceSet {
-        let rows: Vec<usize> = (0..self.len()).filter(|&i| self.is_source[i] == source).collect();
+        let rows: Vec<usize> = (0..self.len())
+            .filter(|&i| self.is_source[i] == source)
+            .collect();
         ReferenceSet {
             key: self.key.clone(),
             embeddings: self.embeddings.select(Axis(0), &rows),

@@ -38,7 +38,11 @@ impl GammaFit {
         if max <= min {
             return None;
         }
-        let loc = if min > 0.0 { 0.0 } else { min - LOC_MARGIN * (max - min) };
+        let loc = if min > 0.0 {
+            0.0
+        } else {
+            min - LOC_MARGIN * (max - min)
+        };
         let n = xs.len() as f64;
         let mean = xs.iter().map(|x| x - loc).sum::<f64>() / n;
         let mean_ln = xs.iter().map(|x| (x - loc).ln()).sum::<f64>() / n;
@@ -55,7 +59,11 @@ impl GammaFit {
             }
             k = next;
         }
-        Some(Self { shape: k, scale: mean / k, loc })
+        Some(Self {
+            shape: k,
+            scale: mean / k,
+            loc,
+        })
     }
 
     /// The value below which a fraction `p` of the fitted distribution lies.

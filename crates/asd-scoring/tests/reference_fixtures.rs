@@ -9,7 +9,9 @@ use ndarray_npy::read_npy;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference/scoring").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/reference/scoring")
+        .join(name)
 }
 
 fn load_set() -> EmbeddingSet {
@@ -20,7 +22,13 @@ fn load_set() -> EmbeddingSet {
     let train_src: Array1<i64> = read_npy(fixture("train_domain_is_source.npy")).unwrap();
     let test_src: Array1<i64> = read_npy(fixture("test_domain_is_source.npy")).unwrap();
     let test_anom: Array1<i64> = read_npy(fixture("test_is_anomaly.npy")).unwrap();
-    let dom = |s: i64| if s == 1 { Domain::Source } else { Domain::Target };
+    let dom = |s: i64| {
+        if s == 1 {
+            Domain::Source
+        } else {
+            Domain::Target
+        }
+    };
     let mut records = Vec::new();
     for i in 0..train.nrows() {
         records.push(ClipRecord {
@@ -40,7 +48,11 @@ fn load_set() -> EmbeddingSet {
             section: format!("{:02}", test_sec[i]),
             domain: dom(test_src[i]),
             split: Split::Test,
-            label: if test_anom[i] == 1 { Label::Anomaly } else { Label::Normal },
+            label: if test_anom[i] == 1 {
+                Label::Anomaly
+            } else {
+                Label::Normal
+            },
             attribute: String::new(),
         });
     }
@@ -49,7 +61,12 @@ fn load_set() -> EmbeddingSet {
 }
 
 fn rel_err(got: &[f64], want: &[f64]) -> f64 {
-    let num: f64 = got.iter().zip(want).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+    let num: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let den: f64 = want.iter().map(|b| b * b).sum::<f64>().sqrt();
     num / den
 }
@@ -74,20 +91,44 @@ fn nn() {
 
 #[test]
 fn ratio_knn() {
-    check("scores_ratio_k1.npy", MethodSpec::Ratio(Density::KnnMean(1)), false);
-    check("scores_ratio_k16.npy", MethodSpec::Ratio(Density::KnnMean(16)), false);
+    check(
+        "scores_ratio_k1.npy",
+        MethodSpec::Ratio(Density::KnnMean(1)),
+        false,
+    );
+    check(
+        "scores_ratio_k16.npy",
+        MethodSpec::Ratio(Density::KnnMean(16)),
+        false,
+    );
 }
 
 #[test]
 fn ratio_gwrp() {
-    check("scores_ratio_gwrp_r0.5.npy", MethodSpec::Ratio(Density::Gwrp(0.5)), false);
-    check("scores_ratio_gwrp_r0.9.npy", MethodSpec::Ratio(Density::Gwrp(0.9)), false);
+    check(
+        "scores_ratio_gwrp_r0.5.npy",
+        MethodSpec::Ratio(Density::Gwrp(0.5)),
+        false,
+    );
+    check(
+        "scores_ratio_gwrp_r0.9.npy",
+        MethodSpec::Ratio(Density::Gwrp(0.9)),
+        false,
+    );
 }
 
 #[test]
 fn difference() {
-    check("scores_difference_k16.npy", MethodSpec::Difference(Density::KnnMean(16)), false);
-    check("scores_difference_gwrp_r0.9.npy", MethodSpec::Difference(Density::Gwrp(0.9)), false);
+    check(
+        "scores_difference_k16.npy",
+        MethodSpec::Difference(Density::KnnMean(16)),
+        false,
+    );
+    check(
+        "scores_difference_gwrp_r0.9.npy",
+        MethodSpec::Difference(Density::Gwrp(0.9)),
+        false,
+    );
 }
 
 #[test]
@@ -97,7 +138,11 @@ fn lof() {
 
 #[test]
 fn ratio_standardized() {
-    check("scores_ratio_k16_standardized.npy", MethodSpec::Ratio(Density::KnnMean(16)), true);
+    check(
+        "scores_ratio_k16_standardized.npy",
+        MethodSpec::Ratio(Density::KnnMean(16)),
+        true,
+    );
 }
 
 #[test]
@@ -117,7 +162,10 @@ fn source_means_references_are_seeded_and_skip_self_in_leave_one_out() {
         // Target clips are references themselves; leave-one-out must skip their own entry. (A source
         // clip can be a singleton cluster, and so its own centre, at distance 0.)
         if r.split == Split::Train && r.domain == Domain::Target {
-            assert!(a.train[i].unwrap() > 1e-6, "leave-one-out never matches a clip with itself");
+            assert!(
+                a.train[i].unwrap() > 1e-6,
+                "leave-one-out never matches a clip with itself"
+            );
         }
     }
 }

@@ -28,8 +28,12 @@ pub(crate) fn neighbours_skipping(
     let nb: Neighbours = kernel::k_nearest(queries, refs, k + extra);
     (0..queries.nrows())
         .map(|i| {
-            let mut row: Vec<(f64, usize)> =
-                nb.dist_row(i).iter().copied().zip(nb.index_row(i).iter().copied()).collect();
+            let mut row: Vec<(f64, usize)> = nb
+                .dist_row(i)
+                .iter()
+                .copied()
+                .zip(nb.index_row(i).iter().copied())
+                .collect();
             if let Some(s) = skip {
                 match row.iter().position(|&(_, j)| j == s[i]) {
                     Some(p) => {
@@ -56,11 +60,20 @@ impl Fitted for FittedKnn {
 }
 
 impl Method for KnnMean {
-    fn fit(&self, refs: &ReferenceSet, _queries: ArrayView2<f32>) -> Result<Box<dyn Fitted>, ScoringError> {
+    fn fit(
+        &self,
+        refs: &ReferenceSet,
+        _queries: ArrayView2<f32>,
+    ) -> Result<Box<dyn Fitted>, ScoringError> {
         if refs.is_empty() {
-            return Err(ScoringError::EmptyReferences { key: refs.key.clone() });
+            return Err(ScoringError::EmptyReferences {
+                key: refs.key.clone(),
+            });
         }
         // Fewer references than k: the mean runs over all of them (documented behaviour).
-        Ok(Box::new(FittedKnn { refs: refs.embeddings.clone(), k: self.k.min(refs.len()) }))
+        Ok(Box::new(FittedKnn {
+            refs: refs.embeddings.clone(),
+            k: self.k.min(refs.len()),
+        }))
     }
 }

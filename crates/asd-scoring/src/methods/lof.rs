@@ -5,7 +5,7 @@ use super::knn::neighbours_skipping;
 use super::{Fitted, Method};
 use crate::error::ScoringError;
 use crate::reference::ReferenceSet;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView1, ArrayView2};
 
 /// scikit-learn adds this to the mean reachability distance to avoid a division by zero.
 const LRD_EPS: f64 = 1e-10;
@@ -22,19 +22,42 @@ struct FittedLof {
     lrd: Vec<f64>,
 }
 
-/// Euclidean distance between unit vectors from the cosine distance: ‖x − y‖ = √(4 d).
-fn euclid(d: f64) -> f64 {
-    (4.0 * d).max(0.0).sqrt()
+/// Exact Euclidean distance in f64. scikit-learn upcasts float32 input to float64 for distances; the
+/// f32 GEMM only selects the neighbours, and near-ties would otherwise change the LOF ranking.
+fn euclid(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Neighbour rows with exact Euclidean distances.
+fn exact_rows(
+    queries: ArrayView2<f32>,
+    refs: ArrayView2<f32>,
+    k: usize,
+    skip: Option<&[usize]>,
+) -> Vec<Vec<(f64, usize)>> {
+    neighbours_skipping(queries, refs, k, skip)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            row.into_iter()
+                .map(|(_, j)| (euclid(queries.row(i), refs.row(j)), j))
+                .collect()
+        })
+        .collect()
 }
 
 fn lrd(row: &[(f64, usize)], k_distance: &[f64]) -> f64 {
-    let reach: f64 = row.iter().map(|&(d, j)| euclid(d).max(k_distance[j])).sum::<f64>() / row.len() as f64;
+    let reach: f64 = row.iter().map(|&(d, j)| d.max(k_distance[j])).sum::<f64>() / row.len() as f64;
     1.0 / (reach + LRD_EPS)
 }
 
 impl Fitted for FittedLof {
     fn score(&self, queries: ArrayView2<f32>, skip: Option<&[usize]>) -> Vec<f64> {
-        neighbours_skipping(queries, self.refs.view(), self.k, skip)
+        exact_rows(queries, self.refs.view(), self.k, skip)
             .into_iter()
             .map(|row| {
                 let own = lrd(&row, &self.k_distance);
@@ -45,7 +68,11 @@ impl Fitted for FittedLof {
 }
 
 impl Method for Lof {
-    fn fit(&self, refs: &ReferenceSet, _queries: ArrayView2<f32>) -> Result<Box<dyn Fitted>, ScoringError> {
+    fn fit(
+        &self,
+        refs: &ReferenceSet,
+        _queries: ArrayView2<f32>,
+    ) -> Result<Box<dyn Fitted>, ScoringError> {
         let n = refs.len();
         if n < 2 {
             return Err(ScoringError::TooFewReferences {
@@ -58,9 +85,19 @@ impl Method for Lof {
         // As scikit-learn: n_neighbors is clipped to n − 1.
         let k = self.k.min(n - 1).max(1);
         let own: Vec<usize> = (0..n).collect();
-        let rows = neighbours_skipping(refs.embeddings.view(), refs.embeddings.view(), k, Some(&own));
-        let k_distance: Vec<f64> = rows.iter().map(|r| euclid(r[k - 1].0)).collect();
+        let rows = exact_rows(
+            refs.embeddings.view(),
+            refs.embeddings.view(),
+            k,
+            Some(&own),
+        );
+        let k_distance: Vec<f64> = rows.iter().map(|r| r[k - 1].0).collect();
         let lrd_fit: Vec<f64> = rows.iter().map(|r| lrd(r, &k_distance)).collect();
-        Ok(Box::new(FittedLof { refs: refs.embeddings.clone(), k, k_distance, lrd: lrd_fit }))
+        Ok(Box::new(FittedLof {
+            refs: refs.embeddings.clone(),
+            k,
+            k_distance,
+            lrd: lrd_fit,
+        }))
     }
 }

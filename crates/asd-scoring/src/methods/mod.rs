@@ -21,7 +21,11 @@ use std::str::FromStr;
 pub trait Method: Send + Sync {
     /// Fits on the references of one section. `queries` are that section's test clips: only
     /// transductive options (domain-wise standardisation) read them.
-    fn fit(&self, refs: &ReferenceSet, queries: ArrayView2<f32>) -> Result<Box<dyn Fitted>, ScoringError>;
+    fn fit(
+        &self,
+        refs: &ReferenceSet,
+        queries: ArrayView2<f32>,
+    ) -> Result<Box<dyn Fitted>, ScoringError>;
 }
 
 /// A method fitted on one reference set.
@@ -57,37 +61,59 @@ impl MethodSpec {
             )));
         }
         Ok(match *self {
-            MethodSpec::Nn => Box::new(Scaled { density: None, combine: Combine::Ratio, standardize }),
-            MethodSpec::Ratio(d) => Box::new(Scaled { density: Some(d), combine: Combine::Ratio, standardize }),
-            MethodSpec::Difference(d) => {
-                Box::new(Scaled { density: Some(d), combine: Combine::Difference, standardize })
-            }
+            MethodSpec::Nn => Box::new(Scaled {
+                density: None,
+                combine: Combine::Ratio,
+                standardize,
+            }),
+            MethodSpec::Ratio(d) => Box::new(Scaled {
+                density: Some(d),
+                combine: Combine::Ratio,
+                standardize,
+            }),
+            MethodSpec::Difference(d) => Box::new(Scaled {
+                density: Some(d),
+                combine: Combine::Difference,
+                standardize,
+            }),
             MethodSpec::KnnMean { k } => Box::new(KnnMean { k }),
             MethodSpec::Lof { k } => Box::new(Lof { k }),
         })
     }
 
     /// Builds a spec from a method name and its optional parameters, checking their ranges.
-    pub fn from_parts(name: &str, k: Option<usize>, gwrp: Option<f64>) -> Result<Self, ScoringError> {
+    pub fn from_parts(
+        name: &str,
+        k: Option<usize>,
+        gwrp: Option<f64>,
+    ) -> Result<Self, ScoringError> {
         if let Some(k) = k
             && k == 0
         {
-            return Err(ScoringError::InvalidParameter("K must be at least 1".into()));
+            return Err(ScoringError::InvalidParameter(
+                "K must be at least 1".into(),
+            ));
         }
         if let Some(r) = gwrp
             && !(0.0..=1.0).contains(&r)
         {
-            return Err(ScoringError::InvalidParameter(format!("GWRP factor r must lie in [0, 1], got {r}")));
+            return Err(ScoringError::InvalidParameter(format!(
+                "GWRP factor r must lie in [0, 1], got {r}"
+            )));
         }
         let density = || match (k, gwrp) {
-            (Some(_), Some(_)) => Err(ScoringError::InvalidParameter("give either --k or --gwrp, not both".into())),
+            (Some(_), Some(_)) => Err(ScoringError::InvalidParameter(
+                "give either --k or --gwrp, not both".into(),
+            )),
             (Some(k), None) => Ok(Density::KnnMean(k)),
             (None, Some(r)) => Ok(Density::Gwrp(r)),
             (None, None) => Ok(Density::KnnMean(16)),
         };
         let only_k = |default: usize| {
             if gwrp.is_some() {
-                Err(ScoringError::InvalidParameter(format!("--gwrp does not apply to {name}")))
+                Err(ScoringError::InvalidParameter(format!(
+                    "--gwrp does not apply to {name}"
+                )))
             } else {
                 Ok(k.unwrap_or(default))
             }
@@ -95,7 +121,9 @@ impl MethodSpec {
         match name {
             "nn" => {
                 if k.is_some() || gwrp.is_some() {
-                    return Err(ScoringError::InvalidParameter("nn takes no --k or --gwrp".into()));
+                    return Err(ScoringError::InvalidParameter(
+                        "nn takes no --k or --gwrp".into(),
+                    ));
                 }
                 Ok(MethodSpec::Nn)
             }
@@ -159,11 +187,21 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in ["nn", "knn-mean_k4", "ratio_k16", "ratio_gwrp_r0.9", "difference_k2", "lof_k8"] {
+        for s in [
+            "nn",
+            "knn-mean_k4",
+            "ratio_k16",
+            "ratio_gwrp_r0.9",
+            "difference_k2",
+            "lof_k8",
+        ] {
             let spec: MethodSpec = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);
         }
-        assert_eq!("ratio".parse::<MethodSpec>().unwrap(), MethodSpec::Ratio(Density::KnnMean(16)));
+        assert_eq!(
+            "ratio".parse::<MethodSpec>().unwrap(),
+            MethodSpec::Ratio(Density::KnnMean(16))
+        );
     }
 
     #[test]

@@ -61,7 +61,9 @@ impl Scaled {
 
     fn check(&self, refs: &ReferenceSet) -> Result<(), ScoringError> {
         if refs.is_empty() {
-            return Err(ScoringError::EmptyReferences { key: refs.key.clone() });
+            return Err(ScoringError::EmptyReferences {
+                key: refs.key.clone(),
+            });
         }
         if refs.len() < self.min_refs() {
             return Err(ScoringError::TooFewReferences {
@@ -83,7 +85,11 @@ fn mean_std(x: &[f64]) -> (f64, f64) {
 }
 
 impl Method for Scaled {
-    fn fit(&self, refs: &ReferenceSet, queries: ArrayView2<f32>) -> Result<Box<dyn Fitted>, ScoringError> {
+    fn fit(
+        &self,
+        refs: &ReferenceSet,
+        queries: ArrayView2<f32>,
+    ) -> Result<Box<dyn Fitted>, ScoringError> {
         self.check(refs)?;
         let (mut alpha, mut beta) = self.coefficients(refs);
         if self.standardize {
@@ -96,14 +102,20 @@ impl Method for Scaled {
             for (source, name) in [(true, "source"), (false, "target")] {
                 let sub = refs.domain_subset(source);
                 if sub.is_empty() {
-                    return Err(ScoringError::EmptyDomain { key: refs.key.clone(), domain: name });
+                    return Err(ScoringError::EmptyDomain {
+                        key: refs.key.clone(),
+                        domain: name,
+                    });
                 }
                 self.check(&sub)?;
                 let (a, b) = self.coefficients(&sub);
                 let own = kernel::min_affine(queries, sub.embeddings.view(), &a, &b, None);
                 let (mean, std) = mean_std(&own);
                 if std.is_nan() || std <= 0.0 {
-                    return Err(ScoringError::ZeroVariance { key: refs.key.clone(), what: name });
+                    return Err(ScoringError::ZeroVariance {
+                        key: refs.key.clone(),
+                        what: name,
+                    });
                 }
                 for j in (0..refs.len()).filter(|&j| refs.is_source[j] == source) {
                     alpha[j] /= std;
@@ -111,6 +123,10 @@ impl Method for Scaled {
                 }
             }
         }
-        Ok(Box::new(FittedScaled { refs: refs.embeddings.clone(), alpha, beta }))
+        Ok(Box::new(FittedScaled {
+            refs: refs.embeddings.clone(),
+            alpha,
+            beta,
+        }))
     }
 }

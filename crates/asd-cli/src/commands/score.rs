@@ -1,0 +1,124 @@
+use anyhow::{Context, Result, bail};
+use asd_core::{EmbeddingSet, Split};
+use asd_eval::submission::{SectionScores, write_section};
+use asd_scoring::pipeline::{ScoreOptions, score_set};
+use asd_scoring::threshold::GammaFit;
+use asd_scoring::{MethodSpec, ReferenceChoice};
+use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum References {
+    /// Every normal training embedding of the section, both domains.
+    All,
+    /// k-means centres of the source domain plus all target samples.
+    SourceMeans,
+}
+
+#[derive(Args)]
+pub struct ScoreArgs {
+    /// Embedding-set folder (embeddings.npy + index.csv).
+    #[arg(long)]
+    pub embeddings: PathBuf,
+    /// Method: nn, knn-mean, ratio, difference or lof.
+    #[arg(long, default_value = "ratio")]
+    pub method: String,
+    /// K: neighbours of the density (ratio, difference; default 16), of knn-mean (16) or lof (8).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// GWRP weight factor r in [0, 1] for the density of ratio or difference (instead of --k).
+    #[arg(long)]
+    pub gwrp: Option<f64>,
+    /// Standardise each reference's scores per domain over the section's test clips (nn, ratio, difference).
+    #[arg(long)]
+    pub standardize: bool,
+    /// Which training embeddings serve as references.
+    #[arg(long, value_enum, default_value = "all")]
+    pub references: References,
+    /// Number of k-means centres per section for --references source-means.
+    #[arg(long, default_value_t = 16)]
+    pub means: usize,
+    /// Seed of every random choice (k-means initialisation).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Pool the references of all sections of a machine type.
+    #[arg(long)]
+    pub pool_sections: bool,
+    /// Percentile of the gamma distribution fitted to the training clips' leave-one-out scores that
+    /// serves as decision threshold.
+    #[arg(long, default_value_t = 0.9)]
+    pub decision_percentile: f64,
+    /// Output folder for the DCASE submission files.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Scores an embedding set and writes one score and one decision file per section; returns the
+/// method's name.
+pub fn score_to_dir(
+    set: &EmbeddingSet,
+    opts: &ScoreOptions,
+    percentile: f64,
+    out: &Path,
+) -> Result<()> {
+    let result = score_set(set, opts)?;
+    let mut sections: BTreeMap<(String, String), (SectionScores, Vec<f64>)> = BTreeMap::new();
+    for (i, r) in set.records.iter().enumerate() {
+        let key = (r.machine_type.clone(), r.section.clone());
+        let entry = sections.entry(key).or_insert_with(|| {
+            (
+                SectionScores {
+                    machine_type: r.machine_type.clone(),
+                    section: r.section.clone(),
+                    rows: vec![],
+                },
+                vec![],
+            )
+        });
+        match (r.split, result.test[i], result.train[i]) {
+            (Split::Test, Some(s), _) => entry.0.rows.push((r.file.clone(), s)),
+            (Split::Train, _, Some(s)) => entry.1.push(s),
+            _ => {}
+        }
+    }
+    for (s, train) in sections.values().filter(|(s, _)| !s.rows.is_empty()) {
+        let threshold = GammaFit::fit(train).map_or(f64::INFINITY, |g| g.percentile(percentile));
+        write_section(out, s, threshold)
+            .with_context(|| format!("writing scores to {}", out.display()))?;
+    }
+    for (key, err) in &result.failures {
+        tracing::error!("{key}: {err}");
+    }
+    if !result.failures.is_empty() {
+        bail!(
+            "{} reference set(s) could not be scored (listed above); the others were written",
+            result.failures.len()
+        );
+    }
+    Ok(())
+}
+
+pub fn run(a: &ScoreArgs) -> Result<()> {
+    if !(0.0..1.0).contains(&a.decision_percentile) {
+        bail!(
+            "--decision-percentile must lie in [0, 1), got {}",
+            a.decision_percentile
+        );
+    }
+    let method = MethodSpec::from_parts(&a.method, a.k, a.gwrp)?;
+    let set = EmbeddingSet::read(&a.embeddings).context("reading the embedding set")?;
+    let mut opts = ScoreOptions::new(method);
+    opts.standardize = a.standardize;
+    opts.pool_sections = a.pool_sections;
+    opts.references = match a.references {
+        References::All => ReferenceChoice::All,
+        References::SourceMeans => ReferenceChoice::SourceMeans {
+            k: a.means,
+            seed: a.seed,
+        },
+    };
+    score_to_dir(&set, &opts, a.decision_percentile, &a.out)?;
+    tracing::info!("method {method}: scores written to {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The binary reproduces the reference scores and official metrics end to end (score → evaluate).
+
+use ndarray::Array1;
+use ndarray_npy::read_npy;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference/scoring")
+}
+
+fn asd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_asd"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn score_and_evaluate_reproduce_reference_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let out = asd(&[
+        "demo",
+        "--out",
+        demo.to_str().unwrap(),
+        "--fixtures",
+        fixtures().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let emb = demo.join("embeddings");
+    let official: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("metrics_official.json")).unwrap(),
+    )
+    .unwrap();
+    for (method, args) in [
+        ("nn", vec!["--method", "nn"]),
+        ("ratio_k16", vec!["--method", "ratio", "--k", "16"]),
+        (
+            "ratio_gwrp_r0.9",
+            vec!["--method", "ratio", "--gwrp", "0.9"],
+        ),
+        ("lof_k8", vec!["--method", "lof", "--k", "8"]),
+        (
+            "ratio_k16_standardized",
+            vec!["--method", "ratio", "--standardize"],
+        ),
+    ] {
+        let dir = tmp.path().join(method);
+        let mut cmd = vec![
+            "score",
+            "--embeddings",
+            emb.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        cmd.extend(args);
+        let o = asd(&cmd);
+        assert!(
+            o.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // Scores in the submission files equal the reference scores.
+        let want: Array1<f64> = read_npy(fixtures().join(format!("scores_{method}.npy"))).unwrap();
+        let sec: Array1<i64> = read_npy(fixtures().join("test_section.npy")).unwrap();
+        for s in 0..3 {
+            let text = std::fs::read_to_string(
+                dir.join(format!("anomaly_score_reference_section_{s:02}_test.csv")),
+            )
+            .unwrap();
+            let got: Vec<f64> = text
+                .lines()
+                .map(|l| l.rsplit_once(',').unwrap().1.parse().unwrap())
+                .collect();
+            let w: Vec<f64> = (0..want.len())
+                .filter(|&i| sec[i] == s)
+                .map(|i| want[i])
+                .collect();
+            let err = got
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+                .sqrt()
+                / w.iter().map(|b| b * b).sum::<f64>().sqrt();
+            assert!(err < 1e-4, "{method} section {s}: {err:e}");
+        }
+        let o = asd(&[
+            "evaluate",
+            "--scores",
+            dir.to_str().unwrap(),
+            "--truth",
+            emb.join("index.csv").to_str().unwrap(),
+        ]);
+        assert!(
+            o.status.success(),
+            "{method}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let results: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        let got = results["summaries"][0]["hmean"].as_f64().unwrap();
+        let want = official[method]["official_score_hmean"].as_f64().unwrap();
+        // Known gap: LOF scores agree with scikit-learn to < 1e-4 (checked above) but near-ties still
+        // flip, giving hmean 0.67956 vs 0.67929; every other method matches to 1e-6.
+        let tol = if method == "lof_k8" { 1e-3 } else { 1e-6 };
+        assert!((got - want).abs() < tol, "{method}: {got} vs {want}");
+        assert!(
+            std::fs::read_to_string(dir.join("results.csv"))
+                .unwrap()
+                .lines()
+                .count()
+                == 4
+        );
+    }
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = asd(&[
+        "score",
+        "--embeddings",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        tmp.path().join("o").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("embeddings.npy"));
+    let o = asd(&[
+        "score",
+        "--embeddings",
+        "x",
+        "--method",
+        "ratio",
+        "--gwrp",
+        "2",
+        "--out",
+        "y",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("[0, 1]"));
+    // A score file of an unknown machine type is named.
+    let demo = tmp.path().join("demo");
+    assert!(
+        asd(&[
+            "demo",
+            "--out",
+            demo.to_str().unwrap(),
+            "--fixtures",
+            fixtures().to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let scores = tmp.path().join("scores");
+    std::fs::create_dir_all(&scores).unwrap();
+    std::fs::write(
+        scores.join("anomaly_score_pump_section_00_test.csv"),
+        "a.wav,0.5\n",
+    )
+    .unwrap();
+    let o = asd(&[
+        "evaluate",
+        "--scores",
+        scores.to_str().unwrap(),
+        "--truth",
+        demo.join("embeddings").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pump"));
+}
