@@ -108,10 +108,7 @@ fn score_and_evaluate_reproduce_reference_metrics() {
                 .unwrap();
         let got = results["summaries"][0]["hmean"].as_f64().unwrap();
         let want = official[method]["official_score_hmean"].as_f64().unwrap();
-        // Known gap: LOF scores agree with scikit-learn to < 1e-4 (checked above) but near-ties still
-        // flip, giving hmean 0.67956 vs 0.67929; every other method matches to 1e-6.
-        let tol = if method == "lof_k8" { 1e-3 } else { 1e-6 };
-        assert!((got - want).abs() < tol, "{method}: {got} vs {want}");
+        assert!((got - want).abs() < 1e-6, "{method}: {got} vs {want}");
         assert!(
             std::fs::read_to_string(dir.join("results.csv"))
                 .unwrap()

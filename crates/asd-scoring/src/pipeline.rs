@@ -42,13 +42,17 @@ pub struct ScoreResult {
     pub failures: Vec<(String, ScoringError)>,
 }
 
+/// Rows whose norm is within this of 1 are already unit vectors and are left bit-identical, so that the
+/// scores equal those of tools that do not renormalise (LOF's float32 ties depend on the last bit).
+const UNIT_TOLERANCE: f32 = 1e-5;
+
 /// Unit-normalised copy: the scores are defined on the unit sphere, and embeddings from other
 /// models need not be normalised.
 fn normalised(x: &Array2<f32>) -> Array2<f32> {
     let mut y = x.to_owned();
     for mut row in y.rows_mut() {
         let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt() as f32;
-        if norm > 0.0 {
+        if norm > 0.0 && (norm - 1.0).abs() > UNIT_TOLERANCE {
             row /= norm;
         }
     }

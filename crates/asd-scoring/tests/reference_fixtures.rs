@@ -169,3 +169,24 @@ fn source_means_references_are_seeded_and_skip_self_in_leave_one_out() {
         }
     }
 }
+
+/// LOF is reproduced bit for bit (scikit-learn's float32 rounding steps), so its ties, which the
+/// AUC counts, are the same as well.
+#[test]
+fn lof_equals_scikit_learn_exactly() {
+    let set = load_set();
+    let want: Array1<f64> = read_npy(fixture("scores_lof_k8.npy")).unwrap();
+    let opts = ScoreOptions::new("lof_k8".parse::<MethodSpec>().unwrap());
+    let result = score_set(&set, &opts).unwrap();
+    assert!(result.failures.is_empty());
+    // `test` is indexed like all records; training rows carry no test score.
+    let got: Vec<f64> = result.test.iter().filter_map(|s| *s).collect();
+    assert_eq!(got.len(), want.len(), "one score per test clip");
+    let differing = got.iter().zip(want.iter()).filter(|(g, w)| g != w).count();
+    assert_eq!(
+        differing,
+        0,
+        "{differing} of {} LOF scores differ",
+        got.len()
+    );
+}

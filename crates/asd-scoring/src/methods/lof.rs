@@ -18,50 +18,99 @@ pub struct Lof {
 struct FittedLof {
     refs: Array2<f32>,
     k: usize,
-    k_distance: Vec<f64>,
-    lrd: Vec<f64>,
+    k_distance: Vec<f32>,
+    lrd: Vec<f32>,
 }
 
-/// Exact Euclidean distance in f64. scikit-learn upcasts float32 input to float64 for distances; the
-/// f32 GEMM only selects the neighbours, and near-ties would otherwise change the LOF ranking.
-fn euclid(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum::<f64>()
-        .sqrt()
+/// Squared Euclidean distance as scikit-learn computes it for float32 input: ‖x‖² + ‖y‖² − 2⟨x, y⟩
+/// in float64. It orders the neighbours; the distance itself is this, rounded to float32, then the
+/// square root in float32. The LOF arithmetic then stays in float32, so matching each rounding step
+/// keeps scikit-learn's exact ties, which the AUC counts.
+fn squared_distance(a: ArrayView1<f32>, b: ArrayView1<f32>) -> f64 {
+    let (mut aa, mut bb, mut ab) = (0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as f64, y as f64);
+        aa += x * x;
+        bb += y * y;
+        ab += x * y;
+    }
+    (aa - 2.0 * ab + bb).max(0.0)
 }
 
-/// Neighbour rows with exact Euclidean distances.
-fn exact_rows(
+/// Candidates beyond k found by the f32 GEMM, so that a near-tie at the k-th place is settled in f64.
+const CANDIDATE_MARGIN: usize = 4;
+
+/// The k nearest references of each query, ordered and measured as scikit-learn does.
+fn sklearn_rows(
     queries: ArrayView2<f32>,
     refs: ArrayView2<f32>,
     k: usize,
     skip: Option<&[usize]>,
-) -> Vec<Vec<(f64, usize)>> {
-    neighbours_skipping(queries, refs, k, skip)
+) -> Vec<Vec<(f32, usize)>> {
+    let available = refs.nrows() - usize::from(skip.is_some());
+    let wide = (k + CANDIDATE_MARGIN).min(available);
+    neighbours_skipping(queries, refs, wide, skip)
         .into_iter()
         .enumerate()
         .map(|(i, row)| {
-            row.into_iter()
-                .map(|(_, j)| (euclid(queries.row(i), refs.row(j)), j))
+            let mut exact: Vec<(f64, usize)> = row
+                .into_iter()
+                .map(|(_, j)| (squared_distance(queries.row(i), refs.row(j)), j))
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            exact.truncate(k);
+            exact
+                .into_iter()
+                .map(|(d2, j)| ((d2 as f32).sqrt(), j))
                 .collect()
         })
         .collect()
 }
 
-fn lrd(row: &[(f64, usize)], k_distance: &[f64]) -> f64 {
-    let reach: f64 = row.iter().map(|&(d, j)| d.max(k_distance[j])).sum::<f64>() / row.len() as f64;
-    1.0 / (reach + LRD_EPS)
+/// `numpy.mean` of a float32 row: pairwise summation (8 accumulators from 8 elements on) in float32.
+fn mean_f32(x: &[f32]) -> f32 {
+    fn pairwise(x: &[f32]) -> f32 {
+        let n = x.len();
+        if n < 8 {
+            x.iter().fold(0.0f32, |a, &v| a + v)
+        } else if n <= 128 {
+            let mut r = [0f32; 8];
+            r.copy_from_slice(&x[..8]);
+            let mut i = 8;
+            while i + 8 <= n {
+                for (j, rj) in r.iter_mut().enumerate() {
+                    *rj += x[i + j];
+                }
+                i += 8;
+            }
+            let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            for &v in &x[i..] {
+                res += v;
+            }
+            res
+        } else {
+            let half = (n / 2) & !7;
+            pairwise(&x[..half]) + pairwise(&x[half..])
+        }
+    }
+    pairwise(x) / x.len() as f32
+}
+
+/// Local reachability density. For float32 input scikit-learn casts the distances to float32 and does
+/// this arithmetic in float32; doing the same keeps its ties, which the AUC counts.
+fn lrd(row: &[(f32, usize)], k_distance: &[f32]) -> f32 {
+    let reach: Vec<f32> = row.iter().map(|&(d, j)| d.max(k_distance[j])).collect();
+    1.0 / (mean_f32(&reach) + LRD_EPS as f32)
 }
 
 impl Fitted for FittedLof {
     fn score(&self, queries: ArrayView2<f32>, skip: Option<&[usize]>) -> Vec<f64> {
-        exact_rows(queries, self.refs.view(), self.k, skip)
+        sklearn_rows(queries, self.refs.view(), self.k, skip)
             .into_iter()
             .map(|row| {
                 let own = lrd(&row, &self.k_distance);
-                row.iter().map(|&(_, j)| self.lrd[j] / own).sum::<f64>() / row.len() as f64
+                let ratios: Vec<f32> = row.iter().map(|&(_, j)| self.lrd[j] / own).collect();
+                mean_f32(&ratios) as f64
             })
             .collect()
     }
@@ -85,14 +134,14 @@ impl Method for Lof {
         // As scikit-learn: n_neighbors is clipped to n − 1.
         let k = self.k.min(n - 1).max(1);
         let own: Vec<usize> = (0..n).collect();
-        let rows = exact_rows(
+        let rows = sklearn_rows(
             refs.embeddings.view(),
             refs.embeddings.view(),
             k,
             Some(&own),
         );
-        let k_distance: Vec<f64> = rows.iter().map(|r| r[k - 1].0).collect();
-        let lrd_fit: Vec<f64> = rows.iter().map(|r| lrd(r, &k_distance)).collect();
+        let k_distance: Vec<f32> = rows.iter().map(|r| r[k - 1].0).collect();
+        let lrd_fit: Vec<f32> = rows.iter().map(|r| lrd(r, &k_distance)).collect();
         Ok(Box::new(FittedLof {
             refs: refs.embeddings.clone(),
             k,
