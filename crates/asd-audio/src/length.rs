@@ -1,0 +1,36 @@
+//! Bringing clips to the network's fixed input length, as the reference implementation does:
+//! shorter clips are repeated, longer ones cropped.
+
+use rand::Rng;
+
+/// Returns `len` samples of `x` starting at `offset`, wrapping around (tiling) when `x` is shorter
+/// than `len`. For clips at least `len` long the offset is clamped so the crop stays inside the clip.
+pub fn fit_length(x: &[f32], len: usize, offset: usize) -> Vec<f32> {
+    let n = x.len();
+    if n == 0 {
+        return vec![0.0; len];
+    }
+    if n >= len {
+        let start = offset.min(n - len);
+        return x[start..start + len].to_vec();
+    }
+    let mut out = Vec::with_capacity(len);
+    let mut pos = offset % n;
+    while out.len() < len {
+        let take = (n - pos).min(len - out.len());
+        out.extend_from_slice(&x[pos..pos + take]);
+        pos = 0;
+    }
+    out
+}
+
+/// A random offset for training: any crop position inside a long clip, any rotation of a short one.
+pub fn random_offset<R: Rng + ?Sized>(n: usize, len: usize, rng: &mut R) -> usize {
+    if n > len {
+        rng.random_range(0..=n - len)
+    } else if n > 1 {
+        rng.random_range(0..n)
+    } else {
+        0
+    }
+}

@@ -1,0 +1,20 @@
+//! Audio input and the network's input features.
+//!
+//! A clip goes file → [`decode_file`] (mono) → [`resample`] to 16 kHz → [`fit_length`] →
+//! [`FeatureExtractor`] (|FFT| half spectrum and mean-normalised |STFT|).
+
+pub mod decode;
+pub mod error;
+pub mod features;
+pub mod length;
+pub mod load;
+pub mod resample;
+pub mod wav;
+
+pub use decode::{Audio, ChannelMode, decode_file};
+pub use error::AudioError;
+pub use features::{FeatureExtractor, HOP, N_FFT, STFT_BINS, stft_frames, subtract_time_mean};
+pub use length::{fit_length, random_offset};
+pub use load::{LoadOptions, MODEL_RATE, load_clip};
+pub use resample::resample;
+pub use wav::write_wav_i16;

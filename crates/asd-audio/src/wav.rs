@@ -1,0 +1,30 @@
+//! Writing 16-bit PCM WAV files atomically (temp file + rename), as the DCASE data sets ship them.
+
+use std::io;
+use std::path::Path;
+
+/// Writes mono 16-bit PCM; samples are clipped to [-1, 1].
+pub fn write_wav_i16(path: &Path, samples: &[f32], rate: u32) -> io::Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let tmp = path.with_extension("wav.tmp");
+    let result = (|| -> Result<(), hound::Error> {
+        let mut w = hound::WavWriter::create(&tmp, spec)?;
+        for &s in samples {
+            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
+        }
+        w.finalize()
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match e {
+            hound::Error::IoError(e) => e,
+            other => io::Error::other(other.to_string()),
+        });
+    }
+    std::fs::rename(&tmp, path)
+}
