@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod embedding_set;
 pub mod record;
+pub mod table;
 
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
 pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

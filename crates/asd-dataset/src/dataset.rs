@@ -1,0 +1,327 @@
+//! Finding the clips of a DCASE dataset on disk and giving each its metadata.
+//!
+//! Layouts: `<root>/{dev_data,eval_data}/<machine>/{train,test,source_test,target_test}/`, optionally
+//! with a `raw/` level between the part folder and the machine folders; or a part folder itself
+//! (`<root>` = `dev_data`).
+
+use crate::edition::{Edition, EditionEvidence, detect};
+use crate::filename::{NameError, NameScheme, parse_file_name};
+use crate::problem::Problem;
+use crate::truth::{TruthStore, candidate_dirs};
+use asd_core::{ClipRecord, Domain, Label, Split};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Development or evaluation data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Part {
+    Dev,
+    Eval,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Dev => "dev",
+            Part::Eval => "eval",
+        }
+    }
+}
+
+/// One audio clip of the dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    pub path: PathBuf,
+    pub part: Part,
+    pub record: ClipRecord,
+}
+
+impl Clip {
+    /// The auxiliary classification target of a training clip: machine type, section and attribute
+    /// values (each combination of values is one class).
+    pub fn class_name(&self) -> String {
+        class_name(&self.record)
+    }
+}
+
+pub fn class_name(r: &ClipRecord) -> String {
+    if r.attribute.is_empty() {
+        format!("{}_section_{}", r.machine_type, r.section)
+    } else {
+        format!("{}_section_{}_{}", r.machine_type, r.section, r.attribute)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Overrides the edition detected from the names.
+    pub edition: Option<Edition>,
+    /// Folder with the evaluators' ground-truth files; by default searched next to the data.
+    pub truth_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{0}: no such folder")]
+    Missing(PathBuf),
+    #[error(
+        "{0}: no machine folders found (expected dev_data/<machine>/train, eval_data/<machine>/test, or <machine>/train)"
+    )]
+    NoMachines(PathBuf),
+}
+
+/// A dataset: its clips, its edition, and every file that could not be used.
+#[derive(Debug)]
+pub struct Dataset {
+    pub root: PathBuf,
+    pub edition: Edition,
+    /// False when the edition was a guess (names alone could not decide it).
+    pub edition_certain: bool,
+    pub clips: Vec<Clip>,
+    pub problems: Vec<Problem>,
+}
+
+const SPLIT_FOLDERS: [(&str, Split, Option<Domain>); 4] = [
+    ("train", Split::Train, None),
+    ("test", Split::Test, None),
+    ("source_test", Split::Test, Some(Domain::Source)),
+    ("target_test", Split::Test, Some(Domain::Target)),
+];
+
+fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn is_machine_dir(p: &Path) -> bool {
+    SPLIT_FOLDERS.iter().any(|(f, _, _)| p.join(f).is_dir())
+}
+
+/// (part, machine type, machine folder) for every machine folder under `root`.
+fn machine_dirs(root: &Path) -> Vec<(Part, String, PathBuf)> {
+    let mut parts: Vec<(Part, PathBuf)> = [(Part::Dev, "dev_data"), (Part::Eval, "eval_data")]
+        .into_iter()
+        .map(|(p, n)| (p, root.join(n)))
+        .filter(|(_, d)| d.is_dir())
+        .collect();
+    if parts.is_empty() {
+        let part = if root.file_name().is_some_and(|n| n == "eval_data") {
+            Part::Eval
+        } else {
+            Part::Dev
+        };
+        parts.push((part, root.to_path_buf()));
+    }
+    let mut out = Vec::new();
+    for (part, dir) in parts {
+        for base in [dir.clone(), dir.join("raw")] {
+            for m in sorted_dirs(&base) {
+                if is_machine_dir(&m)
+                    && let Some(name) = m.file_name().and_then(|n| n.to_str())
+                {
+                    out.push((part, name.to_string(), m));
+                }
+            }
+        }
+    }
+    out
+}
+
+struct Found {
+    path: PathBuf,
+    part: Part,
+    machine: String,
+    split: Split,
+    folder_domain: Option<Domain>,
+    name: crate::filename::ParsedName,
+}
+
+impl Dataset {
+    /// Reads the folder structure and file names (no audio is decoded here).
+    pub fn open(root: &Path, opts: &OpenOptions) -> Result<Dataset, DatasetError> {
+        if !root.is_dir() {
+            return Err(DatasetError::Missing(root.to_path_buf()));
+        }
+        let machines = machine_dirs(root);
+        if machines.is_empty() {
+            return Err(DatasetError::NoMachines(root.to_path_buf()));
+        }
+        let mut problems = Vec::new();
+        let mut found = Vec::new();
+        let mut evidence = EditionEvidence::default();
+        for (part, machine, mdir) in &machines {
+            for (folder, split, folder_domain) in SPLIT_FOLDERS {
+                let dir = mdir.join(folder);
+                if !dir.is_dir() {
+                    continue;
+                }
+                if folder_domain.is_some() {
+                    evidence.domain_test_folders = true;
+                }
+                let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+                    Ok(rd) => rd
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file())
+                        .collect(),
+                    Err(e) => {
+                        problems.push(Problem::error(&dir, format!("cannot list folder: {e}")));
+                        continue;
+                    }
+                };
+                files.sort();
+                for path in files {
+                    let Some(fname) = path.file_name().and_then(|n| n.to_str()) else {
+                        problems.push(Problem::error(&path, "file name is not valid UTF-8"));
+                        continue;
+                    };
+                    if fname.starts_with('.') {
+                        continue;
+                    }
+                    match parse_file_name(fname) {
+                        Ok(name) => {
+                            if let Some(s) = name.split
+                                && s != split
+                            {
+                                problems.push(Problem::error(
+                                    &path,
+                                    format!(
+                                        "the name says {s} but the file is in the '{folder}' folder"
+                                    ),
+                                ));
+                                continue;
+                            }
+                            evidence.schemes.insert(name.scheme);
+                            evidence.sections.insert(name.section.clone());
+                            evidence.machines.insert(machine.clone());
+                            found.push(Found {
+                                path,
+                                part: *part,
+                                machine: machine.clone(),
+                                split,
+                                folder_domain,
+                                name,
+                            });
+                        }
+                        Err(NameError::NotAudio) => {
+                            problems.push(Problem::warning(&path, "not an audio file; ignored"))
+                        }
+                        Err(e) => problems.push(Problem::error(&path, e.to_string())),
+                    }
+                }
+            }
+        }
+        let (edition, certain) = match opts.edition {
+            Some(e) => (e, true),
+            None => detect(&evidence),
+        };
+        let dirs = match &opts.truth_dir {
+            Some(d) => vec![d.clone()],
+            None => candidate_dirs(root),
+        };
+        let mut truth = TruthStore::new(dirs);
+        let mut clips = Vec::with_capacity(found.len());
+        for f in found {
+            let fname = f
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let mut rec = ClipRecord {
+                file: fname.clone(),
+                machine_type: f.machine.clone(),
+                section: f.name.section.clone(),
+                domain: f.folder_domain.unwrap_or(f.name.domain),
+                split: f.split,
+                label: f.name.label,
+                attribute: f.name.attribute.clone(),
+            };
+            if f.split == Split::Train {
+                rec.label = Label::Normal;
+            }
+            if f.name.scheme == NameScheme::Ids {
+                rec.domain = Domain::Unknown;
+                if rec.label == Label::Unknown {
+                    match truth.lookup_2020(&f.machine, &fname) {
+                        Some(l) => rec.label = l,
+                        None => problems.push(Problem::warning(
+                            &f.path,
+                            "no ground truth (eval_data_list.csv does not list it); usable for scoring, not for evaluation",
+                        )),
+                    }
+                }
+            } else if rec.label == Label::Unknown || rec.domain == Domain::Unknown {
+                match truth.lookup(&f.machine, &f.name.section, &fname) {
+                    Some(t) => {
+                        if let Some(l) = t.label {
+                            rec.label = l;
+                        }
+                        if let Some(d) = t.domain {
+                            rec.domain = d;
+                        }
+                        if let Some(full) = t.full_name
+                            && let Ok(p) = parse_file_name(&format!("{full}.wav"))
+                        {
+                            rec.attribute = p.attribute;
+                            if rec.domain == Domain::Unknown {
+                                rec.domain = p.domain;
+                            }
+                        }
+                    }
+                    None => problems.push(Problem::warning(
+                        &f.path,
+                        "no ground truth (no evaluator file lists it); usable for scoring, not for evaluation",
+                    )),
+                }
+            }
+            clips.push(Clip {
+                path: f.path,
+                part: f.part,
+                record: rec,
+            });
+        }
+        problems.append(&mut truth.problems);
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            edition,
+            edition_certain: certain,
+            clips,
+            problems,
+        })
+    }
+
+    /// The sorted auxiliary class names of all training clips; a clip's class id is its position.
+    pub fn class_names(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .clips
+            .iter()
+            .filter(|c| c.record.split == Split::Train)
+            .map(Clip::class_name)
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// Machine types per part, in order.
+    pub fn machine_types(&self) -> BTreeMap<Part, BTreeSet<String>> {
+        let mut m: BTreeMap<Part, BTreeSet<String>> = BTreeMap::new();
+        for c in &self.clips {
+            m.entry(c.part)
+                .or_default()
+                .insert(c.record.machine_type.clone());
+        }
+        m
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.problems
+            .iter()
+            .any(|p| p.severity == crate::problem::Severity::Error)
+    }
+}
