@@ -2,6 +2,7 @@
 //! the work is done by the library crates.
 
 mod commands;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -23,6 +24,12 @@ enum Command {
     Score(commands::score::ScoreArgs),
     /// Evaluate anomaly-score files against ground truth with the DCASE metrics.
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Write a synthetic DCASE 2023-style dataset (machine sounds with attributes, a shifted target
+    /// domain and subtle anomalies).
+    Synth(commands::synth::SynthArgs),
+    /// Work with DCASE datasets on disk.
+    #[command(subcommand)]
+    Dataset(commands::dataset::DatasetCommand),
     /// Score and evaluate the bundled reference embeddings with the baseline and the paper's method.
     Demo(commands::demo::DemoArgs),
 }
@@ -39,6 +46,8 @@ fn main() -> std::process::ExitCode {
         Command::Score(a) => commands::score::run(&a),
         Command::Evaluate(a) => commands::evaluate::run(&a),
         Command::Demo(a) => commands::demo::run(&a),
+        Command::Synth(a) => commands::synth::run(&a),
+        Command::Dataset(c) => commands::dataset::run(&c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

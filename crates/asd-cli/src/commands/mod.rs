@@ -1,3 +1,5 @@
+pub mod dataset;
 pub mod demo;
 pub mod evaluate;
 pub mod score;
+pub mod synth;
