@@ -1,0 +1,27 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid safetensors file: {reason}")]
+    Safetensors { path: PathBuf, reason: String },
+    #[error("weights: tensor '{0}' is missing")]
+    Missing(String),
+    #[error("weights: tensor '{name}' has shape {got:?}, the network needs {want:?}")]
+    Shape {
+        name: String,
+        got: Vec<usize>,
+        want: Vec<usize>,
+    },
+    #[error("weights: tensor '{name}' has dtype {dtype}, expected F32 (or F64/F16/BF16)")]
+    Dtype { name: String, dtype: String },
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Input(String),
+}

@@ -1,0 +1,349 @@
+//! The two-branch embedding network of the reference implementation (see the fixtures README):
+//! 1-D convolutions and dense layers on the full |FFT| half spectrum, a ResNet on the mean-normalised
+//! |STFT|; each branch gives 256 numbers, the embedding is their L2-normalised concatenation.
+
+use crate::error::ModelError;
+use crate::layers::{Conv1, Conv2, Dense, Export, Norm};
+use crate::params::ParamSource;
+use asd_audio::{STFT_BINS, stft_frames};
+use burn::module::Module;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Hyper-parameters that change the network's shape or parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetConfig {
+    /// Clip length in samples at 16 kHz (160 000 for 10 s DCASE clips).
+    pub clip_len: usize,
+    /// Biases in every convolution and dense layer (the paper's default: none).
+    pub bias: bool,
+    /// Trainable scale and shift in every BatchNorm (the paper's default: none).
+    pub affine: bool,
+}
+
+impl NetConfig {
+    pub fn new(clip_len: usize) -> Self {
+        Self {
+            clip_len,
+            bias: false,
+            affine: false,
+        }
+    }
+
+    pub fn spectrum_len(&self) -> usize {
+        self.clip_len / 2
+    }
+
+    pub fn frames(&self) -> usize {
+        stft_frames(self.clip_len)
+    }
+
+    /// Checks that both branches have a non-empty output for this clip length.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let l1 = conv_len(self.spectrum_len(), 256, 64);
+        let l3 = conv_len(conv_len(l1, 64, 32), 16, 4);
+        if l3 == 0 {
+            return Err(ModelError::Config(format!(
+                "clip length {} samples is too short for the FFT branch (needs at least {} samples)",
+                self.clip_len,
+                2 * (256 + 64 * (63 + 32 * 15))
+            )));
+        }
+        // STFT: conv1 (s2), max-pool (3, s2), three strided blocks: at least one row must remain.
+        let t = self.frames().div_ceil(2);
+        if t < 3 {
+            return Err(ModelError::Config(format!(
+                "clip length {} samples gives {} STFT frames; at least 5 are needed",
+                self.clip_len,
+                self.frames()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Flattened length of the FFT branch's last convolution (128 channels × positions).
+    pub fn fft_flat(&self) -> usize {
+        let l1 = conv_len(self.spectrum_len(), 256, 64);
+        128 * conv_len(conv_len(l1, 64, 32), 16, 4)
+    }
+}
+
+fn conv_len(len: usize, k: usize, s: usize) -> usize {
+    if len < k { 0 } else { (len - k) / s + 1 }
+}
+
+#[derive(Module, Debug)]
+pub struct FftBranch {
+    conv1: Conv1,
+    conv2: Conv1,
+    conv3: Conv1,
+    lin: Vec<Dense>,
+    norm: Vec<Norm>,
+    emb: Dense,
+}
+
+impl FftBranch {
+    fn load(src: &mut dyn ParamSource, cfg: &NetConfig, d: &Device) -> Result<Self, ModelError> {
+        let b = cfg.bias;
+        let p = "fft_branch";
+        let mut lin = Vec::new();
+        let mut norm = Vec::new();
+        for i in 1..=4 {
+            let cin = if i == 1 { cfg.fft_flat() } else { 128 };
+            lin.push(Dense::load(src, &format!("{p}.lin{i}"), cin, 128, b, d)?);
+            norm.push(Norm::load(
+                src,
+                &format!("{p}.norm{i}"),
+                128,
+                cfg.affine,
+                d,
+            )?);
+        }
+        Ok(Self {
+            conv1: Conv1::load(src, &format!("{p}.conv1"), 1, 128, 256, 64, b, d)?,
+            conv2: Conv1::load(src, &format!("{p}.conv2"), 128, 128, 64, 32, b, d)?,
+            conv3: Conv1::load(src, &format!("{p}.conv3"), 128, 128, 16, 4, b, d)?,
+            lin,
+            norm,
+            emb: Dense::load(src, &format!("{p}.emb"), 128, 256, b, d)?,
+        })
+    }
+
+    fn export(&self, out: &mut Export) {
+        let p = "fft_branch";
+        self.conv1.export(&format!("{p}.conv1"), out);
+        self.conv2.export(&format!("{p}.conv2"), out);
+        self.conv3.export(&format!("{p}.conv3"), out);
+        for (i, (l, n)) in self.lin.iter().zip(&self.norm).enumerate() {
+            l.export(&format!("{p}.lin{}", i + 1), out);
+            n.export(&format!("{p}.norm{}", i + 1), out);
+        }
+        self.emb.export(&format!("{p}.emb"), out);
+    }
+
+    /// `spectrum`: (B, L/2) → (B, 256).
+    pub fn forward(&self, spectrum: Tensor<2>, train: bool) -> Tensor<2> {
+        let [b, l] = spectrum.dims();
+        let x = spectrum.reshape([b, 1, l]);
+        let x = relu(self.conv1.forward(x));
+        let x = relu(self.conv2.forward(x));
+        let x = relu(self.conv3.forward(x));
+        let [_, c, t] = x.dims();
+        let mut x = x.reshape([b, c * t]);
+        for (l, n) in self.lin.iter().zip(&self.norm) {
+            x = relu(n.forward(l.forward(x), train));
+        }
+        self.emb.forward(x)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct ResBlock {
+    norm1: Option<Norm>,
+    conv1: Conv2,
+    norm2: Norm,
+    conv2: Conv2,
+    conv_down: Option<Conv2>,
+    norm3: Norm,
+    conv3: Conv2,
+    norm4: Norm,
+    conv4: Conv2,
+}
+
+impl ResBlock {
+    fn load(
+        src: &mut dyn ParamSource,
+        p: &str,
+        cin: usize,
+        cout: usize,
+        first: bool,
+        cfg: &NetConfig,
+        d: &Device,
+    ) -> Result<(Self, Option<Norm>), ModelError> {
+        let (b, a) = (cfg.bias, cfg.affine);
+        let stride = if first { 1 } else { 2 };
+        // res_block1's norm1 exists in the reference state dict but is never used: it is handed back.
+        let norm1 = Norm::load(src, &format!("{p}.norm1"), cin, a, d)?;
+        let (norm1, unused) = if first {
+            (None, Some(norm1))
+        } else {
+            (Some(norm1), None)
+        };
+        let block = Self {
+            norm1,
+            conv1: Conv2::load(src, &format!("{p}.conv1"), cin, cout, 3, stride, b, d)?,
+            norm2: Norm::load(src, &format!("{p}.norm2"), cout, a, d)?,
+            conv2: Conv2::load(src, &format!("{p}.conv2"), cout, cout, 3, 1, b, d)?,
+            conv_down: (!first)
+                .then(|| Conv2::load(src, &format!("{p}.conv_down"), cin, cout, 1, 1, b, d))
+                .transpose()?,
+            norm3: Norm::load(src, &format!("{p}.norm3"), cout, a, d)?,
+            conv3: Conv2::load(src, &format!("{p}.conv3"), cout, cout, 3, 1, b, d)?,
+            norm4: Norm::load(src, &format!("{p}.norm4"), cout, a, d)?,
+            conv4: Conv2::load(src, &format!("{p}.conv4"), cout, cout, 3, 1, b, d)?,
+        };
+        Ok((block, unused))
+    }
+
+    fn export(&self, p: &str, unused_norm1: Option<&Norm>, out: &mut Export) {
+        match (&self.norm1, unused_norm1) {
+            (Some(n), _) | (None, Some(n)) => n.export(&format!("{p}.norm1"), out),
+            _ => {}
+        }
+        self.conv1.export(&format!("{p}.conv1"), out);
+        self.norm2.export(&format!("{p}.norm2"), out);
+        self.conv2.export(&format!("{p}.conv2"), out);
+        if let Some(c) = &self.conv_down {
+            c.export(&format!("{p}.conv_down"), out);
+        }
+        self.norm3.export(&format!("{p}.norm3"), out);
+        self.conv3.export(&format!("{p}.conv3"), out);
+        self.norm4.export(&format!("{p}.norm4"), out);
+        self.conv4.export(&format!("{p}.conv4"), out);
+    }
+
+    fn forward(&self, x: Tensor<4>, train: bool) -> Tensor<4> {
+        let x = match &self.norm1 {
+            Some(n) => n.forward(x, train),
+            None => x,
+        };
+        let xr = self.conv1.forward(relu(x.clone()));
+        let xr = self.conv2.forward(relu(self.norm2.forward(xr, train)));
+        let x = match &self.conv_down {
+            Some(down) => {
+                // Keep every second row and column.
+                let sub = x.slice(burn::tensor::s![.., .., ..;2, ..;2]);
+                self.norm3.forward(down.forward(sub) + xr, train)
+            }
+            None => self.norm3.forward(x + xr, train),
+        };
+        let xr = self.conv3.forward(relu(x.clone()));
+        let xr = self.conv4.forward(relu(self.norm4.forward(xr, train)));
+        x + xr
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct StftBranch {
+    norm_inp: Norm,
+    conv1: Conv2,
+    norm1: Norm,
+    blocks: Vec<ResBlock>,
+    /// res_block1.norm1: loaded and saved for compatibility with the reference state dict, not used.
+    unused_norm1: Norm,
+    norm2: Norm,
+    emb: Dense,
+}
+
+impl StftBranch {
+    fn load(src: &mut dyn ParamSource, cfg: &NetConfig, d: &Device) -> Result<Self, ModelError> {
+        let (b, a) = (cfg.bias, cfg.affine);
+        let norm_inp = Norm::load(src, "stft.norm_inp", STFT_BINS, a, d)?;
+        let conv1 = Conv2::load(src, "stft_branch.conv1", 1, 16, 7, 2, b, d)?;
+        let norm1 = Norm::load(src, "stft_branch.norm1", 16, a, d)?;
+        let chans = [(16, 16), (16, 32), (32, 64), (64, 128)];
+        let mut blocks = Vec::new();
+        let mut unused = None;
+        for (i, (cin, cout)) in chans.into_iter().enumerate() {
+            let p = format!("stft_branch.res_block{}", i + 1);
+            let (blk, spare) = ResBlock::load(src, &p, cin, cout, i == 0, cfg, d)?;
+            if spare.is_some() {
+                unused = spare;
+            }
+            blocks.push(blk);
+        }
+        let flat = 128 * 16;
+        Ok(Self {
+            norm_inp,
+            conv1,
+            norm1,
+            blocks,
+            unused_norm1: unused.ok_or_else(|| ModelError::Config("no residual blocks".into()))?,
+            norm2: Norm::load(src, "stft_branch.norm2", flat, a, d)?,
+            emb: Dense::load(src, "stft_branch.emb", flat, 256, b, d)?,
+        })
+    }
+
+    fn export(&self, out: &mut Export) {
+        self.norm_inp.export("stft.norm_inp", out);
+        self.conv1.export("stft_branch.conv1", out);
+        self.norm1.export("stft_branch.norm1", out);
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let extra = (i == 0).then_some(&self.unused_norm1);
+            blk.export(&format!("stft_branch.res_block{}", i + 1), extra, out);
+        }
+        self.norm2.export("stft_branch.norm2", out);
+        self.emb.export("stft_branch.emb", out);
+    }
+
+    /// `stft`: (B, 513, T), each bin's temporal mean already removed → (B, 256).
+    pub fn forward(&self, stft: Tensor<3>, train: bool) -> Tensor<2> {
+        let x = self.norm_inp.forward(stft, train);
+        let x = x.swap_dims(1, 2).unsqueeze_dim::<4>(1);
+        let x = relu(self.norm1.forward(self.conv1.forward(x), train));
+        let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
+        for blk in &self.blocks {
+            x = blk.forward(x, train);
+        }
+        // Max over time, then channel-major flattening.
+        let [b, c, _, f] = x.dims();
+        let x = x.max_dim(2).reshape([b, c * f]);
+        self.emb.forward(self.norm2.forward(x, train))
+    }
+}
+
+/// The embedding network.
+#[derive(Module, Debug)]
+pub struct EmbeddingNet {
+    pub fft: FftBranch,
+    pub stft: StftBranch,
+}
+
+impl EmbeddingNet {
+    pub fn load(
+        src: &mut dyn ParamSource,
+        cfg: &NetConfig,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        cfg.validate()?;
+        Ok(Self {
+            fft: FftBranch::load(src, cfg, device)?,
+            stft: StftBranch::load(src, cfg, device)?,
+        })
+    }
+
+    /// Every tensor under its reference name (PyTorch layouts).
+    pub fn export(&self) -> Export {
+        let mut out = Vec::new();
+        self.fft.export(&mut out);
+        self.stft.export(&mut out);
+        out
+    }
+
+    /// Branch outputs (B, 256) each, before normalisation.
+    pub fn branches(
+        &self,
+        spectrum: Tensor<2>,
+        stft: Tensor<3>,
+        train: bool,
+    ) -> (Tensor<2>, Tensor<2>) {
+        (
+            self.fft.forward(spectrum, train),
+            self.stft.forward(stft, train),
+        )
+    }
+
+    /// Unit-length embeddings (B, 512).
+    pub fn embed(&self, spectrum: Tensor<2>, stft: Tensor<3>, train: bool) -> Tensor<2> {
+        let (a, b) = self.branches(spectrum, stft, train);
+        l2_normalize(Tensor::cat(vec![a, b], 1))
+    }
+}
+
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let n = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / n
+}
