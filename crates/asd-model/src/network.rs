@@ -33,6 +33,10 @@ impl NetConfig {
         }
     }
 
+    /// The shortest clip (in samples) whose FFT branch has an output: 70 016 (4.38 s at 16 kHz).
+    /// Shorter recordings are tiled up to the clip length.
+    pub const MIN_CLIP_LEN: usize = 2 * (256 + 64 * (63 + 32 * 15));
+
     pub fn spectrum_len(&self) -> usize {
         self.clip_len / 2
     }
@@ -49,7 +53,7 @@ impl NetConfig {
             return Err(ModelError::Config(format!(
                 "clip length {} samples is too short for the FFT branch (needs at least {} samples)",
                 self.clip_len,
-                2 * (256 + 64 * (63 + 32 * 15))
+                Self::MIN_CLIP_LEN
             )));
         }
         // STFT: conv1 (s2), max-pool (3, s2), three strided blocks: at least one row must remain.

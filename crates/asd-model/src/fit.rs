@@ -1,0 +1,198 @@
+//! `asd train`: one model on all training clips of a dataset, with a checkpoint after every epoch and
+//! resumption of an interrupted run.
+
+use crate::data::TrainItem;
+use crate::device::DeviceChoice;
+use crate::error::ModelError;
+use crate::model_dir::{CHECKPOINT_DIR, ModelConfig, ModelDir, WEIGHTS_FILE, write_weights};
+use crate::network::NetConfig;
+use crate::train::{EpochReport, Scales, StepReport, TrainConfig, Trainable, initial_scales, optimizer, train};
+use asd_core::{Split, atomic};
+use asd_dataset::Dataset;
+use burn::module::Module;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const MODULE_FILE: &str = "module.bpk";
+const OPTIM_FILE: &str = "optimizer.bpk";
+const STATE_FILE: &str = "state.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    epochs_done: usize,
+    scales: Scales,
+}
+
+/// What `fit` needs besides the dataset.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    pub train: TrainConfig,
+    /// Clip length in samples; by default the length of the dataset's first training clip, at least
+    /// [`NetConfig::MIN_CLIP_LEN`] (shorter clips are tiled).
+    pub clip_len: Option<usize>,
+    pub resume: bool,
+    pub device: DeviceChoice,
+}
+
+/// The training clips of a dataset (dev and eval, both domains) with their class ids.
+pub fn training_items(ds: &Dataset) -> (Vec<TrainItem>, Vec<String>) {
+    let classes = ds.class_names();
+    let items = ds
+        .clips
+        .iter()
+        .filter(|c| c.record.split == Split::Train)
+        .filter_map(|c| {
+            let name = c.class_name();
+            classes.binary_search(&name).ok().map(|class| TrainItem {
+                path: c.path.clone(),
+                class,
+            })
+        })
+        .collect();
+    (items, classes)
+}
+
+/// The result of a training run.
+#[derive(Debug)]
+pub struct FitResult {
+    pub reports: Vec<EpochReport>,
+    /// Clips that could not be read during training (skipped), with the reason.
+    pub failures: Vec<(PathBuf, String)>,
+    pub resumed_from: usize,
+}
+
+pub fn fit(
+    ds: &Dataset,
+    out: &ModelDir,
+    opts: &FitOptions,
+    on_step: &mut dyn FnMut(StepReport),
+) -> Result<FitResult, ModelError> {
+    let (items, classes) = training_items(ds);
+    if items.len() < 2 {
+        return Err(ModelError::Input(format!(
+            "{}: needs at least 2 training clips, found {}",
+            ds.root.display(),
+            items.len()
+        )));
+    }
+    let clip_len = match opts.clip_len {
+        Some(n) => n,
+        None => {
+            let first = &items[0].path;
+            asd_audio::load_clip(first, &asd_audio::LoadOptions::default())
+                .map_err(|e| ModelError::Input(e.to_string()))?
+                .samples
+                .len()
+                .max(NetConfig::MIN_CLIP_LEN)
+        }
+    };
+    let net_cfg = NetConfig::new(clip_len);
+    net_cfg.validate()?;
+    let cfg = ModelConfig {
+        net: net_cfg.clone(),
+        train: opts.train.clone(),
+        sample_rate: asd_audio::MODEL_RATE,
+        dataset: Some(ds.root.display().to_string()),
+        edition: Some(ds.edition.to_string()),
+    };
+    let device = opts.device.device()?.autodiff();
+    let ck = out.path(CHECKPOINT_DIR);
+    let state_path = ck.join(STATE_FILE);
+    let (model, optim, scales, first_epoch, mut log) = if opts.resume && state_path.exists() {
+        let old = out.config()?;
+        if old != cfg {
+            return Err(ModelError::Config(format!(
+                "{}: the checkpoint was made with other settings; start a new model folder or drop --resume",
+                out.dir.display()
+            )));
+        }
+        if out.classes()? != classes {
+            return Err(ModelError::Config(format!(
+                "{}: the dataset's classes differ from the checkpoint's",
+                out.dir.display()
+            )));
+        }
+        let st: CheckpointState = serde_json::from_str(
+            &std::fs::read_to_string(&state_path).map_err(|source| ModelError::Io {
+                path: state_path.clone(),
+                source,
+            })?,
+        )
+        .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
+        let fresh = Trainable::init(&net_cfg, classes.len(), opts.train.trainable_centers, opts.train.seed, &device)?;
+        let model = fresh
+            .try_load_file(ck.join(MODULE_FILE))
+            .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(MODULE_FILE).display())))?;
+        let optim = optimizer(&opts.train)
+            .load(ck.join(OPTIM_FILE))
+            .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(OPTIM_FILE).display())))?;
+        (model, optim, st.scales, st.epochs_done, out.log()?)
+    } else {
+        out.create()?;
+        out.write_config(&cfg)?;
+        out.write_classes(&classes)?;
+        let model = Trainable::init(&net_cfg, classes.len(), opts.train.trainable_centers, opts.train.seed, &device)?;
+        (model, optimizer(&opts.train), initial_scales(classes.len()), 0, Vec::new())
+    };
+    let mut failures: Vec<(PathBuf, String)> = Vec::new();
+    let items = Arc::new(items);
+    let mut on_epoch = |m: &Trainable,
+                        o: &burn::optim::ModuleOptimizer,
+                        s: Scales,
+                        r: &EpochReport,
+                        f: &[(PathBuf, String)]|
+     -> Result<(), ModelError> {
+        for x in f {
+            if !failures.contains(x) {
+                failures.push(x.clone());
+            }
+        }
+        // Weights first, then the checkpoint, then the state that says it is complete: an
+        // interruption at any point leaves a consistent folder.
+        write_weights(&out.path(WEIGHTS_FILE), &m.net)?;
+        let tmp_module = ck.join(format!("{MODULE_FILE}.tmp"));
+        m.clone()
+            .save_file(&tmp_module)
+            .map_err(|e| ModelError::Config(format!("saving checkpoint: {e}")))?;
+        let tmp_optim = ck.join(format!("{OPTIM_FILE}.tmp"));
+        o.save(&tmp_optim)
+            .map_err(|e| ModelError::Config(format!("saving optimizer state: {e}")))?;
+        for (tmp, fin) in [(tmp_module, MODULE_FILE), (tmp_optim, OPTIM_FILE)] {
+            std::fs::rename(&tmp, ck.join(fin)).map_err(|source| ModelError::Io { path: tmp.clone(), source })?;
+        }
+        log.push(r.clone());
+        out.write_log(&log)?;
+        let st = CheckpointState {
+            epochs_done: r.epoch,
+            scales: s,
+        };
+        let text = serde_json::to_string_pretty(&st).map_err(|e| ModelError::Config(e.to_string()))?;
+        atomic::write_bytes(&state_path, text.as_bytes()).map_err(|source| ModelError::Io {
+            path: state_path.clone(),
+            source,
+        })
+    };
+    let (model, _optim, reports) = train(
+        model,
+        optim,
+        scales,
+        items,
+        &net_cfg,
+        &opts.train,
+        classes.len(),
+        first_epoch,
+        &device,
+        on_step,
+        &mut on_epoch,
+    )?;
+    // A run with nothing left to do (resumed after the last epoch) still leaves valid weights.
+    if reports.is_empty() {
+        write_weights(&out.path(WEIGHTS_FILE), &model.net)?;
+    }
+    Ok(FitResult {
+        reports,
+        failures,
+        resumed_from: first_epoch,
+    })
+}

@@ -1,0 +1,183 @@
+//! The model folder: `config.json` (human-readable settings), `classes.json` (the auxiliary classes),
+//! `model.safetensors` (the network, with the reference implementation's tensor names), `train_log.csv`
+//! (one row per epoch) and `checkpoint/` (everything needed to resume training).
+
+use crate::error::ModelError;
+use crate::network::{EmbeddingNet, NetConfig};
+use crate::params::TensorMap;
+use crate::train::{EpochReport, TrainConfig};
+use asd_core::atomic;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const CLASSES_FILE: &str = "classes.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const LOG_FILE: &str = "train_log.csv";
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub net: NetConfig,
+    pub train: TrainConfig,
+    /// Sample rate the network expects.
+    pub sample_rate: u32,
+    /// Dataset and edition the model was trained on, if any.
+    pub dataset: Option<String>,
+    pub edition: Option<String>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
+    move |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), ModelError> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| ModelError::Config(e.to_string()))?;
+    atomic::write_bytes(path, text.as_bytes()).map_err(io_err(path))
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&text).map_err(|e| ModelError::Config(format!("{}: {e}", path.display())))
+}
+
+/// Writes the network's weights under the reference names (plus PyTorch's BatchNorm counters), so the
+/// file also loads into the authors' PyTorch module.
+pub fn write_weights(path: &Path, net: &EmbeddingNet) -> Result<(), ModelError> {
+    let mut map = TensorMap::default();
+    let mut counters = Vec::new();
+    for (name, shape, values) in net.export() {
+        if let Some(base) = name.strip_suffix(".running_mean") {
+            counters.push(format!("{base}.num_batches_tracked"));
+        }
+        map.tensors.insert(name, (shape, values));
+    }
+    let bytes = map.to_bytes(&counters).map_err(ModelError::Config)?;
+    atomic::write_bytes(path, &bytes).map_err(io_err(path))
+}
+
+/// A model folder on disk.
+#[derive(Debug, Clone)]
+pub struct ModelDir {
+    pub dir: PathBuf,
+}
+
+impl ModelDir {
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf() }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn create(&self) -> Result<(), ModelError> {
+        std::fs::create_dir_all(self.path(CHECKPOINT_DIR)).map_err(io_err(&self.dir))
+    }
+
+    pub fn write_config(&self, cfg: &ModelConfig) -> Result<(), ModelError> {
+        write_json(&self.path(CONFIG_FILE), cfg)
+    }
+
+    pub fn config(&self) -> Result<ModelConfig, ModelError> {
+        read_json(&self.path(CONFIG_FILE))
+    }
+
+    pub fn write_classes(&self, classes: &[String]) -> Result<(), ModelError> {
+        write_json(&self.path(CLASSES_FILE), &classes)
+    }
+
+    pub fn classes(&self) -> Result<Vec<String>, ModelError> {
+        read_json(&self.path(CLASSES_FILE))
+    }
+
+    pub fn write_log(&self, rows: &[EpochReport]) -> Result<(), ModelError> {
+        let mut text = String::from("epoch,loss,accuracy,clips,seconds,clips_per_s\n");
+        for r in rows {
+            text += &format!(
+                "{},{:.6},{:.6},{},{:.3},{:.2}\n",
+                r.epoch, r.loss, r.accuracy, r.clips, r.seconds, r.clips_per_s
+            );
+        }
+        let p = self.path(LOG_FILE);
+        atomic::write_bytes(&p, text.as_bytes()).map_err(io_err(&p))
+    }
+
+    pub fn log(&self) -> Result<Vec<EpochReport>, ModelError> {
+        let p = self.path(LOG_FILE);
+        if !p.exists() {
+            return Ok(Vec::new());
+        }
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        let bad = |l: &str| ModelError::Config(format!("{}: bad row '{l}'", p.display()));
+        text.lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                if c.len() != 6 {
+                    return Err(bad(l));
+                }
+                let f = |i: usize| c[i].parse::<f64>().map_err(|_| bad(l));
+                Ok(EpochReport {
+                    epoch: c[0].parse().map_err(|_| bad(l))?,
+                    loss: f(1)?,
+                    accuracy: f(2)?,
+                    clips: c[3].parse().map_err(|_| bad(l))?,
+                    seconds: f(4)?,
+                    clips_per_s: f(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The network for inference (eval mode) on `device`.
+    pub fn load_net(&self, device: &Device) -> Result<(EmbeddingNet, ModelConfig), ModelError> {
+        let cfg = self.config()?;
+        let mut map = TensorMap::read(&self.path(WEIGHTS_FILE))?;
+        let net = EmbeddingNet::load(&mut map, &cfg.net, device)?;
+        Ok((net, cfg))
+    }
+}
+
+/// Turns a PyTorch state dict of the reference network (safetensors) into a model folder.
+pub fn import_torch(weights: &Path, clip_len: usize, out: &Path) -> Result<ModelConfig, ModelError> {
+    let mut map = TensorMap::read(weights)?;
+    let affine = map.tensors.contains_key("fft_branch.norm1.weight");
+    let bias = map.tensors.contains_key("fft_branch.conv1.bias");
+    let mut net_cfg = NetConfig::new(clip_len);
+    net_cfg.affine = affine;
+    net_cfg.bias = bias;
+    let device = Device::flex();
+    let net = EmbeddingNet::load(&mut map, &net_cfg, &device)?;
+    let leftover: Vec<&String> = map
+        .tensors
+        .keys()
+        .filter(|k| !k.starts_with("adaproj") && !k.ends_with(".s") && !k.ends_with(".pi"))
+        .collect();
+    if !leftover.is_empty() {
+        return Err(ModelError::Config(format!(
+            "{}: tensors the network does not have: {}",
+            weights.display(),
+            leftover.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let dir = ModelDir::new(out);
+    dir.create()?;
+    let cfg = ModelConfig {
+        net: net_cfg,
+        train: TrainConfig::default(),
+        sample_rate: asd_audio::MODEL_RATE,
+        dataset: None,
+        edition: None,
+    };
+    write_weights(&dir.path(WEIGHTS_FILE), &net)?;
+    dir.write_classes(&[])?;
+    dir.write_config(&cfg)?;
+    Ok(cfg)
+}
