@@ -44,7 +44,11 @@ impl AdaProj {
         let t = Tensor::from_data(TensorData::new(v, shape), device);
         let p = Param::from_tensor(t);
         Ok(Self {
-            w: if trainable { p } else { p.set_require_grad(false) },
+            w: if trainable {
+                p
+            } else {
+                p.set_require_grad(false)
+            },
         })
     }
 
@@ -60,12 +64,19 @@ impl AdaProj {
         let w = self.w.val();
         let wn = w.clone() / w.powi_scalar(2).sum_dim(2).sqrt().clamp_min(1e-12);
         // a[b, c, j] = ⟨x̂_b, ŵ_cj⟩
-        let a = xn.matmul(wn.clone().reshape([c * j, d]).transpose()).reshape([b, c, j]);
+        let a = xn
+            .matmul(wn.clone().reshape([c * j, d]).transpose())
+            .reshape([b, c, j]);
         // ⟨x̂, P⟩ = Σ_j a², ‖P‖² = aᵀ G a with G_c = Ŵ_c Ŵ_cᵀ (J × J): cheaper than forming P (B, C, D).
         let gram = wn.clone().matmul(wn.swap_dims(1, 2)); // (C, J, J)
         let a_c = a.clone().swap_dims(0, 1); // (C, B, J)
         let ag = a_c.clone().matmul(gram); // (C, B, J)
-        let norm_p = (ag * a_c).sum_dim(2).reshape([c, b]).swap_dims(0, 1).clamp_min(1e-24).sqrt();
+        let norm_p = (ag * a_c)
+            .sum_dim(2)
+            .reshape([c, b])
+            .swap_dims(0, 1)
+            .clamp_min(1e-24)
+            .sqrt();
         let dot = a.powi_scalar(2).sum_dim(2).reshape([b, c]);
         dot / norm_p
     }
@@ -79,11 +90,17 @@ pub fn updated_scale(cos: &[f32], labels: &[f32], classes: usize, s: f64) -> f64
     if rows == 0 {
         return s;
     }
-    let m = cos.iter().map(|&c| s * f64::from(c)).fold(f64::NEG_INFINITY, f64::max);
+    let m = cos
+        .iter()
+        .map(|&c| s * f64::from(c))
+        .fold(f64::NEG_INFINITY, f64::max);
     let mut b_sum = 0.0;
     let mut thetas = Vec::with_capacity(rows);
     for r in 0..rows {
-        let (cr, lr) = (&cos[r * classes..(r + 1) * classes], &labels[r * classes..(r + 1) * classes]);
+        let (cr, lr) = (
+            &cos[r * classes..(r + 1) * classes],
+            &labels[r * classes..(r + 1) * classes],
+        );
         b_sum += cr
             .iter()
             .zip(lr)

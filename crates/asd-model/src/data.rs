@@ -34,7 +34,10 @@ fn seed_for(seed: u64, parts: &[u64]) -> u64 {
 /// The order of the clips in an epoch.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed_for(seed, &[epoch as u64, 0x5348])));
+    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed_for(
+        seed,
+        &[epoch as u64, 0x5348],
+    )));
     idx
 }
 
@@ -109,7 +112,8 @@ pub fn make_batch(
         .map(|&i| {
             let it = &items[i];
             let audio = load_clip(&it.path, &opts).map_err(|e| (it.path.clone(), e.to_string()))?;
-            let mut rng = ChaCha8Rng::seed_from_u64(seed_for(cfg.seed, &[epoch as u64, i as u64, 0x4f46]));
+            let mut rng =
+                ChaCha8Rng::seed_from_u64(seed_for(cfg.seed, &[epoch as u64, i as u64, 0x4f46]));
             let off = random_offset(audio.samples.len(), cfg.clip_len, &mut rng);
             Ok((fit_length(&audio.samples, cfg.clip_len, off), it.class))
         })
@@ -128,7 +132,8 @@ pub fn make_batch(
             Err(f) => failures.push(f),
         }
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed_for(cfg.seed, &[epoch as u64, batch_no as u64, 0x4d58]));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed_for(cfg.seed, &[epoch as u64, batch_no as u64, 0x4d58]));
     let (waves, labels) = mixup(&waves, &labels, cfg.classes, cfg.mixup_prob, &mut rng);
     TrainBatch {
         features: HostBatch::from_clips(fx, &waves),
@@ -138,12 +143,22 @@ pub fn make_batch(
 }
 
 /// Starts a producer thread that prepares the epoch's batches in order.
-pub fn spawn_epoch(items: std::sync::Arc<Vec<TrainItem>>, cfg: PipelineConfig, epoch: usize) -> Receiver<TrainBatch> {
+pub fn spawn_epoch(
+    items: std::sync::Arc<Vec<TrainItem>>,
+    cfg: PipelineConfig,
+    epoch: usize,
+) -> Receiver<TrainBatch> {
     let (tx, rx) = sync_channel(cfg.prefetch.max(1));
     std::thread::spawn(move || {
         let fx = FeatureExtractor::new(cfg.clip_len);
-        for (b, idx) in epoch_batches(items.len(), cfg.batch_size, cfg.seed, epoch).iter().enumerate() {
-            if tx.send(make_batch(&items, idx, &fx, &cfg, epoch, b)).is_err() {
+        for (b, idx) in epoch_batches(items.len(), cfg.batch_size, cfg.seed, epoch)
+            .iter()
+            .enumerate()
+        {
+            if tx
+                .send(make_batch(&items, idx, &fx, &cfg, epoch, b))
+                .is_err()
+            {
                 break;
             }
         }

@@ -17,16 +17,26 @@ pub const EMBED_BATCH: usize = 32;
 
 /// Embeds equally long waveforms (each row is one clip, already at the model's rate); rows of another
 /// length are tiled or cropped from offset 0.
-pub fn embed_waves(net: &EmbeddingNet, clip_len: usize, waves: &[Vec<f32>], device: &Device) -> Array2<f32> {
+pub fn embed_waves(
+    net: &EmbeddingNet,
+    clip_len: usize,
+    waves: &[Vec<f32>],
+    device: &Device,
+) -> Array2<f32> {
     let fx = FeatureExtractor::new(clip_len);
     let mut out = Array2::<f32>::zeros((waves.len(), 512));
     for (b, chunk) in waves.chunks(EMBED_BATCH).enumerate() {
         let fitted: Vec<Vec<f32>> = chunk.iter().map(|w| fit_length(w, clip_len, 0)).collect();
         let (s, t) = HostBatch::from_clips(&fx, &fitted).to_device(device);
         let e = net.embed(s, t, false);
-        let v = e.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+        let v = e
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
         for (r, row) in v.chunks(512).enumerate() {
-            out.row_mut(b * EMBED_BATCH + r).assign(&ndarray::ArrayView1::from(row));
+            out.row_mut(b * EMBED_BATCH + r)
+                .assign(&ndarray::ArrayView1::from(row));
         }
     }
     out

@@ -6,7 +6,9 @@ use crate::device::DeviceChoice;
 use crate::error::ModelError;
 use crate::model_dir::{CHECKPOINT_DIR, ModelConfig, ModelDir, WEIGHTS_FILE, write_weights};
 use crate::network::NetConfig;
-use crate::train::{EpochReport, Scales, StepReport, TrainConfig, Trainable, initial_scales, optimizer, train};
+use crate::train::{
+    EpochReport, Scales, StepReport, TrainConfig, Trainable, initial_scales, optimizer, train,
+};
 use asd_core::{Split, atomic};
 use asd_dataset::Dataset;
 use burn::module::Module;
@@ -113,14 +115,21 @@ pub fn fit(
                 out.dir.display()
             )));
         }
-        let st: CheckpointState = serde_json::from_str(
-            &std::fs::read_to_string(&state_path).map_err(|source| ModelError::Io {
-                path: state_path.clone(),
-                source,
-            })?,
-        )
-        .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
-        let fresh = Trainable::init(&net_cfg, classes.len(), opts.train.trainable_centers, opts.train.seed, &device)?;
+        let st: CheckpointState =
+            serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|source| {
+                ModelError::Io {
+                    path: state_path.clone(),
+                    source,
+                }
+            })?)
+            .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
+        let fresh = Trainable::init(
+            &net_cfg,
+            classes.len(),
+            opts.train.trainable_centers,
+            opts.train.seed,
+            &device,
+        )?;
         let model = fresh
             .try_load_file(ck.join(MODULE_FILE))
             .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(MODULE_FILE).display())))?;
@@ -132,8 +141,20 @@ pub fn fit(
         out.create()?;
         out.write_config(&cfg)?;
         out.write_classes(&classes)?;
-        let model = Trainable::init(&net_cfg, classes.len(), opts.train.trainable_centers, opts.train.seed, &device)?;
-        (model, optimizer(&opts.train), initial_scales(classes.len()), 0, Vec::new())
+        let model = Trainable::init(
+            &net_cfg,
+            classes.len(),
+            opts.train.trainable_centers,
+            opts.train.seed,
+            &device,
+        )?;
+        (
+            model,
+            optimizer(&opts.train),
+            initial_scales(classes.len()),
+            0,
+            Vec::new(),
+        )
     };
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
     let items = Arc::new(items);
@@ -159,7 +180,10 @@ pub fn fit(
         o.save(&tmp_optim)
             .map_err(|e| ModelError::Config(format!("saving optimizer state: {e}")))?;
         for (tmp, fin) in [(tmp_module, MODULE_FILE), (tmp_optim, OPTIM_FILE)] {
-            std::fs::rename(&tmp, ck.join(fin)).map_err(|source| ModelError::Io { path: tmp.clone(), source })?;
+            std::fs::rename(&tmp, ck.join(fin)).map_err(|source| ModelError::Io {
+                path: tmp.clone(),
+                source,
+            })?;
         }
         log.push(r.clone());
         out.write_log(&log)?;
@@ -167,7 +191,8 @@ pub fn fit(
             epochs_done: r.epoch,
             scales: s,
         };
-        let text = serde_json::to_string_pretty(&st).map_err(|e| ModelError::Config(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&st).map_err(|e| ModelError::Config(e.to_string()))?;
         atomic::write_bytes(&state_path, text.as_bytes()).map_err(|source| ModelError::Io {
             path: state_path.clone(),
             source,

@@ -69,7 +69,9 @@ pub struct ModelDir {
 
 impl ModelDir {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
+        Self {
+            dir: dir.to_path_buf(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -146,7 +148,11 @@ impl ModelDir {
 }
 
 /// Turns a PyTorch state dict of the reference network (safetensors) into a model folder.
-pub fn import_torch(weights: &Path, clip_len: usize, out: &Path) -> Result<ModelConfig, ModelError> {
+pub fn import_torch(
+    weights: &Path,
+    clip_len: usize,
+    out: &Path,
+) -> Result<ModelConfig, ModelError> {
     let mut map = TensorMap::read(weights)?;
     let affine = map.tensors.contains_key("fft_branch.norm1.weight");
     let bias = map.tensors.contains_key("fft_branch.conv1.bias");
@@ -164,7 +170,11 @@ pub fn import_torch(weights: &Path, clip_len: usize, out: &Path) -> Result<Model
         return Err(ModelError::Config(format!(
             "{}: tensors the network does not have: {}",
             weights.display(),
-            leftover.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            leftover
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let dir = ModelDir::new(out);

@@ -78,7 +78,14 @@ impl Trainable {
     ) -> Result<Self, ModelError> {
         let net = EmbeddingNet::load(src, cfg, device)?;
         let head = AdaProj::new(src, "adaproj.W", classes, 512, trainable_centers, device)?;
-        let head_featex = AdaProj::new(src, "adaproj_featex.W", 3 * classes, 512, trainable_centers, device)?;
+        let head_featex = AdaProj::new(
+            src,
+            "adaproj_featex.W",
+            3 * classes,
+            512,
+            trainable_centers,
+            device,
+        )?;
         Ok(Self {
             net,
             head,
@@ -118,20 +125,30 @@ pub struct Scales {
 }
 
 fn host2(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
 }
 
 fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) })
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv { (i, v) } else { (bi, bv) }
+        })
         .0
 }
 
 /// Feature exchange as the reference applies it: with probability `p` a row takes the FFT-branch
 /// embedding of its partner (the batch reversed) and the label ½·(partner's class in the second block)
 /// + ½·(own class in the third block); other rows keep theirs with their label in the first block.
-pub fn featex_plan(labels: &[f32], classes: usize, p: f64, rng: &mut ChaCha8Rng) -> (Vec<i64>, Vec<f32>) {
+pub fn featex_plan(
+    labels: &[f32],
+    classes: usize,
+    p: f64,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<i64>, Vec<f32>) {
     let b = labels.len() / classes.max(1);
     let mut perm = Vec::with_capacity(b);
     let mut y = vec![0.0f32; b * 3 * classes];
@@ -167,7 +184,13 @@ pub fn train(
     first_epoch: usize,
     device: &Device,
     on_step: &mut dyn FnMut(StepReport),
-    on_epoch: &mut dyn FnMut(&Trainable, &burn::optim::ModuleOptimizer, Scales, &EpochReport, &[(std::path::PathBuf, String)]) -> Result<(), ModelError>,
+    on_epoch: &mut dyn FnMut(
+        &Trainable,
+        &burn::optim::ModuleOptimizer,
+        Scales,
+        &EpochReport,
+        &[(std::path::PathBuf, String)],
+    ) -> Result<(), ModelError>,
 ) -> Result<(Trainable, burn::optim::ModuleOptimizer, Vec<EpochReport>), ModelError> {
     let pipe = PipelineConfig {
         clip_len: net_cfg.clip_len,
@@ -192,7 +215,8 @@ pub fn train(
             }
             let (spec, stft) = batch.features.to_device(device);
             let (f, s) = model.net.branches(spec, stft, true);
-            let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), [b, classes]), device);
+            let labels =
+                Tensor::from_data(TensorData::new(batch.labels.clone(), [b, classes]), device);
 
             let emb = Tensor::cat(vec![f.clone(), s.clone()], 1);
             let cos = model.head.cos_logits(emb);
@@ -204,12 +228,14 @@ pub fn train(
                 cfg.seed,
                 &[epoch as u64, step as u64, 0x4645],
             ));
-            let (perm, y_fx) = featex_plan(&batch.labels, classes, cfg.feature_exchange_prob, &mut rng);
+            let (perm, y_fx) =
+                featex_plan(&batch.labels, classes, cfg.feature_exchange_prob, &mut rng);
             let perm = Tensor::<1, Int>::from_data(TensorData::new(perm, [b]), device);
             let f_ex = f.select(0, perm);
             let cos_fx = model.head_featex.cos_logits(Tensor::cat(vec![f_ex, s], 1));
             let cos_fx_host = host2(cos_fx.clone().detach());
-            scales.head_featex = updated_scale(&cos_fx_host, &y_fx, 3 * classes, scales.head_featex);
+            scales.head_featex =
+                updated_scale(&cos_fx_host, &y_fx, 3 * classes, scales.head_featex);
             let y_fx = Tensor::from_data(TensorData::new(y_fx, [b, 3 * classes]), device);
             let loss2 = soft_cross_entropy(cos_fx, y_fx, scales.head_featex);
 

@@ -10,8 +10,11 @@ use burn::tensor::Device;
 
 fn tiny_dev_data(dir: &std::path::Path) -> Dataset {
     synth::generate(dir, Preset::Tiny, 3, &|| {}).unwrap();
-    // The development part only: 4 machine types × 4 attribute values = 16 classes, 56 clips.
-    Dataset::open(&dir.join("dev_data"), &OpenOptions::default()).unwrap()
+    // Two machine types of the development part: 2 × 4 attribute values = 8 classes, 28 training clips.
+    let mut ds = Dataset::open(&dir.join("dev_data"), &OpenOptions::default()).unwrap();
+    ds.clips
+        .retain(|c| c.record.machine_type == "fan" || c.record.machine_type == "valve");
+    ds
 }
 
 fn options(epochs: usize) -> FitOptions {
@@ -33,37 +36,40 @@ fn options(epochs: usize) -> FitOptions {
 fn tiny_training_learns_resumes_and_embeds() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = tiny_dev_data(&tmp.path().join("data"));
-    assert_eq!(ds.class_names().len(), 16);
+    assert_eq!(ds.class_names().len(), 8);
 
+    // 2 epochs in one go, and 1 epoch then a resumed run to 2: the same weights, bit for bit.
     let full = ModelDir::new(&tmp.path().join("full"));
-    let result = fit(&ds, &full, &options(6), &mut |_| {}).unwrap();
-    let r = &result.reports;
-    assert_eq!(r.len(), 6);
-    assert!(result.failures.is_empty());
-    let first = r[0].loss;
-    let last = r[r.len() - 1].loss;
-    assert!(last < 0.8 * first, "loss {first:.3} → {last:.3}");
-    // Chance is 1/16; mixup makes the dominant class harder to read, so "well above" is 4×.
-    assert!(r[r.len() - 1].accuracy > 0.25, "final accuracy {:.3}", r[r.len() - 1].accuracy);
-    assert_eq!(full.log().unwrap().len(), 6);
-
-    // 3 epochs, then a resumed run to 6, gives the same weights as 6 in one go.
+    fit(&ds, &full, &options(2), &mut |_| {}).unwrap();
     let split = ModelDir::new(&tmp.path().join("split"));
-    fit(&ds, &split, &options(3), &mut |_| {}).unwrap();
-    let mut cfg = split.config().unwrap();
-    cfg.train.epochs = 6;
-    split.write_config(&cfg).unwrap();
-    let resumed = fit(&ds, &split, &options(6), &mut |_| {}).unwrap();
-    assert_eq!(resumed.resumed_from, 3);
-    assert_eq!(resumed.reports.len(), 3);
-    assert_eq!(split.log().unwrap().len(), 6);
+    fit(&ds, &split, &options(1), &mut |_| {}).unwrap();
+    let extend = |dir: &ModelDir, epochs: usize| {
+        let mut cfg = dir.config().unwrap();
+        cfg.train.epochs = epochs;
+        dir.write_config(&cfg).unwrap();
+        fit(&ds, dir, &options(epochs), &mut |_| {}).unwrap()
+    };
+    let resumed = extend(&split, 2);
+    assert_eq!((resumed.resumed_from, resumed.reports.len()), (1, 1));
     let a = std::fs::read(full.path("model.safetensors")).unwrap();
     let b = std::fs::read(split.path("model.safetensors")).unwrap();
     assert!(a == b, "resumed training reproduces the uninterrupted run");
 
+    // Continue the first run to 7 epochs: the loss falls and accuracy ends well above chance (1/8).
+    let result = extend(&full, 7);
+    assert!(result.failures.is_empty());
+    let r = full.log().unwrap();
+    assert_eq!(r.len(), 7);
+    let (first, last) = (r[0].loss, r[6].loss);
+    assert!(last < 0.8 * first, "loss {first:.3} → {last:.3}");
+    // Mixup blurs the dominant class of half the clips, so "well above chance" is 3×.
+    assert!(r[6].accuracy > 0.375, "final accuracy {:.3}", r[6].accuracy);
+
     // Embeddings: one unit vector per clip, written as an embedding set.
     let (net, mcfg) = full.load_net(&Device::flex()).unwrap();
-    let (set, failures) = asd_model::embed::embed_dataset(&net, mcfg.net.clip_len, &ds, &Device::flex(), &mut |_| {}).unwrap();
+    let (set, failures) =
+        asd_model::embed::embed_dataset(&net, mcfg.net.clip_len, &ds, &Device::flex(), &mut |_| {})
+            .unwrap();
     assert!(failures.is_empty());
     assert_eq!(set.embeddings.nrows(), ds.clips.len());
     for row in set.embeddings.rows() {
