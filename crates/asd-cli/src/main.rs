@@ -19,6 +19,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train one embedding model (the paper's two-branch network, AdaProj, mixup, feature exchange)
+    /// on all training clips of a dataset.
+    Train(commands::train::TrainArgs),
+    /// Embed a dataset (into an embedding set) or raw waveforms (.npy) with a trained model.
+    Embed(commands::embed::EmbedArgs),
+    /// Model folders: import reference PyTorch weights.
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
     /// Score the test clips of an embedding set against the normal training clips of their section and
     /// write the DCASE submission files.
     Score(commands::score::ScoreArgs),
@@ -47,6 +55,9 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(a) => commands::evaluate::run(&a),
         Command::Demo(a) => commands::demo::run(&a),
         Command::Synth(a) => commands::synth::run(&a),
+        Command::Train(a) => commands::train::run(&a),
+        Command::Embed(a) => commands::embed::run(&a),
+        Command::Model(c) => commands::model::run(&c),
         Command::Dataset(c) => commands::dataset::run(&c),
     };
     match result {

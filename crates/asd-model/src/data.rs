@@ -11,6 +11,9 @@ use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, sync_channel};
 
+/// A clip that could not be read, and why.
+pub type Failure = (PathBuf, String);
+
 /// One training clip and its auxiliary class.
 #[derive(Debug, Clone)]
 pub struct TrainItem {
@@ -107,7 +110,7 @@ pub fn make_batch(
     batch_no: usize,
 ) -> TrainBatch {
     let opts = LoadOptions::default();
-    let loaded: Vec<Result<(Vec<f32>, usize), (PathBuf, String)>> = idx
+    let loaded: Vec<Result<(Vec<f32>, usize), Failure>> = idx
         .par_iter()
         .map(|&i| {
             let it = &items[i];

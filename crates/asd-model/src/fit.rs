@@ -221,3 +221,12 @@ pub fn fit(
         resumed_from: first_epoch,
     })
 }
+
+/// The paper's number of epochs per edition: 15 for DCASE 2020, 10 for 2024, 5 otherwise.
+pub fn default_epochs(edition: asd_dataset::Edition) -> usize {
+    match edition {
+        asd_dataset::Edition::Dcase2020 => 15,
+        asd_dataset::Edition::Dcase2024 => 10,
+        _ => 5,
+    }
+}

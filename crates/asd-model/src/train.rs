@@ -169,6 +169,17 @@ pub fn featex_plan(
     (perm, y)
 }
 
+/// Called after each epoch with the model, the optimizer, the scales, the report and the clips that
+/// could not be read (to checkpoint and log).
+pub type EpochHook<'a> = dyn FnMut(
+        &Trainable,
+        &burn::optim::ModuleOptimizer,
+        Scales,
+        &EpochReport,
+        &[crate::data::Failure],
+    ) -> Result<(), ModelError>
+    + 'a;
+
 /// Trains for the epochs `first_epoch..cfg.epochs` and returns the trained module, its optimizer state
 /// and the per-epoch reports. `on_step` sees every step; `on_epoch` may checkpoint (it gets the module,
 /// the optimizer and the scales after each epoch).
@@ -184,13 +195,7 @@ pub fn train(
     first_epoch: usize,
     device: &Device,
     on_step: &mut dyn FnMut(StepReport),
-    on_epoch: &mut dyn FnMut(
-        &Trainable,
-        &burn::optim::ModuleOptimizer,
-        Scales,
-        &EpochReport,
-        &[(std::path::PathBuf, String)],
-    ) -> Result<(), ModelError>,
+    on_epoch: &mut EpochHook<'_>,
 ) -> Result<(Trainable, burn::optim::ModuleOptimizer, Vec<EpochReport>), ModelError> {
     let pipe = PipelineConfig {
         clip_len: net_cfg.clip_len,
