@@ -23,6 +23,7 @@ fn score_and_evaluate_reproduce_reference_metrics() {
     let demo = tmp.path().join("demo");
     let out = asd(&[
         "demo",
+        "--reference",
         "--out",
         demo.to_str().unwrap(),
         "--fixtures",

@@ -3,6 +3,8 @@ pub mod demo;
 pub mod embed;
 pub mod evaluate;
 pub mod model;
+pub mod report;
+pub mod run;
 pub mod score;
 pub mod synth;
 pub mod train;

@@ -172,7 +172,7 @@ pub const MACHINES: [MachineSpec; 8] = [
 pub enum Preset {
     /// For tests: 1 s clips, a handful per class; generates in about a second.
     Tiny,
-    /// For the demo: 2 s clips, 90 source + 6 target training clips per machine type.
+    /// For the demo: 2 s clips, 60 source + 6 target training clips per machine type.
     Small,
     /// DCASE 2023 sizes: 10 s clips, 990 source + 10 target training clips, 200 test clips.
     Full,
@@ -214,7 +214,7 @@ impl Preset {
             },
             Preset::Small => Sizes {
                 clip_seconds: 2.0,
-                source_train_per_value: 30,
+                source_train_per_value: 20,
                 target_train: 6,
                 test_per_domain_label: 20,
             },

@@ -1,0 +1,98 @@
+use crate::progress;
+use anyhow::{Context, Result};
+use asd_dataset::{Dataset, OpenOptions};
+use asd_experiment::report::{TABLE_ONE_HEADER, table_one, write_report};
+use asd_experiment::run::part_names;
+use asd_experiment::{Event, RunConfig, RunResults};
+use asd_model::DeviceChoice;
+use asd_model::fit::{default_epochs, training_items};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Dataset root (DCASE layout).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Run folder: members' models and embeddings, scores, results.json, report.md/.html, run.log.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Experiment description (TOML; every key optional, defaults = the paper's settings; see docs/experiments.md).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Ensemble members (overrides the config).
+    #[arg(long)]
+    pub members: Option<usize>,
+    /// Epochs per member (overrides the config; default: the paper's for the edition).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Seed of everything (overrides the config).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+}
+
+pub fn run(a: &RunArgs) -> Result<()> {
+    let mut cfg = match &a.config {
+        Some(p) => RunConfig::from_toml(p)?,
+        None => RunConfig::default(),
+    };
+    if let Some(m) = a.members {
+        cfg.members = m;
+    }
+    if let Some(e) = a.epochs {
+        cfg.epochs = Some(e);
+    }
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    cfg.validate()?;
+    let ds = Dataset::open(&a.data, &OpenOptions::default())
+        .with_context(|| format!("reading dataset {}", a.data.display()))?;
+    let results = run_with_progress(&ds, &a.out, &cfg, a.device)?;
+    print_summary(&a.out, &results);
+    Ok(())
+}
+
+/// Runs the experiment with one overall progress bar (member, stage, ETA) and writes the report.
+pub fn run_with_progress(ds: &Dataset, out: &Path, cfg: &RunConfig, device: DeviceChoice) -> Result<RunResults> {
+    let n = training_items(ds).0.len();
+    let steps_per_epoch = n.div_ceil(cfg.batch_size);
+    let epochs = cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition));
+    let total = (cfg.members * epochs * steps_per_epoch) as u64;
+    let pb = progress::bar(total, "training");
+    let mut stage = String::new();
+    let results = asd_experiment::run(ds, out, cfg, device, &mut |e| match e {
+        Event::Stage(s) => {
+            stage = s;
+            pb.set_message(stage.clone());
+        }
+        Event::Step { member, step } => {
+            pb.set_position(((member * epochs + step.epoch) * steps_per_epoch + step.step + 1) as u64);
+            pb.set_message(format!(
+                "{stage}, epoch {}/{epochs}, loss {:.3}, acc {:.2}",
+                step.epoch + 1,
+                step.loss,
+                step.accuracy
+            ));
+        }
+        Event::Scored { done, total } => pb.set_message(format!("scoring {done}/{total}")),
+    })
+    .with_context(|| format!("running the experiment in {}", out.display()))?;
+    pb.finish_and_clear();
+    write_report(out, &results).context("writing the report")?;
+    Ok(results)
+}
+
+pub fn print_summary(out: &Path, r: &RunResults) {
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    for part in part_names(r) {
+        println!("\n{part} data ({} member(s), harmonic means in %):\n", r.config.members);
+        print!("{}", asd_eval::table::markdown(&TABLE_ONE_HEADER, &table_one(r, &part)));
+    }
+    println!("\nReport: {}", out.join("report.html").display());
+}

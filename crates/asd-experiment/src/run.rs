@@ -1,0 +1,384 @@
+//! `asd run`: train the ensemble members, embed the dataset with each, score every configuration,
+//! evaluate members and ensemble per part, sweep K and r, and keep everything on disk so that an
+//! interrupted run continues and a re-run with new methods never retrains.
+
+use crate::config::RunConfig;
+use crate::scoring::{ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, score_member};
+use asd_core::{ClipRecord, Domain, EmbeddingSet, Split, atomic};
+use asd_dataset::synth::derive_seed;
+use asd_dataset::{Dataset, Part};
+use asd_eval::dcase::SectionResult;
+use asd_eval::submission::{SectionScores, write_section};
+use asd_eval::summary::{Summary, TrialStats};
+use asd_model::fit::{FitOptions, default_epochs, fit};
+use asd_model::train::{EpochReport, StepReport, TrainConfig};
+use asd_model::{DeviceChoice, ModelDir};
+use asd_scoring::threshold::GammaFit;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("member {member}: {source}")]
+    Member {
+        member: usize,
+        #[source]
+        source: asd_model::ModelError,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What the run reports while it works.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A new stage, e.g. "member 2/10: training".
+    Stage(String),
+    /// One training step of a member.
+    Step { member: usize, step: StepReport },
+    /// One scoring configuration done (of `total`).
+    Scored { done: usize, total: usize },
+}
+
+/// Table I figures of one part: per member, their mean ± std, and the ensemble.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PartResult {
+    pub members: Vec<Summary>,
+    pub source: Option<TrialStats>,
+    pub target: Option<TrialStats>,
+    pub both: Option<TrialStats>,
+    pub ensemble: Summary,
+    pub ensemble_sections: Vec<SectionResult>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MethodResult {
+    pub name: String,
+    /// "dev" and/or "eval".
+    pub parts: BTreeMap<String, PartResult>,
+    pub failures: Vec<String>,
+}
+
+/// One point of a sweep: the parameter and, per part, the ensemble's and the members' mean official
+/// score.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SweepPoint {
+    pub x: f64,
+    pub ensemble: BTreeMap<String, Option<f64>>,
+    pub member_mean: BTreeMap<String, Option<f64>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RunResults {
+    pub dataset: String,
+    pub edition: String,
+    pub config: RunConfig,
+    pub epochs: usize,
+    pub clip_len: usize,
+    pub training: Vec<Vec<EpochReport>>,
+    pub methods: Vec<MethodResult>,
+    pub sweep_k: Vec<SweepPoint>,
+    pub sweep_r: Vec<SweepPoint>,
+    pub warnings: Vec<String>,
+}
+
+pub const RESULTS_FILE: &str = "results.json";
+pub const LOG_FILE: &str = "run.log";
+
+/// Appends timestamped lines to `RUN_DIR/run.log`.
+pub struct RunLog {
+    path: PathBuf,
+}
+
+impl RunLog {
+    pub fn new(run_dir: &Path) -> Self {
+        Self {
+            path: run_dir.join(LOG_FILE),
+        }
+    }
+    pub fn line(&self, msg: &str) {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
+            let _ = writeln!(f, "[{secs}] {msg}");
+        }
+    }
+}
+
+pub fn member_dir(run_dir: &Path, i: usize) -> PathBuf {
+    run_dir.join("members").join(format!("{i:02}"))
+}
+
+fn parts_of(ds: &Dataset) -> BTreeMap<String, BTreeSet<String>> {
+    ds.machine_types()
+        .into_iter()
+        .map(|(p, m)| (p.as_str().to_string(), m))
+        .collect()
+}
+
+/// Trains and embeds member `i` unless it is already complete.
+fn ensure_member(
+    ds: &Dataset,
+    run_dir: &Path,
+    i: usize,
+    cfg: &RunConfig,
+    device: DeviceChoice,
+    log: &RunLog,
+    events: &mut dyn FnMut(Event),
+) -> Result<(EmbeddingSet, Vec<EpochReport>, usize), RunError> {
+    let dir = member_dir(run_dir, i);
+    let model = ModelDir::new(&dir.join("model"));
+    let n = cfg.members;
+    let train = TrainConfig {
+        epochs: cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition)),
+        batch_size: cfg.batch_size,
+        learning_rate: cfg.learning_rate,
+        seed: derive_seed(cfg.seed, &[i as u64]),
+        ..TrainConfig::default()
+    };
+    let opts = FitOptions {
+        train,
+        clip_len: cfg.clip_seconds.map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
+        resume: true,
+        device,
+    };
+    events(Event::Stage(format!("member {}/{n}: training", i + 1)));
+    let r = fit(ds, &model, &opts, &mut |step| events(Event::Step { member: i, step }))
+        .map_err(|source| RunError::Member { member: i, source })?;
+    for (p, e) in &r.failures {
+        log.line(&format!("member {i}: skipped unreadable clip {}: {e}", p.display()));
+    }
+    let cfg_m = model.config().map_err(|source| RunError::Member { member: i, source })?;
+    let emb_dir = dir.join("embeddings");
+    if !emb_dir.join(asd_core::embedding_set::INDEX_FILE).exists() {
+        events(Event::Stage(format!("member {}/{n}: embedding", i + 1)));
+        let device = device.device().map_err(|source| RunError::Member { member: i, source })?;
+        let (net, _) = model.load_net(&device).map_err(|source| RunError::Member { member: i, source })?;
+        let (set, failures) = asd_model::embed::embed_dataset(&net, cfg_m.net.clip_len, ds, &device, &mut |_| {})
+            .map_err(|source| RunError::Member { member: i, source })?;
+        for (p, e) in &failures {
+            log.line(&format!("member {i}: clip not embedded {}: {e}", p.display()));
+        }
+        // Written under a temporary name and renamed, so a half-written set never counts as done.
+        let tmp = dir.join("embeddings.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        set.write(&tmp).map_err(|e| RunError::Other(format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &emb_dir).map_err(io(&emb_dir))?;
+        log.line(&format!("member {i}: {} clips embedded", set.len()));
+    }
+    let set = EmbeddingSet::read(&emb_dir).map_err(|e| RunError::Other(format!("{}: {e}", emb_dir.display())))?;
+    let training = model.log().map_err(|source| RunError::Member { member: i, source })?;
+    Ok((set, training, cfg_m.net.clip_len))
+}
+
+fn write_scores(dir: &Path, scores: &MethodScores, truth: &BTreeMap<ClipKey, ClipRecord>, percentile: f64) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut sections: BTreeMap<(String, String), SectionScores> = BTreeMap::new();
+    for ((m, s, f), v) in &scores.test {
+        sections
+            .entry((m.clone(), s.clone()))
+            .or_insert_with(|| SectionScores {
+                machine_type: m.clone(),
+                section: s.clone(),
+                rows: vec![],
+            })
+            .rows
+            .push((f.clone(), *v));
+    }
+    for (k, sec) in &sections {
+        let train: Vec<f64> = scores.train.get(k).map(|r| r.iter().map(|(_, s)| *s).collect()).unwrap_or_default();
+        let threshold = GammaFit::fit(&train).map_or(f64::INFINITY, |g| g.percentile(percentile));
+        write_section(dir, sec, threshold).map_err(io(dir))?;
+    }
+    // One table with the metadata, for plots and for users' own analyses.
+    let mut csv = String::from("machine_type,section,file,domain,label,score\n");
+    for (k, v) in &scores.test {
+        if let Some(r) = truth.get(k) {
+            csv += &format!("{},{},{},{},{},{v}\n", k.0, k.1, k.2, r.domain, r.label);
+        }
+    }
+    let p = dir.join("scores.csv");
+    atomic::write_bytes(&p, csv.as_bytes()).map_err(io(&p))
+}
+
+fn official(s: &Summary) -> Option<f64> {
+    s.hmean
+}
+
+/// Runs (or continues) the experiment.
+pub fn run(
+    ds: &Dataset,
+    run_dir: &Path,
+    cfg: &RunConfig,
+    device: DeviceChoice,
+    events: &mut dyn FnMut(Event),
+) -> Result<RunResults, RunError> {
+    cfg.validate().map_err(|e| RunError::Other(e.to_string()))?;
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    let log = RunLog::new(run_dir);
+    log.line(&format!("run on {} ({}), {} member(s)", ds.root.display(), ds.edition, cfg.members));
+    let mut warnings = Vec::new();
+    let has_target = ds
+        .clips
+        .iter()
+        .any(|c| c.record.split == Split::Train && c.record.domain == Domain::Target);
+    if ds.edition.has_domains() && !has_target {
+        warnings.push(
+            "the dataset has no target-domain training clips: target test clips have no references of their own domain, \
+             and the domain balance the paper's re-scaling restores cannot show"
+                .to_string(),
+        );
+    }
+    for w in &warnings {
+        log.line(&format!("warning: {w}"));
+        tracing::warn!("{w}");
+    }
+    let cfg_text = serde_json::to_string_pretty(cfg).map_err(|e| RunError::Other(e.to_string()))?;
+    atomic::write_bytes(&run_dir.join("run_config.json"), cfg_text.as_bytes()).map_err(io(run_dir))?;
+
+    let mut sets = Vec::new();
+    let mut training = Vec::new();
+    let mut clip_len = 0;
+    for i in 0..cfg.members {
+        let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, &log, events)?;
+        log.line(&format!("member {i}: ready ({} epochs logged)", t.len()));
+        sets.push(set);
+        training.push(t);
+        clip_len = cl;
+    }
+    let truth: BTreeMap<ClipKey, ClipRecord> = sets[0].records.iter().map(|r| (key(r), r.clone())).collect();
+    let parts = parts_of(ds);
+
+    let total = cfg.methods.len() + cfg.sweep_k.len() + cfg.sweep_r.len();
+    let mut done = 0;
+    events(Event::Stage("scoring".into()));
+    let mut methods = Vec::new();
+    for name in &cfg.methods {
+        let opts = parse_method(name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
+        let per_member: Vec<MethodScores> = sets
+            .iter()
+            .map(|s| score_member(s, &opts))
+            .collect::<Result<_, _>>()
+            .map_err(|e| RunError::Other(format!("{name}: {e}")))?;
+        let ens = ensemble(&per_member);
+        write_scores(&run_dir.join("scores").join(name), &ens, &truth, cfg.decision_percentile)?;
+        let mut result = MethodResult {
+            name: name.clone(),
+            failures: ens.failures.clone(),
+            ..Default::default()
+        };
+        for f in &ens.failures {
+            log.line(&format!("{name}: {f}"));
+        }
+        for (part, machines) in &parts {
+            let members: Vec<Summary> = per_member.iter().map(|m| evaluate_part(m, &truth, machines).1).collect();
+            let (sections, summary) = evaluate_part(&ens, &truth, machines);
+            if sections.is_empty() {
+                continue;
+            }
+            let stat = |f: fn(&Summary) -> Option<f64>| TrialStats::of(&members.iter().map(f).collect::<Vec<_>>());
+            result.parts.insert(
+                part.clone(),
+                PartResult {
+                    source: stat(|s| s.hmean_source),
+                    target: stat(|s| s.hmean_target),
+                    both: stat(official),
+                    members,
+                    ensemble: summary,
+                    ensemble_sections: sections,
+                },
+            );
+        }
+        methods.push(result);
+        done += 1;
+        events(Event::Scored { done, total });
+    }
+
+    let mut sweep = |name: String, x: f64| -> Result<SweepPoint, RunError> {
+        let opts = parse_method(&name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
+        let per_member: Vec<MethodScores> = sets
+            .iter()
+            .map(|s| score_member(s, &opts))
+            .collect::<Result<_, _>>()
+            .map_err(RunError::Other)?;
+        let ens = ensemble(&per_member);
+        let mut p = SweepPoint {
+            x,
+            ..Default::default()
+        };
+        for (part, machines) in &parts {
+            let e = evaluate_part(&ens, &truth, machines);
+            if e.0.is_empty() {
+                continue;
+            }
+            p.ensemble.insert(part.clone(), official(&e.1));
+            let m: Vec<Option<f64>> = per_member.iter().map(|m| official(&evaluate_part(m, &truth, machines).1)).collect();
+            p.member_mean.insert(part.clone(), TrialStats::of(&m).map(|s| s.mean));
+        }
+        done += 1;
+        events(Event::Scored { done, total });
+        Ok(p)
+    };
+    let sweep_k = cfg
+        .sweep_k
+        .iter()
+        .map(|&k| sweep(format!("ratio_k{k}"), k as f64))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sweep_r = cfg
+        .sweep_r
+        .iter()
+        .map(|&r| sweep(format!("ratio_gwrp_r{r}"), r))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let results = RunResults {
+        dataset: ds.root.display().to_string(),
+        edition: ds.edition.to_string(),
+        config: cfg.clone(),
+        epochs: training.first().map_or(0, Vec::len),
+        clip_len,
+        training,
+        methods,
+        sweep_k,
+        sweep_r,
+        warnings,
+    };
+    let text = serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;
+    let p = run_dir.join(RESULTS_FILE);
+    atomic::write_bytes(&p, text.as_bytes()).map_err(io(&p))?;
+    log.line("results written");
+    Ok(results)
+}
+
+pub fn read_results(run_dir: &Path) -> Result<RunResults, RunError> {
+    let p = run_dir.join(RESULTS_FILE);
+    let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+    serde_json::from_str(&text).map_err(|e| RunError::Other(format!("{}: {e}", p.display())))
+}
+
+/// Parts present in a results file, in order.
+pub fn part_names(r: &RunResults) -> Vec<String> {
+    let mut s: BTreeSet<String> = BTreeSet::new();
+    for m in &r.methods {
+        s.extend(m.parts.keys().cloned());
+    }
+    let order = [Part::Dev.as_str(), Part::Eval.as_str()];
+    let mut v: Vec<String> = order.iter().filter(|p| s.contains(**p)).map(|p| p.to_string()).collect();
+    v.extend(s.into_iter().filter(|p| !order.contains(&p.as_str())));
+    v
+}

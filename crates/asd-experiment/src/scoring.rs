@@ -1,0 +1,126 @@
+//! Scoring the members' embeddings with each configuration, averaging them into the ensemble, and
+//! evaluating per part of the dataset (development / evaluation).
+
+use crate::config::ConfigError;
+use asd_core::{ClipRecord, EmbeddingSet, Label, Split};
+use asd_eval::dcase::{ClipTruth, ScoredClip, SectionResult, evaluate};
+use asd_eval::summary::{MetricKind, Summary};
+use asd_scoring::pipeline::{ScoreOptions, score_set};
+use asd_scoring::{MethodSpec, ReferenceChoice};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `name` is a method of `asd score` (`nn`, `lof_k8`, `ratio_k16`, `ratio_gwrp_r0.9`, …), optionally
+/// followed by `@means` for k-means source means plus target samples as references.
+pub fn parse_method(name: &str, means: usize, seed: u64) -> Result<ScoreOptions, ConfigError> {
+    let (base, refs) = match name.strip_suffix("@means") {
+        Some(b) => (b, ReferenceChoice::SourceMeans { k: means, seed }),
+        None => (name, ReferenceChoice::All),
+    };
+    let spec: MethodSpec = base
+        .parse()
+        .map_err(|e| ConfigError::Value(format!("method '{name}': {e}")))?;
+    let mut o = ScoreOptions::new(spec);
+    o.references = refs;
+    Ok(o)
+}
+
+/// A clip's identity across members.
+pub type ClipKey = (String, String, String);
+
+pub fn key(r: &ClipRecord) -> ClipKey {
+    (r.machine_type.clone(), r.section.clone(), r.file.clone())
+}
+
+/// The scores of one member (or of the ensemble) under one configuration.
+#[derive(Debug, Clone, Default)]
+pub struct MethodScores {
+    pub test: BTreeMap<ClipKey, f64>,
+    /// Leave-one-out scores of the normal training clips, per (machine type, section).
+    pub train: BTreeMap<(String, String), Vec<(ClipKey, f64)>>,
+    /// Sections that could not be scored, with the reason.
+    pub failures: Vec<String>,
+}
+
+pub fn score_member(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<MethodScores, String> {
+    let r = score_set(set, opts).map_err(|e| e.to_string())?;
+    let mut out = MethodScores::default();
+    for (i, rec) in set.records.iter().enumerate() {
+        match (rec.split, r.test[i], r.train[i]) {
+            (Split::Test, Some(s), _) => {
+                out.test.insert(key(rec), s);
+            }
+            (Split::Train, _, Some(s)) => out
+                .train
+                .entry((rec.machine_type.clone(), rec.section.clone()))
+                .or_default()
+                .push((key(rec), s)),
+            _ => {}
+        }
+    }
+    out.failures = r.failures.iter().map(|(k, e)| format!("{k}: {e}")).collect();
+    Ok(out)
+}
+
+/// The ensemble: each clip's mean score over the members that scored it (all of them, else the clip
+/// is left out, so that no clip is averaged over a different set of models).
+pub fn ensemble(members: &[MethodScores]) -> MethodScores {
+    let mut out = MethodScores::default();
+    let Some(first) = members.first() else {
+        return out;
+    };
+    let n = members.len() as f64;
+    for (k, _) in first.test.iter() {
+        let v: Option<Vec<f64>> = members.iter().map(|m| m.test.get(k).copied()).collect();
+        if let Some(v) = v {
+            out.test.insert(k.clone(), v.iter().sum::<f64>() / n);
+        }
+    }
+    for (sec, rows) in &first.train {
+        let mut merged = Vec::new();
+        for (k, _) in rows {
+            let v: Option<Vec<f64>> = members
+                .iter()
+                .map(|m| m.train.get(sec).and_then(|r| r.iter().find(|(kk, _)| kk == k)).map(|(_, s)| *s))
+                .collect();
+            if let Some(v) = v {
+                merged.push((k.clone(), v.iter().sum::<f64>() / n));
+            }
+        }
+        out.train.insert(sec.clone(), merged);
+    }
+    for m in members {
+        out.failures.extend(m.failures.iter().cloned());
+    }
+    out.failures.sort();
+    out.failures.dedup();
+    out
+}
+
+/// Evaluates the test clips of the given machine types that have ground truth.
+pub fn evaluate_part(
+    scores: &MethodScores,
+    truth: &BTreeMap<ClipKey, ClipRecord>,
+    machines: &BTreeSet<String>,
+) -> (Vec<SectionResult>, Summary) {
+    let clips: Vec<ScoredClip> = scores
+        .test
+        .iter()
+        .filter(|(k, _)| machines.contains(&k.0))
+        .filter_map(|(k, s)| {
+            let r = truth.get(k)?;
+            (r.label != Label::Unknown).then(|| ScoredClip {
+                truth: ClipTruth {
+                    machine_type: r.machine_type.clone(),
+                    section: r.section.clone(),
+                    domain: r.domain,
+                    anomaly: r.label == Label::Anomaly,
+                },
+                score: *s,
+            })
+        })
+        .collect();
+    let sections = evaluate(&clips, 0.1);
+    let refs: Vec<&SectionResult> = sections.iter().collect();
+    let summary = Summary::of("all", &refs, MetricKind::Official);
+    (sections, summary)
+}
