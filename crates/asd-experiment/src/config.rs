@@ -91,10 +91,16 @@ impl RunConfig {
             return bad("members must be at least 1".into());
         }
         if self.batch_size < 2 {
-            return bad(format!("batch_size must be at least 2, got {}", self.batch_size));
+            return bad(format!(
+                "batch_size must be at least 2, got {}",
+                self.batch_size
+            ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!("learning_rate must be positive, got {}", self.learning_rate));
+            return bad(format!(
+                "learning_rate must be positive, got {}",
+                self.learning_rate
+            ));
         }
         if self.epochs == Some(0) {
             return bad("epochs must be at least 1".into());
@@ -117,7 +123,10 @@ impl RunConfig {
             return bad(format!("sweep_r values must lie in [0, 1], got {r}"));
         }
         if !(0.0..1.0).contains(&self.decision_percentile) {
-            return bad(format!("decision_percentile must lie in [0, 1), got {}", self.decision_percentile));
+            return bad(format!(
+                "decision_percentile must lie in [0, 1), got {}",
+                self.decision_percentile
+            ));
         }
         Ok(())
     }

@@ -18,7 +18,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -60,7 +62,10 @@ impl Doc {
     }
     fn figure(&mut self, file: &str, svg: &str, caption: &str) {
         self.md += &format!("![{caption}]({file})\n\n*{caption}*\n\n");
-        self.html += &format!("<figure>{svg}<figcaption>{}</figcaption></figure>\n", html_escape(caption));
+        self.html += &format!(
+            "<figure>{svg}<figcaption>{}</figcaption></figure>\n",
+            html_escape(caption)
+        );
     }
 }
 
@@ -72,12 +77,19 @@ fn line_plot(title: &str, xlabel: &str, series: &Series, log2_x: bool) -> Result
         let root = SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let tx = |x: f64| if log2_x { x.max(1e-9).log2() } else { x };
-        let pts: Vec<(f64, f64)> = series.iter().flat_map(|s| s.1.iter().map(|&(x, y)| (tx(x), y))).collect();
+        let pts: Vec<(f64, f64)> = series
+            .iter()
+            .flat_map(|s| s.1.iter().map(|&(x, y)| (tx(x), y)))
+            .collect();
         if pts.is_empty() {
             return Ok(String::new());
         }
-        let (x0, x1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-        let (y0, y1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        let (x0, x1) = pts
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (y0, y1) = pts
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
         let pad = ((y1 - y0) * 0.1).max(0.5);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 18))
@@ -86,7 +98,13 @@ fn line_plot(title: &str, xlabel: &str, series: &Series, log2_x: bool) -> Result
             .y_label_area_size(50)
             .build_cartesian_2d(x0..x1.max(x0 + 1e-6), (y0 - pad)..(y1 + pad))
             .map_err(|e| e.to_string())?;
-        let fmt_x = move |x: &f64| if log2_x { format!("{}", 2f64.powf(*x).round()) } else { format!("{x:.2}") };
+        let fmt_x = move |x: &f64| {
+            if log2_x {
+                format!("{}", 2f64.powf(*x).round())
+            } else {
+                format!("{x:.2}")
+            }
+        };
         chart
             .configure_mesh()
             .x_desc(xlabel)
@@ -126,13 +144,23 @@ fn read_scores(path: &Path) -> Vec<(String, String, String, f64)> {
         .skip(1)
         .filter_map(|l| {
             let c: Vec<&str> = l.split(',').collect();
-            (c.len() == 6).then(|| Some((c[0].to_string(), c[3].to_string(), c[4].to_string(), c[5].parse().ok()?)))?
+            (c.len() == 6).then(|| {
+                Some((
+                    c[0].to_string(),
+                    c[3].to_string(),
+                    c[4].to_string(),
+                    c[5].parse().ok()?,
+                ))
+            })?
         })
         .collect()
 }
 
 /// Histogram outlines of the four groups (domain × label) of one machine type, for two methods.
-fn distribution_plot(machine: &str, panels: &[(String, Vec<(String, String, f64)>)]) -> Result<String, String> {
+fn distribution_plot(
+    machine: &str,
+    panels: &[(String, Vec<(String, String, f64)>)],
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 320)).into_drawing_area();
@@ -142,25 +170,38 @@ fn distribution_plot(machine: &str, panels: &[(String, Vec<(String, String, f64)
             if rows.is_empty() {
                 continue;
             }
-            let (lo, hi) = rows.iter().fold((f64::MAX, f64::MIN), |(a, b), r| (a.min(r.2), b.max(r.2)));
+            let (lo, hi) = rows
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), r| (a.min(r.2), b.max(r.2)));
             let hi = if hi > lo { hi } else { lo + 1e-6 };
             let bins = 20usize;
             let groups = [
                 ("source", "normal", RGBColor(31, 119, 180), "source normal"),
-                ("source", "anomaly", RGBColor(255, 127, 14), "source anomaly"),
+                (
+                    "source",
+                    "anomaly",
+                    RGBColor(255, 127, 14),
+                    "source anomaly",
+                ),
                 ("target", "normal", RGBColor(44, 160, 44), "target normal"),
                 ("target", "anomaly", RGBColor(214, 39, 40), "target anomaly"),
             ];
             let mut hists = Vec::new();
             let mut ymax = 0.0f64;
             for (d, l, c, name) in groups {
-                let vals: Vec<f64> = rows.iter().filter(|r| r.0 == d && r.1 == l).map(|r| r.2).collect();
+                let vals: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.0 == d && r.1 == l)
+                    .map(|r| r.2)
+                    .collect();
                 if vals.is_empty() {
                     continue;
                 }
                 let mut h = vec![0.0f64; bins];
                 for v in &vals {
-                    let b = (((v - lo) / (hi - lo)) * bins as f64).floor().clamp(0.0, (bins - 1) as f64) as usize;
+                    let b = (((v - lo) / (hi - lo)) * bins as f64)
+                        .floor()
+                        .clamp(0.0, (bins - 1) as f64) as usize;
                     h[b] += 1.0 / vals.len() as f64;
                 }
                 ymax = h.iter().fold(ymax, |a, &b| a.max(b));
@@ -273,24 +314,48 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         .iter()
         .map(|m| {
             let mut row = vec![m.name.clone()];
-            row.extend(parts.iter().map(|p| pct(m.parts.get(p).and_then(|x| x.ensemble.hmean))));
+            row.extend(
+                parts
+                    .iter()
+                    .map(|p| pct(m.parts.get(p).and_then(|x| x.ensemble.hmean))),
+            );
             row
         })
         .collect();
     doc.table(&header, &rows);
 
-    let colors = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44)];
+    let colors = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+    ];
     for (file, title, xlabel, pts, log2) in [
-        ("sweep_k.svg", "Figure 2: ratio score over K", "K nearest references", &r.sweep_k, true),
-        ("sweep_r.svg", "Figure 3: ratio score with GWRP over r", "GWRP factor r", &r.sweep_r, false),
+        (
+            "sweep_k.svg",
+            "Figure 2: ratio score over K",
+            "K nearest references",
+            &r.sweep_k,
+            true,
+        ),
+        (
+            "sweep_r.svg",
+            "Figure 3: ratio score with GWRP over r",
+            "GWRP factor r",
+            &r.sweep_r,
+            false,
+        ),
     ] {
         let mut series: Series = Vec::new();
         for (i, part) in parts.iter().enumerate() {
             let c = colors[i % colors.len()];
-            let ens: Vec<(f64, f64)> =
-                pts.iter().filter_map(|p| Some((p.x, 100.0 * p.ensemble.get(part).copied().flatten()?))).collect();
-            let mem: Vec<(f64, f64)> =
-                pts.iter().filter_map(|p| Some((p.x, 100.0 * p.member_mean.get(part).copied().flatten()?))).collect();
+            let ens: Vec<(f64, f64)> = pts
+                .iter()
+                .filter_map(|p| Some((p.x, 100.0 * p.ensemble.get(part).copied().flatten()?)))
+                .collect();
+            let mem: Vec<(f64, f64)> = pts
+                .iter()
+                .filter_map(|p| Some((p.x, 100.0 * p.member_mean.get(part).copied().flatten()?)))
+                .collect();
             series.push((format!("{part} ensemble"), ens, c, false));
             series.push((format!("{part} members (mean)"), mem, c, true));
         }
@@ -303,7 +368,11 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     }
 
     // Score distributions before (nn) and after (ratio, K = 16) re-scaling.
-    let before = r.methods.iter().find(|m| m.name == "nn").map(|m| m.name.clone());
+    let before = r
+        .methods
+        .iter()
+        .find(|m| m.name == "nn")
+        .map(|m| m.name.clone());
     let after = r
         .methods
         .iter()
@@ -318,7 +387,8 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
              re-scaling, normal target clips score high because their references are sparse; the re-scaled \
              score puts both domains on one scale.",
         );
-        let mut by_machine: BTreeMap<String, Vec<(String, Vec<(String, String, f64)>)>> = BTreeMap::new();
+        let mut by_machine: BTreeMap<String, Vec<(String, Vec<(String, String, f64)>)>> =
+            BTreeMap::new();
         for name in &chosen {
             let rows = read_scores(&run_dir.join("scores").join(name).join("scores.csv"));
             let mut per: BTreeMap<String, Vec<(String, String, f64)>> = BTreeMap::new();
@@ -333,7 +403,11 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
             let svg = distribution_plot(m, panels).map_err(RunError::Other)?;
             let file = format!("scores_{m}.svg");
             write_svg(&fig_dir, &file, &svg)?;
-            doc.figure(&format!("figures/{file}"), &svg, &format!("{m}: score distributions"));
+            doc.figure(
+                &format!("figures/{file}"),
+                &svg,
+                &format!("{m}: score distributions"),
+            );
         }
     }
 
@@ -357,7 +431,15 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         })
         .collect();
     doc.table(
-        &["member", "epochs", "first loss", "last loss", "last accuracy", "seconds", "clips/s"],
+        &[
+            "member",
+            "epochs",
+            "first loss",
+            "last loss",
+            "last accuracy",
+            "seconds",
+            "clips/s",
+        ],
         &rows,
     );
     let failures: Vec<String> = r

@@ -3,7 +3,9 @@
 //! interrupted run continues and a re-run with new methods never retrains.
 
 use crate::config::RunConfig;
-use crate::scoring::{ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, score_member};
+use crate::scoring::{
+    ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, score_member,
+};
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Split, atomic};
 use asd_dataset::synth::derive_seed;
 use asd_dataset::{Dataset, Part};
@@ -115,7 +117,11 @@ impl RunLog {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
             let _ = writeln!(f, "[{secs}] {msg}");
         }
     }
@@ -154,40 +160,66 @@ fn ensure_member(
     };
     let opts = FitOptions {
         train,
-        clip_len: cfg.clip_seconds.map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
+        clip_len: cfg
+            .clip_seconds
+            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
         resume: true,
         device,
     };
     events(Event::Stage(format!("member {}/{n}: training", i + 1)));
-    let r = fit(ds, &model, &opts, &mut |step| events(Event::Step { member: i, step }))
-        .map_err(|source| RunError::Member { member: i, source })?;
+    let r = fit(ds, &model, &opts, &mut |step| {
+        events(Event::Step { member: i, step })
+    })
+    .map_err(|source| RunError::Member { member: i, source })?;
     for (p, e) in &r.failures {
-        log.line(&format!("member {i}: skipped unreadable clip {}: {e}", p.display()));
+        log.line(&format!(
+            "member {i}: skipped unreadable clip {}: {e}",
+            p.display()
+        ));
     }
-    let cfg_m = model.config().map_err(|source| RunError::Member { member: i, source })?;
+    let cfg_m = model
+        .config()
+        .map_err(|source| RunError::Member { member: i, source })?;
     let emb_dir = dir.join("embeddings");
     if !emb_dir.join(asd_core::embedding_set::INDEX_FILE).exists() {
         events(Event::Stage(format!("member {}/{n}: embedding", i + 1)));
-        let device = device.device().map_err(|source| RunError::Member { member: i, source })?;
-        let (net, _) = model.load_net(&device).map_err(|source| RunError::Member { member: i, source })?;
-        let (set, failures) = asd_model::embed::embed_dataset(&net, cfg_m.net.clip_len, ds, &device, &mut |_| {})
+        let device = device
+            .device()
             .map_err(|source| RunError::Member { member: i, source })?;
+        let (net, _) = model
+            .load_net(&device)
+            .map_err(|source| RunError::Member { member: i, source })?;
+        let (set, failures) =
+            asd_model::embed::embed_dataset(&net, cfg_m.net.clip_len, ds, &device, &mut |_| {})
+                .map_err(|source| RunError::Member { member: i, source })?;
         for (p, e) in &failures {
-            log.line(&format!("member {i}: clip not embedded {}: {e}", p.display()));
+            log.line(&format!(
+                "member {i}: clip not embedded {}: {e}",
+                p.display()
+            ));
         }
         // Written under a temporary name and renamed, so a half-written set never counts as done.
         let tmp = dir.join("embeddings.tmp");
         let _ = std::fs::remove_dir_all(&tmp);
-        set.write(&tmp).map_err(|e| RunError::Other(format!("{}: {e}", tmp.display())))?;
+        set.write(&tmp)
+            .map_err(|e| RunError::Other(format!("{}: {e}", tmp.display())))?;
         std::fs::rename(&tmp, &emb_dir).map_err(io(&emb_dir))?;
         log.line(&format!("member {i}: {} clips embedded", set.len()));
     }
-    let set = EmbeddingSet::read(&emb_dir).map_err(|e| RunError::Other(format!("{}: {e}", emb_dir.display())))?;
-    let training = model.log().map_err(|source| RunError::Member { member: i, source })?;
+    let set = EmbeddingSet::read(&emb_dir)
+        .map_err(|e| RunError::Other(format!("{}: {e}", emb_dir.display())))?;
+    let training = model
+        .log()
+        .map_err(|source| RunError::Member { member: i, source })?;
     Ok((set, training, cfg_m.net.clip_len))
 }
 
-fn write_scores(dir: &Path, scores: &MethodScores, truth: &BTreeMap<ClipKey, ClipRecord>, percentile: f64) -> Result<(), RunError> {
+fn write_scores(
+    dir: &Path,
+    scores: &MethodScores,
+    truth: &BTreeMap<ClipKey, ClipRecord>,
+    percentile: f64,
+) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut sections: BTreeMap<(String, String), SectionScores> = BTreeMap::new();
     for ((m, s, f), v) in &scores.test {
@@ -202,7 +234,11 @@ fn write_scores(dir: &Path, scores: &MethodScores, truth: &BTreeMap<ClipKey, Cli
             .push((f.clone(), *v));
     }
     for (k, sec) in &sections {
-        let train: Vec<f64> = scores.train.get(k).map(|r| r.iter().map(|(_, s)| *s).collect()).unwrap_or_default();
+        let train: Vec<f64> = scores
+            .train
+            .get(k)
+            .map(|r| r.iter().map(|(_, s)| *s).collect())
+            .unwrap_or_default();
         let threshold = GammaFit::fit(&train).map_or(f64::INFINITY, |g| g.percentile(percentile));
         write_section(dir, sec, threshold).map_err(io(dir))?;
     }
@@ -232,7 +268,12 @@ pub fn run(
     cfg.validate().map_err(|e| RunError::Other(e.to_string()))?;
     std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
     let log = RunLog::new(run_dir);
-    log.line(&format!("run on {} ({}), {} member(s)", ds.root.display(), ds.edition, cfg.members));
+    log.line(&format!(
+        "run on {} ({}), {} member(s)",
+        ds.root.display(),
+        ds.edition,
+        cfg.members
+    ));
     let mut warnings = Vec::new();
     let has_target = ds
         .clips
@@ -250,7 +291,8 @@ pub fn run(
         tracing::warn!("{w}");
     }
     let cfg_text = serde_json::to_string_pretty(cfg).map_err(|e| RunError::Other(e.to_string()))?;
-    atomic::write_bytes(&run_dir.join("run_config.json"), cfg_text.as_bytes()).map_err(io(run_dir))?;
+    atomic::write_bytes(&run_dir.join("run_config.json"), cfg_text.as_bytes())
+        .map_err(io(run_dir))?;
 
     let mut sets = Vec::new();
     let mut training = Vec::new();
@@ -262,7 +304,11 @@ pub fn run(
         training.push(t);
         clip_len = cl;
     }
-    let truth: BTreeMap<ClipKey, ClipRecord> = sets[0].records.iter().map(|r| (key(r), r.clone())).collect();
+    let truth: BTreeMap<ClipKey, ClipRecord> = sets[0]
+        .records
+        .iter()
+        .map(|r| (key(r), r.clone()))
+        .collect();
     let parts = parts_of(ds);
 
     let total = cfg.methods.len() + cfg.sweep_k.len() + cfg.sweep_r.len();
@@ -270,14 +316,20 @@ pub fn run(
     events(Event::Stage("scoring".into()));
     let mut methods = Vec::new();
     for name in &cfg.methods {
-        let opts = parse_method(name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
+        let opts =
+            parse_method(name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
         let per_member: Vec<MethodScores> = sets
             .iter()
             .map(|s| score_member(s, &opts))
             .collect::<Result<_, _>>()
             .map_err(|e| RunError::Other(format!("{name}: {e}")))?;
         let ens = ensemble(&per_member);
-        write_scores(&run_dir.join("scores").join(name), &ens, &truth, cfg.decision_percentile)?;
+        write_scores(
+            &run_dir.join("scores").join(name),
+            &ens,
+            &truth,
+            cfg.decision_percentile,
+        )?;
         let mut result = MethodResult {
             name: name.clone(),
             failures: ens.failures.clone(),
@@ -287,12 +339,17 @@ pub fn run(
             log.line(&format!("{name}: {f}"));
         }
         for (part, machines) in &parts {
-            let members: Vec<Summary> = per_member.iter().map(|m| evaluate_part(m, &truth, machines).1).collect();
+            let members: Vec<Summary> = per_member
+                .iter()
+                .map(|m| evaluate_part(m, &truth, machines).1)
+                .collect();
             let (sections, summary) = evaluate_part(&ens, &truth, machines);
             if sections.is_empty() {
                 continue;
             }
-            let stat = |f: fn(&Summary) -> Option<f64>| TrialStats::of(&members.iter().map(f).collect::<Vec<_>>());
+            let stat = |f: fn(&Summary) -> Option<f64>| {
+                TrialStats::of(&members.iter().map(f).collect::<Vec<_>>())
+            };
             result.parts.insert(
                 part.clone(),
                 PartResult {
@@ -311,7 +368,8 @@ pub fn run(
     }
 
     let mut sweep = |name: String, x: f64| -> Result<SweepPoint, RunError> {
-        let opts = parse_method(&name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
+        let opts =
+            parse_method(&name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
         let per_member: Vec<MethodScores> = sets
             .iter()
             .map(|s| score_member(s, &opts))
@@ -328,8 +386,12 @@ pub fn run(
                 continue;
             }
             p.ensemble.insert(part.clone(), official(&e.1));
-            let m: Vec<Option<f64>> = per_member.iter().map(|m| official(&evaluate_part(m, &truth, machines).1)).collect();
-            p.member_mean.insert(part.clone(), TrialStats::of(&m).map(|s| s.mean));
+            let m: Vec<Option<f64>> = per_member
+                .iter()
+                .map(|m| official(&evaluate_part(m, &truth, machines).1))
+                .collect();
+            p.member_mean
+                .insert(part.clone(), TrialStats::of(&m).map(|s| s.mean));
         }
         done += 1;
         events(Event::Scored { done, total });
@@ -358,7 +420,8 @@ pub fn run(
         sweep_r,
         warnings,
     };
-    let text = serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;
     let p = run_dir.join(RESULTS_FILE);
     atomic::write_bytes(&p, text.as_bytes()).map_err(io(&p))?;
     log.line("results written");
@@ -378,7 +441,11 @@ pub fn part_names(r: &RunResults) -> Vec<String> {
         s.extend(m.parts.keys().cloned());
     }
     let order = [Part::Dev.as_str(), Part::Eval.as_str()];
-    let mut v: Vec<String> = order.iter().filter(|p| s.contains(**p)).map(|p| p.to_string()).collect();
+    let mut v: Vec<String> = order
+        .iter()
+        .filter(|p| s.contains(**p))
+        .map(|p| p.to_string())
+        .collect();
     v.extend(s.into_iter().filter(|p| !order.contains(&p.as_str())));
     v
 }

@@ -57,7 +57,11 @@ pub fn score_member(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<MethodSco
             _ => {}
         }
     }
-    out.failures = r.failures.iter().map(|(k, e)| format!("{k}: {e}")).collect();
+    out.failures = r
+        .failures
+        .iter()
+        .map(|(k, e)| format!("{k}: {e}"))
+        .collect();
     Ok(out)
 }
 
@@ -80,7 +84,12 @@ pub fn ensemble(members: &[MethodScores]) -> MethodScores {
         for (k, _) in rows {
             let v: Option<Vec<f64>> = members
                 .iter()
-                .map(|m| m.train.get(sec).and_then(|r| r.iter().find(|(kk, _)| kk == k)).map(|(_, s)| *s))
+                .map(|m| {
+                    m.train
+                        .get(sec)
+                        .and_then(|r| r.iter().find(|(kk, _)| kk == k))
+                        .map(|(_, s)| *s)
+                })
                 .collect();
             if let Some(v) = v {
                 merged.push((k.clone(), v.iter().sum::<f64>() / n));

@@ -2,14 +2,14 @@ use super::evaluate::{evaluate_dir, truth_from_index, write_results};
 use super::score::score_to_dir;
 use anyhow::{Context, Result};
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Label, Split};
-use asd_eval::summary::{MetricKind, Summary};
-use asd_eval::table;
-use asd_scoring::MethodSpec;
-use asd_scoring::pipeline::ScoreOptions;
 use asd_dataset::synth::Preset;
 use asd_dataset::{Dataset, OpenOptions};
+use asd_eval::summary::{MetricKind, Summary};
+use asd_eval::table;
 use asd_experiment::RunConfig;
 use asd_model::DeviceChoice;
+use asd_scoring::MethodSpec;
+use asd_scoring::pipeline::ScoreOptions;
 use clap::Args;
 use ndarray::{Array1, Array2, Axis};
 use ndarray_npy::read_npy;
@@ -44,9 +44,16 @@ pub fn demo_config(members: usize, epochs: usize, seed: u64) -> RunConfig {
         seed,
         epochs: Some(epochs),
         batch_size: 32,
-        methods: ["nn", "nn@means", "lof_k8", "ratio_k16", "ratio_k16@means", "ratio_gwrp_r0.9"]
-            .map(String::from)
-            .to_vec(),
+        methods: [
+            "nn",
+            "nn@means",
+            "lof_k8",
+            "ratio_k16",
+            "ratio_k16@means",
+            "ratio_gwrp_r0.9",
+        ]
+        .map(String::from)
+        .to_vec(),
         sweep_k: vec![1, 2, 4, 8, 16, 32],
         sweep_r: (0..=10).map(|i| f64::from(i) / 10.0).collect(),
         ..RunConfig::default()
@@ -64,7 +71,8 @@ fn synthetic(a: &DemoArgs) -> Result<()> {
             .with_context(|| format!("writing {}", data.display()))?;
         pb.finish_and_clear();
     }
-    let ds = Dataset::open(&data, &OpenOptions::default()).with_context(|| format!("reading {}", data.display()))?;
+    let ds = Dataset::open(&data, &OpenOptions::default())
+        .with_context(|| format!("reading {}", data.display()))?;
     let cfg = demo_config(a.members, a.epochs, a.seed);
     let results = super::run::run_with_progress(&ds, &a.out, &cfg, DeviceChoice::Cpu)?;
     super::run::print_summary(&a.out, &results);

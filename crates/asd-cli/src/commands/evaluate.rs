@@ -23,7 +23,8 @@ pub struct EvaluateArgs {
     /// Folder with anomaly_score_<machine>_section_<XX>_test.csv files.
     #[arg(long)]
     pub scores: PathBuf,
-    /// Ground truth: an embedding set's index.csv, or the folder holding it.
+    /// Ground truth: an embedding set's index.csv (or its folder), or a dataset folder (DCASE layout;
+    /// labels from the file names and, for anonymised files, from the evaluators' ground-truth files).
     #[arg(long)]
     pub truth: PathBuf,
     #[arg(long, value_enum, default_value = "official")]
@@ -33,6 +34,18 @@ pub struct EvaluateArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Ground truth from an embedding set's index or from a dataset folder.
+pub fn truth_from(path: &Path) -> Result<HashMap<(String, String), ClipTruth>> {
+    if path.is_dir() && !path.join(INDEX_FILE).exists() {
+        let ds = asd_dataset::Dataset::open(path, &asd_dataset::OpenOptions::default())
+            .with_context(|| format!("reading ground truth from dataset {}", path.display()))?;
+        return Ok(truth_from_records(
+            ds.clips.into_iter().map(|c| c.record).collect(),
+        ));
+    }
+    truth_from_index(path)
+}
+
 /// Ground truth of the labelled test clips of an index, keyed by (machine type, file name).
 pub fn truth_from_index(path: &Path) -> Result<HashMap<(String, String), ClipTruth>> {
     let path = if path.is_dir() {
@@ -40,8 +53,11 @@ pub fn truth_from_index(path: &Path) -> Result<HashMap<(String, String), ClipTru
     } else {
         path.to_path_buf()
     };
-    let records = read_index(&path)?;
-    Ok(records
+    Ok(truth_from_records(read_index(&path)?))
+}
+
+fn truth_from_records(records: Vec<asd_core::ClipRecord>) -> HashMap<(String, String), ClipTruth> {
+    records
         .into_iter()
         .filter(|r| r.split == Split::Test && r.label != Label::Unknown)
         .map(|r| {
@@ -56,7 +72,7 @@ pub fn truth_from_index(path: &Path) -> Result<HashMap<(String, String), ClipTru
             };
             ((r.machine_type, name), t)
         })
-        .collect())
+        .collect()
 }
 
 /// Evaluates a scores folder; fails listing every unknown machine type or clip without truth.
@@ -136,7 +152,7 @@ pub fn write_results(out: &Path, results: &[SectionResult], summaries: &[Summary
 }
 
 pub fn run(a: &EvaluateArgs) -> Result<()> {
-    let truth = truth_from_index(&a.truth).context("reading the ground truth")?;
+    let truth = truth_from(&a.truth).context("reading the ground truth")?;
     let results = evaluate_dir(&a.scores, &truth)?;
     let kind = match a.metric {
         Metric::Official => MetricKind::Official,

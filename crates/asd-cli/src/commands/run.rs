@@ -57,7 +57,12 @@ pub fn run(a: &RunArgs) -> Result<()> {
 }
 
 /// Runs the experiment with one overall progress bar (member, stage, ETA) and writes the report.
-pub fn run_with_progress(ds: &Dataset, out: &Path, cfg: &RunConfig, device: DeviceChoice) -> Result<RunResults> {
+pub fn run_with_progress(
+    ds: &Dataset,
+    out: &Path,
+    cfg: &RunConfig,
+    device: DeviceChoice,
+) -> Result<RunResults> {
     let n = training_items(ds).0.len();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let epochs = cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition));
@@ -70,7 +75,9 @@ pub fn run_with_progress(ds: &Dataset, out: &Path, cfg: &RunConfig, device: Devi
             pb.set_message(stage.clone());
         }
         Event::Step { member, step } => {
-            pb.set_position(((member * epochs + step.epoch) * steps_per_epoch + step.step + 1) as u64);
+            pb.set_position(
+                ((member * epochs + step.epoch) * steps_per_epoch + step.step + 1) as u64,
+            );
             pb.set_message(format!(
                 "{stage}, epoch {}/{epochs}, loss {:.3}, acc {:.2}",
                 step.epoch + 1,
@@ -91,8 +98,14 @@ pub fn print_summary(out: &Path, r: &RunResults) {
         println!("warning: {w}");
     }
     for part in part_names(r) {
-        println!("\n{part} data ({} member(s), harmonic means in %):\n", r.config.members);
-        print!("{}", asd_eval::table::markdown(&TABLE_ONE_HEADER, &table_one(r, &part)));
+        println!(
+            "\n{part} data ({} member(s), harmonic means in %):\n",
+            r.config.members
+        );
+        print!(
+            "{}",
+            asd_eval::table::markdown(&TABLE_ONE_HEADER, &table_one(r, &part))
+        );
     }
     println!("\nReport: {}", out.join("report.html").display());
 }
