@@ -30,6 +30,9 @@ enum Command {
     /// Run an experiment: train an ensemble, embed, score with the paper's methods and baselines,
     /// evaluate members and ensemble, sweep K and r, and write report.md / report.html.
     Run(commands::run::RunArgs),
+    /// Benchmarks (speed is measured, never asserted in tests).
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
     /// Rebuild the report of a run folder from its saved results.
     Report(commands::report::ReportArgs),
     /// Score the test clips of an embedding set against the normal training clips of their section and
@@ -65,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => commands::train::run(&a),
         Command::Run(a) => commands::run::run(&a),
         Command::Report(a) => commands::report::run(&a),
+        Command::Bench(c) => commands::bench::run(&c),
         Command::Embed(a) => commands::embed::run(&a),
         Command::Model(c) => commands::model::run(&c),
         Command::Dataset(c) => commands::dataset::run(&c),

@@ -150,6 +150,7 @@ fn bad_input_gives_clear_errors() {
     assert!(
         asd(&[
             "demo",
+            "--reference",
             "--out",
             demo.to_str().unwrap(),
             "--fixtures",
@@ -174,4 +175,53 @@ fn bad_input_gives_clear_errors() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("pump"));
+}
+
+#[test]
+fn evaluate_several_score_sets_reports_mean_and_std() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    let out = asd(&[
+        "demo",
+        "--reference",
+        "--out",
+        demo.to_str().unwrap(),
+        "--fixtures",
+        fixtures().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trials = tmp.path().join("trials");
+    let out = asd(&[
+        "evaluate",
+        "--scores",
+        demo.join("nn").to_str().unwrap(),
+        demo.join("ratio_k16").to_str().unwrap(),
+        "--truth",
+        demo.join("embeddings").to_str().unwrap(),
+        "--out",
+        trials.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: Value =
+        serde_json::from_str(&std::fs::read_to_string(trials.join("trials.json")).unwrap())
+            .unwrap();
+    let h: Vec<f64> = t["summaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["hmean"].as_f64().unwrap())
+        .collect();
+    let mean = (h[0] + h[1]) / 2.0;
+    let std = ((h[0] - mean).powi(2) + (h[1] - mean).powi(2)).sqrt(); // unbiased, n = 2
+    assert!((t["both"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!((t["both"]["std"].as_f64().unwrap() - std).abs() < 1e-12);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mean ± std over 2 trials"));
 }

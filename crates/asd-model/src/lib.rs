@@ -3,6 +3,7 @@
 
 pub mod adaproj;
 pub mod batch;
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod embed;

@@ -48,6 +48,7 @@ pub fn demo_config(members: usize, epochs: usize, seed: u64) -> RunConfig {
             "nn",
             "nn@means",
             "lof_k8",
+            "ratio_k4",
             "ratio_k16",
             "ratio_k16@means",
             "ratio_gwrp_r0.9",

@@ -3,7 +3,7 @@ use asd_core::embedding_set::{INDEX_FILE, read_index};
 use asd_core::{Label, Split, atomic};
 use asd_eval::dcase::{DEFAULT_MAX_FPR, ScoredClip};
 use asd_eval::submission::read_scores_dir;
-use asd_eval::summary::{MetricKind, Summary};
+use asd_eval::summary::{MetricKind, Summary, TrialStats};
 use asd_eval::{ClipTruth, SectionResult, evaluate, table};
 use clap::{Args, ValueEnum};
 use std::collections::{BTreeSet, HashMap};
@@ -20,16 +20,18 @@ pub enum Metric {
 
 #[derive(Args)]
 pub struct EvaluateArgs {
-    /// Folder with anomaly_score_<machine>_section_<XX>_test.csv files.
-    #[arg(long)]
-    pub scores: PathBuf,
+    /// Folder with anomaly_score_<machine>_section_<XX>_test.csv files. Give several (trials, e.g.
+    /// independently trained models) to also get mean ± std over them.
+    #[arg(long, num_args = 1.., required = true)]
+    pub scores: Vec<PathBuf>,
     /// Ground truth: an embedding set's index.csv (or its folder), or a dataset folder (DCASE layout;
     /// labels from the file names and, for anonymised files, from the evaluators' ground-truth files).
     #[arg(long)]
     pub truth: PathBuf,
     #[arg(long, value_enum, default_value = "official")]
     pub metric: Metric,
-    /// Where results.json and results.csv go (default: the scores folder).
+    /// Where results.json and results.csv go (default: the scores folder; with several, trials.json
+    /// goes here too).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -153,27 +155,74 @@ pub fn write_results(out: &Path, results: &[SectionResult], summaries: &[Summary
 
 pub fn run(a: &EvaluateArgs) -> Result<()> {
     let truth = truth_from(&a.truth).context("reading the ground truth")?;
-    let results = evaluate_dir(&a.scores, &truth)?;
     let kind = match a.metric {
         Metric::Official => MetricKind::Official,
         Metric::Simple => MetricKind::Simple,
     };
-    let summaries = Summary::all_and_per_machine(&results, kind);
-    for r in results.iter().filter(|r| !r.notes.is_empty()) {
-        tracing::warn!(
-            "{} section {}: {}",
-            r.machine_type,
-            r.section,
-            r.notes.join("; ")
+    let mut overall = Vec::new();
+    for scores in &a.scores {
+        let results = evaluate_dir(scores, &truth)?;
+        let summaries = Summary::all_and_per_machine(&results, kind);
+        for r in results.iter().filter(|r| !r.notes.is_empty()) {
+            tracing::warn!(
+                "{} section {}: {}",
+                r.machine_type,
+                r.section,
+                r.notes.join("; ")
+            );
+        }
+        if a.scores.len() > 1 {
+            println!("{}:", scores.display());
+        }
+        print!(
+            "{}\n{}",
+            table::sections_table(&results),
+            table::summary_table(&summaries)
         );
+        let out = match (&a.out, a.scores.len()) {
+            (Some(o), 1) => o.clone(),
+            _ => scores.clone(),
+        };
+        write_results(&out, &results, &summaries)?;
+        tracing::info!("results written to {}", out.display());
+        overall.push(summaries[0].clone());
     }
-    print!(
-        "{}\n{}",
-        table::sections_table(&results),
-        table::summary_table(&summaries)
-    );
-    let out = a.out.clone().unwrap_or_else(|| a.scores.clone());
-    write_results(&out, &results, &summaries)?;
-    tracing::info!("results written to {}", out.display());
+    if overall.len() > 1 {
+        let stat = |f: fn(&Summary) -> Option<f64>| {
+            TrialStats::of(&overall.iter().map(f).collect::<Vec<_>>())
+        };
+        let (src, tgt, both) = (
+            stat(|s| s.hmean_source),
+            stat(|s| s.hmean_target),
+            stat(|s| s.hmean),
+        );
+        println!(
+            "\nmean ± std over {} trials (harmonic means in %):\n",
+            overall.len()
+        );
+        print!(
+            "{}",
+            table::markdown(
+                &["source domain", "target domain", "both (official)"],
+                &[vec![
+                    table::pct_stats(src),
+                    table::pct_stats(tgt),
+                    table::pct_stats(both)
+                ]]
+            )
+        );
+        if let Some(out) = &a.out {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            let json = serde_json::json!({
+                "trials": a.scores.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "summaries": overall,
+                "source": src, "target": tgt, "both": both,
+            });
+            atomic::write_bytes(
+                &out.join("trials.json"),
+                serde_json::to_string_pretty(&json)?.as_bytes(),
+            )?;
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,151 @@
+"""The same network and training step as `asd bench train`, in PyTorch (CPU, 2 threads), for comparison.
+
+Run: python3 benches/torch_train_bench.py [--batch 32] [--seconds 10] [--classes 170] [--steps 3]
+Prints the same JSON fields as `asd bench train`. Needs torch (pip install torch).
+"""
+import argparse, json, math, resource, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SameConv(nn.Conv2d):
+    """TensorFlow 'same' padding for strided kernels."""
+
+    def forward(self, x):
+        pads = []
+        for i, k, s in zip(x.shape[-2:], self.kernel_size, self.stride):
+            p = max((math.ceil(i / s) - 1) * s + k - i, 0)
+            pads.append((p // 2, p - p // 2))
+        x = F.pad(x, [pads[1][0], pads[1][1], pads[0][0], pads[0][1]])
+        return F.conv2d(x, self.weight, None, self.stride)
+
+
+def bn1(n):
+    return nn.BatchNorm1d(n, affine=False)
+
+
+def bn2(n):
+    return nn.BatchNorm2d(n, affine=False)
+
+
+class Res(nn.Module):
+    def __init__(self, cin, cout, first):
+        super().__init__()
+        self.first = first
+        self.norm1 = bn2(cin)
+        self.conv1 = SameConv(cin, cout, 3, stride=1 if first else 2, bias=False)
+        self.norm2 = bn2(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        if not first:
+            self.conv_down = nn.Conv2d(cin, cout, 1, bias=False)
+        self.norm3 = bn2(cout)
+        self.conv3 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.norm4 = bn2(cout)
+        self.conv4 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        if not self.first:
+            x = self.norm1(x)
+        xr = self.conv2(F.relu(self.norm2(self.conv1(F.relu(x)))))
+        x = self.norm3(x + xr) if self.first else self.norm3(self.conv_down(x[:, :, ::2, ::2]) + xr)
+        return x + self.conv4(F.relu(self.norm4(self.conv3(F.relu(x)))))
+
+
+class Net(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        half = n // 2
+        l1 = (half - 256) // 64 + 1
+        l3 = ((l1 - 64) // 32 + 1 - 16) // 4 + 1
+        self.c1 = nn.Conv1d(1, 128, 256, 64, bias=False)
+        self.c2 = nn.Conv1d(128, 128, 64, 32, bias=False)
+        self.c3 = nn.Conv1d(128, 128, 16, 4, bias=False)
+        self.lins = nn.ModuleList([nn.Linear(128 * l3 if i == 0 else 128, 128, bias=False) for i in range(4)])
+        self.norms = nn.ModuleList([bn1(128) for _ in range(4)])
+        self.fft_emb = nn.Linear(128, 256, bias=False)
+        self.norm_inp = bn1(513)
+        self.conv1 = SameConv(1, 16, 7, stride=2, bias=False)
+        self.norm1 = bn2(16)
+        self.blocks = nn.ModuleList([Res(16, 16, True), Res(16, 32, False), Res(32, 64, False), Res(64, 128, False)])
+        self.norm2 = bn1(2048)
+        self.stft_emb = nn.Linear(2048, 256, bias=False)
+        self.register_buffer("window", torch.hann_window(1024))
+
+    def forward(self, x):
+        spec = torch.abs(torch.fft.fft(x)[:, : x.shape[-1] // 2]).unsqueeze(1)
+        a = F.relu(self.c3(F.relu(self.c2(F.relu(self.c1(spec)))))).flatten(1)
+        for lin, norm in zip(self.lins, self.norms):
+            a = F.relu(norm(lin(a)))
+        a = self.fft_emb(a)
+        s = torch.abs(torch.stft(x, 1024, 512, window=self.window, center=False, return_complex=True))
+        s = self.norm_inp(s - s.mean(dim=2, keepdim=True)).transpose(1, 2).unsqueeze(1)
+        s = F.max_pool2d(F.relu(self.norm1(self.conv1(s))), 3, 2)
+        for b in self.blocks:
+            s = b(s)
+        s = self.stft_emb(self.norm2(s.max(dim=2).values.flatten(1)))
+        return torch.cat([a, s], 1)
+
+
+class AdaProj(nn.Module):
+    def __init__(self, classes, dim=512, sub=32):
+        super().__init__()
+        self.W = nn.Parameter(torch.empty(classes, sub, dim), requires_grad=False)
+        nn.init.xavier_uniform_(self.W)
+        self.s = max(math.sqrt(2) * math.log(classes - 1), 0.5)
+
+    def forward(self, x):
+        x = F.normalize(x, dim=1)
+        w = F.normalize(self.W, dim=2)
+        a = torch.tensordot(x, w, dims=[[1], [2]])
+        p = F.normalize((a.unsqueeze(3) * w.unsqueeze(0)).sum(2), dim=2)
+        return (x.unsqueeze(1) * p).sum(2)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--classes", type=int, default=170)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    n = int(round(a.seconds * 16000))
+    x = (torch.rand(a.batch, n) - 0.5) * 0.2
+    y = F.one_hot(torch.arange(a.batch) % a.classes, a.classes).float()
+    net, head = Net(n), AdaProj(a.classes)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7, weight_decay=1e-5)
+    times = []
+    for i in range(a.steps + 1):
+        t = time.perf_counter()
+        cos = head(net(x))
+        loss = -(F.log_softmax(head.s * cos, 1) * y).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i:
+            times.append(time.perf_counter() - t)
+    train = sorted(times)[len(times) // 2]
+    net.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(a.steps + 1):
+            t = time.perf_counter()
+            net(x)
+            if i:
+                times.append(time.perf_counter() - t)
+    inf = sorted(times)[len(times) // 2]
+    print(json.dumps({
+        "batch": a.batch, "clip_seconds": a.seconds, "classes": a.classes, "threads": a.threads,
+        "train_step_s": train, "train_clips_per_s": a.batch / train,
+        "inference_s": inf, "inference_clips_per_s": a.batch / inf,
+        "note": "PyTorch times include the features (computed inside forward, as the reference does)",
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

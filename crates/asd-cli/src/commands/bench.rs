@@ -1,0 +1,78 @@
+use anyhow::Result;
+use asd_model::DeviceChoice;
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Time one training step (forward, backward, Adam) and one inference batch of the full network;
+    /// prints clips/s and peak memory (compare with benches/torch_train_bench.py).
+    Train(TrainBenchArgs),
+    /// Time fit + score of ratio-K for N references and M queries (D = 512 by default), with the
+    /// achieved GFLOP/s beside the machine's plain SGEMM rate (compare with benches/numpy_score_bench.py).
+    Score(ScoreBenchArgs),
+}
+
+#[derive(Args)]
+pub struct ScoreBenchArgs {
+    /// Reference counts, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+    pub n: Vec<usize>,
+    #[arg(long, default_value_t = 10_000)]
+    pub m: usize,
+    #[arg(long, default_value_t = 512)]
+    pub d: usize,
+    #[arg(long, default_value_t = 16)]
+    pub k: usize,
+}
+
+#[derive(Args)]
+pub struct TrainBenchArgs {
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 10.0)]
+    pub clip_seconds: f64,
+    /// Auxiliary classes of the classification head (DCASE 2023 has about 170).
+    #[arg(long, default_value_t = 170)]
+    pub classes: usize,
+    /// Timed repetitions (after one warm-up); the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+}
+
+pub fn run(c: &BenchCommand) -> Result<()> {
+    match c {
+        BenchCommand::Train(a) => {
+            let r = asd_model::bench::bench_train(
+                a.batch,
+                a.clip_seconds,
+                a.classes,
+                a.steps,
+                &a.device.device()?,
+            )?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
+        BenchCommand::Score(a) => {
+            let gemm = asd_scoring::bench::sgemm_rate(4096, a.d);
+            println!("plain SGEMM (4096 × {} × 4096): {gemm:.1} GFLOP/s", a.d);
+            println!("| N | M | fit s | score s | total s | GFLOP/s | share of SGEMM |");
+            println!("| --- | --- | --- | --- | --- | --- | --- |");
+            for &n in &a.n {
+                let r = asd_scoring::bench::bench_ratio(n, a.m, a.d, a.k);
+                println!(
+                    "| {} | {} | {:.3} | {:.3} | {:.3} | {:.1} | {:.0} % |",
+                    r.n,
+                    r.m,
+                    r.fit_s,
+                    r.score_s,
+                    r.fit_s + r.score_s,
+                    r.gflops,
+                    100.0 * r.gflops / gemm
+                );
+            }
+            Ok(())
+        }
+    }
+}

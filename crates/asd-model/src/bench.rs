@@ -1,0 +1,128 @@
+//! `asd bench train`: time one training step (forward, backward, Adam) and one inference batch of the
+//! full network, reporting clips/s and the process's peak memory.
+
+use crate::adaproj::{soft_cross_entropy, updated_scale};
+use crate::batch::HostBatch;
+use crate::error::ModelError;
+use crate::network::NetConfig;
+use crate::train::{TrainConfig, Trainable, initial_scales, optimizer};
+use asd_audio::FeatureExtractor;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub batch: usize,
+    pub clip_seconds: f64,
+    pub classes: usize,
+    pub threads: usize,
+    /// Median seconds of one training step (features excluded).
+    pub train_step_s: f64,
+    pub train_clips_per_s: f64,
+    /// Median seconds of one eval-mode forward pass (features excluded).
+    pub inference_s: f64,
+    pub inference_clips_per_s: f64,
+    /// Seconds to compute the features of one batch (realfft, all cores).
+    pub features_s: f64,
+    /// Peak resident memory of the process (VmHWM), MiB; None where /proc is unavailable.
+    pub peak_rss_mib: Option<f64>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Times `steps` training steps and inference passes on random noise clips (after one warm-up each).
+pub fn bench_train(
+    batch: usize,
+    clip_seconds: f64,
+    classes: usize,
+    steps: usize,
+    device: &Device,
+) -> Result<BenchReport, ModelError> {
+    let clip_len = (clip_seconds * 16_000.0).round() as usize;
+    let cfg = NetConfig::new(clip_len);
+    cfg.validate()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let clips: Vec<Vec<f32>> = (0..batch)
+        .map(|_| {
+            (0..clip_len)
+                .map(|_| rng.random_range(-0.1f32..0.1))
+                .collect()
+        })
+        .collect();
+    let fx = FeatureExtractor::new(clip_len);
+    let t = Instant::now();
+    let hb = HostBatch::from_clips(&fx, &clips);
+    let features_s = t.elapsed().as_secs_f64();
+    let labels: Vec<f32> = (0..batch)
+        .flat_map(|i| (0..classes).map(move |c| if c == i % classes { 1.0 } else { 0.0 }))
+        .collect();
+
+    let ad = device.clone().autodiff();
+    let tc = TrainConfig::default();
+    let mut model = Trainable::init(&cfg, classes, false, 0, &ad)?;
+    let mut optim = optimizer(&tc);
+    let mut scales = initial_scales(classes);
+    let mut times = Vec::new();
+    for i in 0..=steps {
+        let t = Instant::now();
+        let (s, st) = hb.to_device(&ad);
+        let (f, b) = model.net.branches(s, st, true);
+        let cos = model.head.cos_logits(Tensor::cat(vec![f, b], 1));
+        let host = cos
+            .clone()
+            .detach()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        scales.head = updated_scale(&host, &labels, classes, scales.head);
+        let y = Tensor::from_data(TensorData::new(labels.clone(), [batch, classes]), &ad);
+        let loss = soft_cross_entropy(cos, y, scales.head);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(tc.learning_rate, model, grads);
+        // Wait for the device so the time is the step's, not its launch's.
+        let _ = ad.sync();
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let train_step_s = median(times);
+    let net =
+        crate::network::EmbeddingNet::load(&mut crate::params::SeededInit::new(0), &cfg, device)?;
+    let mut times = Vec::new();
+    for i in 0..=steps {
+        let t = Instant::now();
+        let (s, st) = hb.to_device(device);
+        let e = net.embed(s, st, false);
+        let _ = e.into_data();
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let inference_s = median(times);
+    Ok(BenchReport {
+        batch,
+        clip_seconds,
+        classes,
+        threads: rayon::current_num_threads(),
+        train_step_s,
+        train_clips_per_s: batch as f64 / train_step_s,
+        inference_s,
+        inference_clips_per_s: batch as f64 / inference_s,
+        features_s,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}

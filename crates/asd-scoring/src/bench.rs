@@ -1,0 +1,109 @@
+//! `asd bench score`: fit + score time of the ratio method at scale, its achieved GFLOP/s, and the
+//! machine's plain single-precision GEMM rate for comparison.
+
+use crate::ReferenceSet;
+use crate::density::Density;
+use crate::methods::{Combine, Method, Scaled};
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Random unit vectors (seeded).
+pub fn unit_vectors(n: usize, d: usize, seed: u64) -> Array2<f32> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut a = Array2::from_shape_fn((n, d), |_| rng.random::<f32>() - 0.5);
+    for mut row in a.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    a
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreBench {
+    pub n: usize,
+    pub m: usize,
+    pub d: usize,
+    pub k: usize,
+    pub fit_s: f64,
+    pub score_s: f64,
+    /// 2·D·(N² + M·N) / (fit + score).
+    pub gflops: f64,
+}
+
+/// Times fitting ratio-K (all N references' densities) and scoring M queries.
+pub fn bench_ratio(n: usize, m: usize, d: usize, k: usize) -> ScoreBench {
+    let refs = ReferenceSet::build(
+        "bench".into(),
+        unit_vectors(n, d, 2).view(),
+        &vec![true; n],
+        crate::ReferenceChoice::All,
+    );
+    let queries = unit_vectors(m, d, 1);
+    let method = Scaled {
+        density: Some(Density::KnnMean(k)),
+        combine: Combine::Ratio,
+        standardize: false,
+    };
+    let t = Instant::now();
+    let fitted = method.fit(&refs, queries.view());
+    let fit_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let scores = fitted
+        .map(|f| f.score(queries.view(), None))
+        .unwrap_or_default();
+    let score_s = t.elapsed().as_secs_f64();
+    std::hint::black_box(scores);
+    let flops = 2.0 * d as f64 * ((n * n) as f64 + (m * n) as f64);
+    ScoreBench {
+        n,
+        m,
+        d,
+        k,
+        fit_s,
+        score_s,
+        gflops: flops / (fit_s + score_s) / 1e9,
+    }
+}
+
+/// The machine's plain single-precision GEMM rate: `size × d` times `d × size` with matrixmultiply,
+/// split over the rayon threads by rows as the scoring kernel is, in GFLOP/s.
+pub fn sgemm_rate(size: usize, d: usize) -> f64 {
+    use rayon::prelude::*;
+    let a = unit_vectors(size, d, 3);
+    let b = unit_vectors(size, d, 4);
+    let threads = rayon::current_num_threads().max(1);
+    let rows = size.div_ceil(threads);
+    let mut c = vec![0.0f32; size * size];
+    let t = Instant::now();
+    c.par_chunks_mut(rows * size)
+        .enumerate()
+        .for_each(|(i, out)| {
+            let r0 = i * rows;
+            let r = out.len() / size;
+            // SAFETY: a is r × d row-major at row r0, b is read as d × size through its strides, out is
+            // r × size row-major; all slices are in bounds by construction.
+            unsafe {
+                matrixmultiply::sgemm(
+                    r,
+                    d,
+                    size,
+                    1.0,
+                    a.as_ptr().add(r0 * d),
+                    d as isize,
+                    1,
+                    b.as_ptr(),
+                    1,
+                    d as isize,
+                    0.0,
+                    out.as_mut_ptr(),
+                    size as isize,
+                    1,
+                );
+            }
+        });
+    let s = t.elapsed().as_secs_f64();
+    std::hint::black_box(&c);
+    2.0 * (size * size * d) as f64 / s / 1e9
+}
