@@ -71,6 +71,11 @@ impl Doc {
 
 type Series = Vec<(String, Vec<(f64, f64)>, RGBColor, bool)>;
 
+/// (domain, label, score) of the test clips of one machine type.
+type Scored = Vec<(String, String, f64)>;
+/// One panel per method: its name and its clips.
+type Panels = Vec<(String, Scored)>;
+
 fn line_plot(title: &str, xlabel: &str, series: &Series, log2_x: bool) -> Result<String, String> {
     let mut svg = String::new();
     {
@@ -157,10 +162,7 @@ fn read_scores(path: &Path) -> Vec<(String, String, String, f64)> {
 }
 
 /// Histogram outlines of the four groups (domain × label) of one machine type, for two methods.
-fn distribution_plot(
-    machine: &str,
-    panels: &[(String, Vec<(String, String, f64)>)],
-) -> Result<String, String> {
+fn distribution_plot(machine: &str, panels: &[(String, Scored)]) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 320)).into_drawing_area();
@@ -387,11 +389,10 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
              re-scaling, normal target clips score high because their references are sparse; the re-scaled \
              score puts both domains on one scale.",
         );
-        let mut by_machine: BTreeMap<String, Vec<(String, Vec<(String, String, f64)>)>> =
-            BTreeMap::new();
+        let mut by_machine: BTreeMap<String, Panels> = BTreeMap::new();
         for name in &chosen {
             let rows = read_scores(&run_dir.join("scores").join(name).join("scores.csv"));
-            let mut per: BTreeMap<String, Vec<(String, String, f64)>> = BTreeMap::new();
+            let mut per: BTreeMap<String, Scored> = BTreeMap::new();
             for (m, d, l, s) in rows {
                 per.entry(m).or_default().push((d, l, s));
             }
