@@ -1,20 +1,15 @@
 //! The binary reproduces the reference scores and official metrics end to end (score → evaluate).
 
+mod common;
+use common::asd;
+
 use ndarray::Array1;
 use ndarray_npy::read_npy;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/reference/scoring")
-}
-
-fn asd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_asd"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -1,13 +1,7 @@
 //! `asd synth` followed by `asd dataset inspect`, as a user runs them.
 
-use std::process::Command;
-
-fn asd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_asd"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::asd;
 
 #[test]
 fn synth_tiny_then_inspect_shows_the_expected_counts() {

@@ -1,22 +1,17 @@
 //! `asd model import` of the authors' weights followed by `asd embed --wave-npy` reproduces the
 //! reference embeddings.
 
+mod common;
+use common::asd;
+
 use ndarray::Array2;
 use ndarray_npy::read_npy;
 use std::path::PathBuf;
-use std::process::Command;
 
 fn net_fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/reference/network")
         .join(name)
-}
-
-fn asd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_asd"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]

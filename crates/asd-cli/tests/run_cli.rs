@@ -2,25 +2,10 @@
 //! member, the scores, the results and the report, its numbers agree with `asd evaluate` on the saved
 //! scores, and a second invocation reuses the members instead of retraining.
 
+mod common;
+use common::{asd, ok};
+
 use serde_json::Value;
-use std::process::Command;
-
-fn asd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_asd"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn run_on_tiny_matches_evaluate_and_resumes() {

@@ -39,6 +39,52 @@ pub(crate) fn export<const D: usize>(out: &mut Export, name: String, t: Tensor<D
     out.push((name, shape, values));
 }
 
+/// A layer's weight and optional bias.
+type WeightBias<const D: usize> = (Param<Tensor<D>>, Option<Param<Tensor<1>>>);
+
+/// Loads `<name>.weight` of `shape` (output channels first) and, with `bias`, `<name>.bias`; both are
+/// initialised from the weight's fan-in, as PyTorch does.
+fn weight_bias<const D: usize>(
+    src: &mut dyn ParamSource,
+    name: &str,
+    shape: [usize; D],
+    bias: bool,
+    device: &Device,
+) -> Result<WeightBias<D>, ModelError> {
+    let fan_in: usize = shape[1..].iter().product();
+    let w = param(
+        src,
+        &format!("{name}.weight"),
+        shape,
+        Init::FanIn(fan_in),
+        device,
+    )?;
+    let b = bias
+        .then(|| {
+            param(
+                src,
+                &format!("{name}.bias"),
+                [shape[0]],
+                Init::FanIn(fan_in),
+                device,
+            )
+        })
+        .transpose()?;
+    Ok((w, b))
+}
+
+fn export_weight_bias<const D: usize>(
+    out: &mut Export,
+    name: &str,
+    w: &Param<Tensor<D>>,
+    b: &Option<Param<Tensor<1>>>,
+) {
+    export(out, format!("{name}.weight"), w.val());
+    if let Some(b) = b {
+        export(out, format!("{name}.bias"), b.val());
+    }
+}
+
 /// Batch normalisation over dimension 1, as PyTorch's BatchNorm1d/2d: in training, normalised with the
 /// batch's biased variance while the running variance follows the *unbiased* one.
 #[derive(Module, Debug)]
@@ -174,35 +220,16 @@ impl Conv1 {
         bias: bool,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let fan_in = cin * k;
+        let (weight, bias) = weight_bias(src, name, [cout, cin, k], bias, device)?;
         Ok(Self {
-            weight: param(
-                src,
-                &format!("{name}.weight"),
-                [cout, cin, k],
-                Init::FanIn(fan_in),
-                device,
-            )?,
-            bias: bias
-                .then(|| {
-                    param(
-                        src,
-                        &format!("{name}.bias"),
-                        [cout],
-                        Init::FanIn(fan_in),
-                        device,
-                    )
-                })
-                .transpose()?,
+            weight,
+            bias,
             stride,
         })
     }
 
     pub(crate) fn export(&self, name: &str, out: &mut Export) {
-        export(out, format!("{name}.weight"), self.weight.val());
-        if let Some(b) = &self.bias {
-            export(out, format!("{name}.bias"), b.val());
-        }
+        export_weight_bias(out, name, &self.weight, &self.bias);
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -253,35 +280,16 @@ impl Conv2 {
         bias: bool,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let fan_in = cin * k * k;
+        let (weight, bias) = weight_bias(src, name, [cout, cin, k, k], bias, device)?;
         Ok(Self {
-            weight: param(
-                src,
-                &format!("{name}.weight"),
-                [cout, cin, k, k],
-                Init::FanIn(fan_in),
-                device,
-            )?,
-            bias: bias
-                .then(|| {
-                    param(
-                        src,
-                        &format!("{name}.bias"),
-                        [cout],
-                        Init::FanIn(fan_in),
-                        device,
-                    )
-                })
-                .transpose()?,
+            weight,
+            bias,
             stride,
         })
     }
 
     pub(crate) fn export(&self, name: &str, out: &mut Export) {
-        export(out, format!("{name}.weight"), self.weight.val());
-        if let Some(b) = &self.bias {
-            export(out, format!("{name}.bias"), b.val());
-        }
+        export_weight_bias(out, name, &self.weight, &self.bias);
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -318,33 +326,12 @@ impl Dense {
         bias: bool,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        Ok(Self {
-            weight: param(
-                src,
-                &format!("{name}.weight"),
-                [cout, cin],
-                Init::FanIn(cin),
-                device,
-            )?,
-            bias: bias
-                .then(|| {
-                    param(
-                        src,
-                        &format!("{name}.bias"),
-                        [cout],
-                        Init::FanIn(cin),
-                        device,
-                    )
-                })
-                .transpose()?,
-        })
+        let (weight, bias) = weight_bias(src, name, [cout, cin], bias, device)?;
+        Ok(Self { weight, bias })
     }
 
     pub(crate) fn export(&self, name: &str, out: &mut Export) {
-        export(out, format!("{name}.weight"), self.weight.val());
-        if let Some(b) = &self.bias {
-            export(out, format!("{name}.bias"), b.val());
-        }
+        export_weight_bias(out, name, &self.weight, &self.bias);
     }
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
