@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub learning_rate: f64,
     /// Clip length in seconds (default: the first training clip's, at least 4.38 s).
     pub clip_seconds: Option<f64>,
+    /// Channel of multichannel files (from 0); default: the mean of all channels.
+    pub channel: Option<usize>,
     /// Scoring configurations (default: the rows of the paper's Table I).
     pub methods: Vec<String>,
     /// k-means centres per section for `@means` references.
@@ -54,6 +56,7 @@ impl Default for RunConfig {
             batch_size: 64,
             learning_rate: 1e-3,
             clip_seconds: None,
+            channel: None,
             methods: table_one_methods(),
             means: 16,
             sweep_k: (0..10).map(|i| 1usize << i).collect(),

@@ -165,6 +165,7 @@ fn ensure_member(
             .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
         resume: true,
         device,
+        channel: cfg.channel,
     };
     events(Event::Stage(format!("member {}/{n}: training", i + 1)));
     let r = fit(ds, &model, &opts, &mut |step| {
@@ -189,9 +190,15 @@ fn ensure_member(
         let (net, _) = model
             .load_net(&device)
             .map_err(|source| RunError::Member { member: i, source })?;
-        let (set, failures) =
-            asd_model::embed::embed_dataset(&net, cfg_m.net.clip_len, ds, &device, &mut |_| {})
-                .map_err(|source| RunError::Member { member: i, source })?;
+        let (set, failures) = asd_model::embed::embed_dataset(
+            &net,
+            cfg_m.net.clip_len,
+            cfg_m.load_options(),
+            ds,
+            &device,
+            &mut |_| {},
+        )
+        .map_err(|source| RunError::Member { member: i, source })?;
         for (p, e) in &failures {
             log.line(&format!(
                 "member {i}: clip not embedded {}: {e}",

@@ -98,6 +98,7 @@ pub struct PipelineConfig {
     pub mixup_prob: f64,
     /// Batches prepared ahead of the training step.
     pub prefetch: usize,
+    pub load: LoadOptions,
 }
 
 /// Loads and prepares one batch (in parallel over its clips).
@@ -109,7 +110,7 @@ pub fn make_batch(
     epoch: usize,
     batch_no: usize,
 ) -> TrainBatch {
-    let opts = LoadOptions::default();
+    let opts = cfg.load;
     let loaded: Vec<Result<(Vec<f32>, usize), Failure>> = idx
         .par_iter()
         .map(|&i| {

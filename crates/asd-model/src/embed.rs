@@ -47,6 +47,7 @@ pub fn embed_waves(
 pub fn embed_dataset(
     net: &EmbeddingNet,
     clip_len: usize,
+    load: LoadOptions,
     ds: &Dataset,
     device: &Device,
     tick: &mut dyn FnMut(usize),
@@ -60,7 +61,7 @@ pub fn embed_dataset(
             let loaded: Vec<(usize, Result<Vec<f32>, String>)> = chunk
                 .par_iter()
                 .map(|&i| {
-                    let r = load_clip(&clips[i].path, &LoadOptions::default())
+                    let r = load_clip(&clips[i].path, &load)
                         .map(|a| fit_length(&a.samples, clip_len, 0))
                         .map_err(|e| e.to_string());
                     (i, r)

@@ -35,6 +35,8 @@ pub struct FitOptions {
     pub clip_len: Option<usize>,
     pub resume: bool,
     pub device: DeviceChoice,
+    /// Channel of multichannel files (from 0); `None` = the mean of all channels.
+    pub channel: Option<usize>,
 }
 
 /// The training clips of a dataset (dev and eval, both domains) with their class ids.
@@ -82,7 +84,7 @@ pub fn fit(
         Some(n) => n,
         None => {
             let first = &items[0].path;
-            asd_audio::load_clip(first, &asd_audio::LoadOptions::default())
+            asd_audio::load_clip(first, &crate::model_dir::load_options(opts.channel))
                 .map_err(|e| ModelError::Input(e.to_string()))?
                 .samples
                 .len()
@@ -97,6 +99,7 @@ pub fn fit(
         sample_rate: asd_audio::MODEL_RATE,
         dataset: Some(ds.root.display().to_string()),
         edition: Some(ds.edition.to_string()),
+        channel: opts.channel,
     };
     let device = opts.device.device()?.autodiff();
     let ck = out.path(CHECKPOINT_DIR);
@@ -207,6 +210,7 @@ pub fn fit(
         &opts.train,
         classes.len(),
         first_epoch,
+        cfg.load_options(),
         &device,
         on_step,
         &mut on_epoch,

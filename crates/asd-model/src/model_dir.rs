@@ -27,6 +27,27 @@ pub struct ModelConfig {
     /// Dataset and edition the model was trained on, if any.
     pub dataset: Option<String>,
     pub edition: Option<String>,
+    /// Channel of multichannel files the model sees (counted from 0); `None` = the mean of all channels.
+    #[serde(default)]
+    pub channel: Option<usize>,
+}
+
+impl ModelConfig {
+    /// How clips are read for this model.
+    pub fn load_options(&self) -> asd_audio::LoadOptions {
+        load_options(self.channel)
+    }
+}
+
+/// Reading options for a channel choice (`None` = mean of all channels).
+pub fn load_options(channel: Option<usize>) -> asd_audio::LoadOptions {
+    asd_audio::LoadOptions {
+        rate: asd_audio::MODEL_RATE,
+        channel: channel.map_or(
+            asd_audio::ChannelMode::Average,
+            asd_audio::ChannelMode::Pick,
+        ),
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
@@ -185,9 +206,43 @@ pub fn import_torch(
         sample_rate: asd_audio::MODEL_RATE,
         dataset: None,
         edition: None,
+        channel: None,
     };
     write_weights(&dir.path(WEIGHTS_FILE), &net)?;
     dir.write_classes(&[])?;
     dir.write_config(&cfg)?;
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_choice_round_trips_and_defaults_to_the_mean() {
+        let mut cfg = ModelConfig {
+            net: NetConfig::new(NetConfig::MIN_CLIP_LEN),
+            train: TrainConfig::default(),
+            sample_rate: 16_000,
+            dataset: None,
+            edition: None,
+            channel: Some(1),
+        };
+        let text = serde_json::to_string(&cfg).unwrap();
+        let back: ModelConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, cfg);
+        assert_eq!(back.load_options().channel, asd_audio::ChannelMode::Pick(1));
+        // A folder written before the field existed reads as "mean of all channels".
+        cfg.channel = None;
+        let mut v: serde_json::Value = serde_json::to_value(&cfg).unwrap();
+        v.as_object_mut().unwrap().remove("channel");
+        let old: ModelConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(old.load_options().channel, asd_audio::ChannelMode::Average);
+        // Unknown keys are refused with their name.
+        let bad = text.replace("\"sample_rate\"", "\"sample_rat\"");
+        let err = serde_json::from_str::<ModelConfig>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sample_rat"), "{err}");
+    }
 }

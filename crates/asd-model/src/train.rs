@@ -193,6 +193,7 @@ pub fn train(
     cfg: &TrainConfig,
     classes: usize,
     first_epoch: usize,
+    load: asd_audio::LoadOptions,
     device: &Device,
     on_step: &mut dyn FnMut(StepReport),
     on_epoch: &mut EpochHook<'_>,
@@ -204,6 +205,7 @@ pub fn train(
         seed: cfg.seed,
         mixup_prob: cfg.mixup_prob,
         prefetch: 2,
+        load,
     };
     let mut reports = Vec::new();
     for epoch in first_epoch..cfg.epochs {

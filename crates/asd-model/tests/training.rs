@@ -28,6 +28,7 @@ fn options(epochs: usize) -> FitOptions {
         },
         clip_len: Some(NetConfig::MIN_CLIP_LEN),
         resume: true,
+        channel: None,
         device: DeviceChoice::Cpu,
     }
 }
@@ -67,9 +68,15 @@ fn tiny_training_learns_resumes_and_embeds() {
 
     // Embeddings: one unit vector per clip, written as an embedding set.
     let (net, mcfg) = full.load_net(&Device::flex()).unwrap();
-    let (set, failures) =
-        asd_model::embed::embed_dataset(&net, mcfg.net.clip_len, &ds, &Device::flex(), &mut |_| {})
-            .unwrap();
+    let (set, failures) = asd_model::embed::embed_dataset(
+        &net,
+        mcfg.net.clip_len,
+        mcfg.load_options(),
+        &ds,
+        &Device::flex(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(failures.is_empty());
     assert_eq!(set.embeddings.nrows(), ds.clips.len());
     for row in set.embeddings.rows() {

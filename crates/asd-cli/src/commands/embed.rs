@@ -35,7 +35,7 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
         (Some(data), None) => {
             let ds = Dataset::open(data, &OpenOptions::default())
                 .with_context(|| format!("reading dataset {}", data.display()))?;
-            embed_to_set(&net, cfg.net.clip_len, &ds, &a.out, &device)
+            embed_to_set(&net, &cfg, &ds, &a.out, &device)
         }
         (None, Some(waves)) => {
             let x: Array2<f32> = read_npy(waves).with_context(|| {
@@ -67,14 +67,20 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
 /// Embeds a dataset into an embedding-set folder, listing clips that could not be read.
 pub fn embed_to_set(
     net: &asd_model::EmbeddingNet,
-    clip_len: usize,
+    cfg: &asd_model::ModelConfig,
     ds: &Dataset,
     out: &Path,
     device: &burn::tensor::Device,
 ) -> Result<()> {
     let pb = progress::bar(ds.clips.len() as u64, "embedding");
-    let (set, failures) =
-        asd_model::embed::embed_dataset(net, clip_len, ds, device, &mut |n| pb.inc(n as u64))?;
+    let (set, failures) = asd_model::embed::embed_dataset(
+        net,
+        cfg.net.clip_len,
+        cfg.load_options(),
+        ds,
+        device,
+        &mut |n| pb.inc(n as u64),
+    )?;
     pb.finish_and_clear();
     set.write(out)
         .with_context(|| format!("writing {}", out.display()))?;

@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Continue an interrupted run from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Channel of multichannel files the model sees (from 0; default: the mean of all channels).
+    /// `asd embed` uses the same.
+    #[arg(long)]
+    pub channel: Option<usize>,
     /// Train the AdaProj class sub-spaces too (the paper keeps them fixed).
     #[arg(long)]
     pub trainable_centers: bool,
@@ -67,6 +71,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         train: train.clone(),
         resume: a.resume,
         device: a.device,
+        channel: a.channel,
     };
     train_model(&ds, &ModelDir::new(&a.out), &opts)
 }
