@@ -25,6 +25,8 @@ pub struct BenchReport {
     /// Median seconds of one eval-mode forward pass (features excluded).
     pub inference_s: f64,
     pub inference_clips_per_s: f64,
+    /// The same with BatchNorm folded into the neighbouring layers.
+    pub inference_folded_s: f64,
     /// Seconds to compute the features of one batch (realfft, all cores).
     pub features_s: f64,
     /// Peak resident memory of the process (VmHWM), MiB; None where /proc is unavailable.
@@ -113,6 +115,17 @@ pub fn bench_train(
         }
     }
     let inference_s = median(times);
+    let folded = net.folded_for_inference();
+    let mut times = Vec::new();
+    for i in 0..=steps {
+        let t = Instant::now();
+        let (s, st) = hb.to_device(device);
+        let _ = folded.embed(s, st, false).into_data();
+        if i > 0 {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    let inference_folded_s = median(times);
     Ok(BenchReport {
         batch,
         clip_seconds,
@@ -122,6 +135,7 @@ pub fn bench_train(
         train_clips_per_s: batch as f64 / train_step_s,
         inference_s,
         inference_clips_per_s: batch as f64 / inference_s,
+        inference_folded_s,
         features_s,
         peak_rss_mib: peak_rss_mib(),
     })

@@ -24,6 +24,8 @@ pub fn embed_waves(
     device: &Device,
 ) -> Array2<f32> {
     let fx = FeatureExtractor::new(clip_len);
+    // Inference only: BatchNorm folded into its neighbours (same numbers, one pass fewer per layer).
+    let net = net.folded_for_inference();
     let mut out = Array2::<f32>::zeros((waves.len(), 512));
     for (b, chunk) in waves.chunks(EMBED_BATCH).enumerate() {
         let fitted: Vec<Vec<f32>> = chunk.iter().map(|w| fit_length(w, clip_len, 0)).collect();
@@ -52,6 +54,7 @@ pub fn embed_dataset(
     device: &Device,
     tick: &mut dyn FnMut(usize),
 ) -> Result<(EmbeddingSet, Vec<(PathBuf, String)>), ModelError> {
+    let net = net.folded_for_inference();
     let clips = ds.clips.clone();
     let (tx, rx) = sync_channel::<(Vec<usize>, HostBatch, Vec<(PathBuf, String)>)>(2);
     let producer = std::thread::spawn(move || {

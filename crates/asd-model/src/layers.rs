@@ -96,6 +96,8 @@ pub struct Norm {
     pub channels: usize,
     pub eps: f64,
     pub momentum: f64,
+    /// Folded into a neighbouring layer for inference: eval mode passes the input through.
+    pub folded: bool,
 }
 
 impl Norm {
@@ -136,6 +138,7 @@ impl Norm {
             channels,
             eps: 1e-5,
             momentum: 0.1,
+            folded: false,
         })
     }
 
@@ -167,6 +170,9 @@ impl Norm {
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>, train: bool) -> Tensor<D> {
+        if self.folded && !train {
+            return x;
+        }
         let device = x.device();
         let (g, b) = self.affine(&device);
         if !train {
@@ -341,4 +347,80 @@ impl Dense {
             None => y,
         }
     }
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
+impl Norm {
+    /// Eval mode as y = x · scale + shift per channel.
+    pub fn eval_affine(&self) -> (Vec<f32>, Vec<f32>) {
+        let m = host(self.running_mean.value_sync());
+        let v = host(self.running_var.value_sync());
+        let g = self.gamma.as_ref().map(|g| host(g.val()));
+        let b = self.beta.as_ref().map(|b| host(b.val()));
+        (0..self.channels)
+            .map(|c| {
+                let s = g.as_ref().map_or(1.0, |g| f64::from(g[c]))
+                    / (f64::from(v[c]) + self.eps).sqrt();
+                let shift = b.as_ref().map_or(0.0, |b| f64::from(b[c])) - f64::from(m[c]) * s;
+                (s as f32, shift as f32)
+            })
+            .unzip()
+    }
+}
+
+/// Folds a BatchNorm that follows a layer (output channels first) into the layer's weight and bias.
+pub(crate) fn fold_after<const D: usize>(
+    weight: &mut Param<Tensor<D>>,
+    bias: &mut Option<Param<Tensor<1>>>,
+    norm: &mut Norm,
+) {
+    let (scale, shift) = norm.eval_affine();
+    let w = weight.val();
+    let device = w.device();
+    let dims = w.dims();
+    let per = dims.iter().skip(1).product::<usize>();
+    let mut v = host(w);
+    for (o, row) in v.chunks_mut(per).enumerate() {
+        row.iter_mut().for_each(|x| *x *= scale[o]);
+    }
+    let b0 = bias
+        .as_ref()
+        .map_or(vec![0.0; scale.len()], |b| host(b.val()));
+    let b: Vec<f32> = (0..scale.len())
+        .map(|o| b0[o] * scale[o] + shift[o])
+        .collect();
+    *weight = Param::from_tensor(tensor(v, dims, &device));
+    *bias = Some(Param::from_tensor(tensor(b, [scale.len()], &device)));
+    norm.folded = true;
+}
+
+/// Folds a BatchNorm that precedes a dense layer into it: W' = W·diag(scale), b' = b + W·shift.
+pub(crate) fn fold_before(norm: &mut Norm, dense: &mut Dense) {
+    let (scale, shift) = norm.eval_affine();
+    let w = dense.weight.val();
+    let device = w.device();
+    let [out, inp] = w.dims();
+    let mut v = host(w);
+    let mut b = dense
+        .bias
+        .as_ref()
+        .map_or(vec![0.0; out], |b| host(b.val()));
+    for o in 0..out {
+        let row = &mut v[o * inp..(o + 1) * inp];
+        let mut acc = 0.0f64;
+        for i in 0..inp {
+            acc += f64::from(row[i]) * f64::from(shift[i]);
+            row[i] *= scale[i];
+        }
+        b[o] += acc as f32;
+    }
+    dense.weight = Param::from_tensor(tensor(v, [out, inp], &device));
+    dense.bias = Some(Param::from_tensor(tensor(b, [out], &device)));
+    norm.folded = true;
 }

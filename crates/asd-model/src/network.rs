@@ -347,6 +347,27 @@ impl EmbeddingNet {
     }
 }
 
+impl EmbeddingNet {
+    /// An inference-only copy with every BatchNorm that directly follows (or, before the STFT
+    /// embedding, precedes) a convolution or dense layer folded into that layer's weights and bias.
+    /// Only eval mode is valid on the result.
+    pub fn folded_for_inference(&self) -> Self {
+        use crate::layers::{fold_after, fold_before};
+        let mut n = self.clone();
+        for (l, norm) in n.fft.lin.iter_mut().zip(n.fft.norm.iter_mut()) {
+            fold_after(&mut l.weight, &mut l.bias, norm);
+        }
+        let s = &mut n.stft;
+        fold_after(&mut s.conv1.weight, &mut s.conv1.bias, &mut s.norm1);
+        for b in s.blocks.iter_mut() {
+            fold_after(&mut b.conv1.weight, &mut b.conv1.bias, &mut b.norm2);
+            fold_after(&mut b.conv3.weight, &mut b.conv3.bias, &mut b.norm4);
+        }
+        fold_before(&mut s.norm2, &mut s.emb);
+        n
+    }
+}
+
 pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
     let n = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
     x / n

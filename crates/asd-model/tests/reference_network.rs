@@ -72,6 +72,11 @@ fn eval_mode_matches_reference_embeddings() {
     for row in emb.axis_iter(Axis(0)) {
         assert!((row.dot(&row) - 1.0).abs() < 1e-5);
     }
+    // BatchNorm folded into the neighbouring layers computes the same embeddings.
+    let (spec, stft) = batch(&wave, &cfg, &device);
+    let folded = host(net.folded_for_inference().embed(spec, stft, false));
+    let err = rel_err(folded.as_slice().unwrap(), emb.as_slice().unwrap());
+    assert!(err < 1e-5, "folded vs unfolded: relative error {err:e}");
 }
 
 #[test]
