@@ -134,3 +134,50 @@ impl RunConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_papers_and_bad_values_are_named() {
+        let d = RunConfig::default();
+        assert_eq!(d.members, 10);
+        assert_eq!(
+            d.methods.len(),
+            16,
+            "8 Table I rows, each on all samples and on source means"
+        );
+        assert!(d.methods.contains(&"ratio_gwrp_r0.95@means".to_string()));
+        assert_eq!(d.sweep_r.len(), 21);
+        assert!(d.validate().is_ok());
+        let bad = |f: fn(&mut RunConfig), word: &str| {
+            let mut c = RunConfig::default();
+            f(&mut c);
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(word), "{e}");
+        };
+        bad(|c| c.members = 0, "members");
+        bad(|c| c.batch_size = 1, "batch_size");
+        bad(|c| c.epochs = Some(0), "epochs");
+        bad(|c| c.sweep_r = vec![0.5, 1.5], "1.5");
+        bad(|c| c.sweep_k = vec![0], "sweep_k");
+        bad(
+            |c| c.methods = vec!["ratio_k16".into(), "magic".into()],
+            "magic",
+        );
+        bad(|c| c.decision_percentile = 1.0, "decision_percentile");
+    }
+
+    #[test]
+    fn method_names_choose_the_references() {
+        let all = crate::scoring::parse_method("ratio_k8", 16, 3).unwrap();
+        assert_eq!(all.references, asd_scoring::ReferenceChoice::All);
+        let means = crate::scoring::parse_method("lof_k16@means", 12, 3).unwrap();
+        assert_eq!(
+            means.references,
+            asd_scoring::ReferenceChoice::SourceMeans { k: 12, seed: 3 }
+        );
+        assert_eq!(means.method, "lof_k16".parse().unwrap());
+    }
+}
