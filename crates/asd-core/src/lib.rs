@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod embedding_set;
 pub mod record;
+pub mod seed;
 pub mod table;
 
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};

@@ -3,19 +3,12 @@
 //! (Table II), the K and r sweeps (Figures 2 and 3), and per machine type the score distributions of
 //! normal and anomalous clips in both domains before and after re-scaling.
 
-use crate::run::{RunError, RunResults, part_names};
+use crate::run::{RunError, RunResults, io, part_names};
 use asd_core::atomic;
 use asd_eval::table::{markdown, pct, pct_stats};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
-    move |source| RunError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")

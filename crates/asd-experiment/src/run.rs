@@ -6,8 +6,8 @@ use crate::config::RunConfig;
 use crate::scoring::{
     ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, score_member,
 };
+use asd_core::seed::derive_seed;
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Split, atomic};
-use asd_dataset::synth::derive_seed;
 use asd_dataset::{Dataset, Part};
 use asd_eval::dcase::SectionResult;
 use asd_eval::submission::{SectionScores, write_section};
@@ -39,7 +39,8 @@ pub enum RunError {
     Other(String),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+/// Maps an I/O error to one naming `path`.
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     move |source| RunError::Io {
         path: path.to_path_buf(),
         source,

@@ -4,6 +4,7 @@
 use crate::adaproj::{soft_cross_entropy, updated_scale};
 use crate::batch::HostBatch;
 use crate::error::ModelError;
+use crate::layers::host;
 use crate::network::NetConfig;
 use crate::train::{TrainConfig, Trainable, initial_scales, optimizer};
 use asd_audio::FeatureExtractor;
@@ -83,14 +84,8 @@ pub fn bench_train(
         let (s, st) = hb.to_device(&ad);
         let (f, b) = model.net.branches(s, st, true);
         let cos = model.head.cos_logits(Tensor::cat(vec![f, b], 1));
-        let host = cos
-            .clone()
-            .detach()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        scales.head = updated_scale(&host, &labels, classes, scales.head);
+        let cos_host = host(cos.clone().detach());
+        scales.head = updated_scale(&cos_host, &labels, classes, scales.head);
         let y = Tensor::from_data(TensorData::new(labels.clone(), [batch, classes]), &ad);
         let loss = soft_cross_entropy(cos, y, scales.head);
         let grads = GradientsParams::from_grads(loss.backward(), &model);

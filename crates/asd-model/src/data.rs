@@ -4,6 +4,7 @@
 
 use crate::batch::HostBatch;
 use asd_audio::{FeatureExtractor, LoadOptions, fit_length, load_clip, random_offset};
+use asd_core::seed::derive_seed;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,14 +31,10 @@ pub struct TrainBatch {
     pub failures: Vec<(PathBuf, String)>,
 }
 
-fn seed_for(seed: u64, parts: &[u64]) -> u64 {
-    asd_dataset::synth::derive_seed(seed, parts)
-}
-
 /// The order of the clips in an epoch.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed_for(
+    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(
         seed,
         &[epoch as u64, 0x5348],
     )));
@@ -117,7 +114,7 @@ pub fn make_batch(
             let it = &items[i];
             let audio = load_clip(&it.path, &opts).map_err(|e| (it.path.clone(), e.to_string()))?;
             let mut rng =
-                ChaCha8Rng::seed_from_u64(seed_for(cfg.seed, &[epoch as u64, i as u64, 0x4f46]));
+                ChaCha8Rng::seed_from_u64(derive_seed(cfg.seed, &[epoch as u64, i as u64, 0x4f46]));
             let off = random_offset(audio.samples.len(), cfg.clip_len, &mut rng);
             Ok((fit_length(&audio.samples, cfg.clip_len, off), it.class))
         })
@@ -136,8 +133,10 @@ pub fn make_batch(
             Err(f) => failures.push(f),
         }
     }
-    let mut rng =
-        ChaCha8Rng::seed_from_u64(seed_for(cfg.seed, &[epoch as u64, batch_no as u64, 0x4d58]));
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(
+        cfg.seed,
+        &[epoch as u64, batch_no as u64, 0x4d58],
+    ));
     let (waves, labels) = mixup(&waves, &labels, cfg.classes, cfg.mixup_prob, &mut rng);
     TrainBatch {
         features: HostBatch::from_clips(fx, &waves),

@@ -3,6 +3,7 @@
 
 use crate::batch::HostBatch;
 use crate::error::ModelError;
+use crate::layers::host;
 use crate::network::EmbeddingNet;
 use asd_audio::{FeatureExtractor, LoadOptions, fit_length, load_clip};
 use asd_core::EmbeddingSet;
@@ -30,12 +31,7 @@ pub fn embed_waves(
     for (b, chunk) in waves.chunks(EMBED_BATCH).enumerate() {
         let fitted: Vec<Vec<f32>> = chunk.iter().map(|w| fit_length(w, clip_len, 0)).collect();
         let (s, t) = HostBatch::from_clips(&fx, &fitted).to_device(device);
-        let e = net.embed(s, t, false);
-        let v = e
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
+        let v = host(net.embed(s, t, false));
         for (r, row) in v.chunks(512).enumerate() {
             out.row_mut(b * EMBED_BATCH + r)
                 .assign(&ndarray::ArrayView1::from(row));
@@ -94,12 +90,7 @@ pub fn embed_dataset(
         failures.extend(bad);
         if !ok.is_empty() {
             let (s, t) = hb.to_device(device);
-            let v = net
-                .embed(s, t, false)
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .unwrap_or_default();
+            let v = host(net.embed(s, t, false));
             for (k, i) in ok.iter().enumerate() {
                 rows.push((*i, v[k * 512..(k + 1) * 512].to_vec()));
             }

@@ -104,6 +104,14 @@ pub fn fit(
     let device = opts.device.device()?.autodiff();
     let ck = out.path(CHECKPOINT_DIR);
     let state_path = ck.join(STATE_FILE);
+    // A freshly initialised model: trained from, or the shape a checkpoint is loaded into.
+    let fresh = Trainable::init(
+        &net_cfg,
+        classes.len(),
+        opts.train.trainable_centers,
+        opts.train.seed,
+        &device,
+    )?;
     let (model, optim, scales, first_epoch, mut log) = if opts.resume && state_path.exists() {
         let old = out.config()?;
         if old != cfg {
@@ -126,13 +134,6 @@ pub fn fit(
                 }
             })?)
             .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
-        let fresh = Trainable::init(
-            &net_cfg,
-            classes.len(),
-            opts.train.trainable_centers,
-            opts.train.seed,
-            &device,
-        )?;
         let model = fresh
             .try_load_file(ck.join(MODULE_FILE))
             .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(MODULE_FILE).display())))?;
@@ -144,15 +145,8 @@ pub fn fit(
         out.create()?;
         out.write_config(&cfg)?;
         out.write_classes(&classes)?;
-        let model = Trainable::init(
-            &net_cfg,
-            classes.len(),
-            opts.train.trainable_centers,
-            opts.train.seed,
-            &device,
-        )?;
         (
-            model,
+            fresh,
             optimizer(&opts.train),
             initial_scales(classes.len()),
             0,

@@ -26,17 +26,20 @@ pub(crate) fn param<const D: usize>(
     Ok(Param::from_tensor(tensor(v, shape, device)))
 }
 
+/// A tensor's values on the host, row-major, as f32.
+pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap_or_default()
+}
+
 /// Collects a module's tensors under their reference names.
 pub(crate) type Export = Vec<(String, Vec<usize>, Vec<f32>)>;
 
 pub(crate) fn export<const D: usize>(out: &mut Export, name: String, t: Tensor<D>) {
     let shape = t.dims().to_vec();
-    let values = t
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default();
-    out.push((name, shape, values));
+    out.push((name, shape, host(t)));
 }
 
 /// A layer's weight and optional bias.
@@ -347,13 +350,6 @@ impl Dense {
             None => y,
         }
     }
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
 }
 
 impl Norm {

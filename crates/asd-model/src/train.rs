@@ -4,6 +4,7 @@
 use crate::adaproj::{AdaProj, initial_scale, soft_cross_entropy, updated_scale};
 use crate::data::{PipelineConfig, TrainItem, epoch_batches, spawn_epoch};
 use crate::error::ModelError;
+use crate::layers::host;
 use crate::network::{EmbeddingNet, NetConfig};
 use crate::params::{ParamSource, SeededInit};
 use burn::module::Module;
@@ -124,13 +125,6 @@ pub struct Scales {
     pub head_featex: f64,
 }
 
-fn host2(t: Tensor<2>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap_or_default()
-}
-
 fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
@@ -227,11 +221,11 @@ pub fn train(
 
             let emb = Tensor::cat(vec![f.clone(), s.clone()], 1);
             let cos = model.head.cos_logits(emb);
-            let cos_host = host2(cos.clone().detach());
+            let cos_host = host(cos.clone().detach());
             scales.head = updated_scale(&cos_host, &batch.labels, classes, scales.head);
             let loss1 = soft_cross_entropy(cos, labels, scales.head);
 
-            let mut rng = ChaCha8Rng::seed_from_u64(asd_dataset::synth::derive_seed(
+            let mut rng = ChaCha8Rng::seed_from_u64(asd_core::seed::derive_seed(
                 cfg.seed,
                 &[epoch as u64, step as u64, 0x4645],
             ));
@@ -240,7 +234,7 @@ pub fn train(
             let perm = Tensor::<1, Int>::from_data(TensorData::new(perm, [b]), device);
             let f_ex = f.select(0, perm);
             let cos_fx = model.head_featex.cos_logits(Tensor::cat(vec![f_ex, s], 1));
-            let cos_fx_host = host2(cos_fx.clone().detach());
+            let cos_fx_host = host(cos_fx.clone().detach());
             scales.head_featex =
                 updated_scale(&cos_fx_host, &y_fx, 3 * classes, scales.head_featex);
             let y_fx = Tensor::from_data(TensorData::new(y_fx, [b, 3 * classes]), device);
@@ -248,12 +242,7 @@ pub fn train(
 
             let loss = loss1 + loss2;
             let loss_v = f64::from(
-                loss.clone()
-                    .detach()
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .unwrap_or_default()
+                host(loss.clone().detach())
                     .first()
                     .copied()
                     .unwrap_or(f32::NAN),

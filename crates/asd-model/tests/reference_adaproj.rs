@@ -1,5 +1,8 @@
 //! AdaProj reproduces the reference logits, adaptive scale, loss and gradient (`adaproj/`).
 
+mod common;
+use common::{rel_err, values};
+
 use asd_model::TensorMap;
 use asd_model::adaproj::{AdaProj, initial_scale, soft_cross_entropy, updated_scale};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -12,23 +15,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/reference/adaproj")
         .join(name)
-}
-
-fn rel_err(got: &[f32], want: &[f32]) -> f64 {
-    let num: f64 = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| f64::from(a - b).powi(2))
-        .sum();
-    let den: f64 = want.iter().map(|b| f64::from(*b).powi(2)).sum();
-    (num / den).sqrt()
-}
-
-fn values(t: Tensor<2>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()
 }
 
 #[test]
@@ -75,12 +61,7 @@ fn logits_scale_loss_and_gradient_match_the_reference() {
 
     let lt = Tensor::from_data(TensorData::new(lab, [labels.nrows(), c]), &device);
     let loss = soft_cross_entropy(cos, lt, s);
-    let loss_v = loss
-        .clone()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap()[0];
+    let loss_v = values(loss.clone())[0];
     let loss_want = v["loss"].as_f64().unwrap() as f32;
     assert!(
         (loss_v - loss_want).abs() / loss_want < 1e-5,
@@ -89,11 +70,7 @@ fn logits_scale_loss_and_gradient_match_the_reference() {
 
     let grads = loss.backward();
     let g = xt.grad(&grads).unwrap();
-    let g = g
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap();
+    let g = values(g);
     let gw: Array2<f32> = read_npy(fixture("grad_x.npy")).unwrap();
     let err = rel_err(&g, gw.as_slice().unwrap());
     assert!(err < 1e-4, "grad x: relative error {err:e}");

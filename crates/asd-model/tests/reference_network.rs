@@ -1,5 +1,8 @@
 //! The network reproduces the authors' PyTorch forward passes with real weights (`network/`).
 
+mod common;
+use common::{rel_err, values};
+
 use asd_audio::FeatureExtractor;
 use asd_model::batch::HostBatch;
 use asd_model::{EmbeddingNet, NetConfig, TensorMap};
@@ -16,22 +19,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn host(t: Tensor<2>) -> Array2<f32> {
     let [r, c] = t.dims();
-    let v = t
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .unwrap();
-    Array2::from_shape_vec((r, c), v).unwrap()
-}
-
-fn rel_err(got: &[f32], want: &[f32]) -> f64 {
-    let num: f64 = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| f64::from(a - b).powi(2))
-        .sum();
-    let den: f64 = want.iter().map(|b| f64::from(*b).powi(2)).sum();
-    (num / den).sqrt()
+    Array2::from_shape_vec((r, c), values(t)).unwrap()
 }
 
 fn load(device: &Device) -> (EmbeddingNet, NetConfig) {

@@ -11,6 +11,7 @@ pub use machines::{AnomalyKind, Build, Fault, Model};
 
 use crate::dataset::Part;
 use asd_audio::write_wav_i16;
+use asd_core::seed::{derive_seed, splitmix};
 use asd_core::{Domain, Label, Split, atomic};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -244,19 +245,6 @@ pub struct ClipPlan {
     pub rel_path: PathBuf,
     /// The full DCASE name (what an anonymised file really is).
     pub full_name: String,
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A seed for one purpose, derived from the user's seed and a path of integers.
-pub fn derive_seed(seed: u64, path: &[u64]) -> u64 {
-    path.iter()
-        .fold(splitmix(seed), |acc, p| splitmix(acc ^ splitmix(*p)))
 }
 
 /// Renders one clip: machine (with its fault), background, microphone, level.
