@@ -7,7 +7,7 @@ use asd_eval::dcase::{ClipTruth, ScoredClip, SectionResult, evaluate};
 use asd_eval::summary::{MetricKind, Summary};
 use asd_scoring::pipeline::{ScoreOptions, score_set};
 use asd_scoring::{MethodSpec, ReferenceChoice};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// `name` is a method of `asd score` (`nn`, `lof_k8`, `ratio_k16`, `ratio_gwrp_r0.9`, …), optionally
 /// followed by `@means` for k-means source means plus target samples as references.
@@ -79,18 +79,15 @@ pub fn ensemble(members: &[MethodScores]) -> MethodScores {
             out.test.insert(k.clone(), v.iter().sum::<f64>() / n);
         }
     }
+    // One lookup table per member, so that merging stays linear in the number of training clips.
+    let lookup: Vec<HashMap<&ClipKey, f64>> = members
+        .iter()
+        .map(|m| m.train.values().flatten().map(|(k, s)| (k, *s)).collect())
+        .collect();
     for (sec, rows) in &first.train {
         let mut merged = Vec::new();
         for (k, _) in rows {
-            let v: Option<Vec<f64>> = members
-                .iter()
-                .map(|m| {
-                    m.train
-                        .get(sec)
-                        .and_then(|r| r.iter().find(|(kk, _)| kk == k))
-                        .map(|(_, s)| *s)
-                })
-                .collect();
+            let v: Option<Vec<f64>> = lookup.iter().map(|l| l.get(k).copied()).collect();
             if let Some(v) = v {
                 merged.push((k.clone(), v.iter().sum::<f64>() / n));
             }
@@ -132,4 +129,37 @@ pub fn evaluate_part(
     let refs: Vec<&SectionResult> = sections.iter().collect();
     let summary = Summary::of("all", &refs, MetricKind::Official);
     (sections, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(f: &str) -> ClipKey {
+        ("fan".into(), "00".into(), f.into())
+    }
+
+    #[test]
+    fn ensemble_averages_clips_every_member_scored() {
+        let sec = ("fan".to_string(), "00".to_string());
+        let a = MethodScores {
+            test: [(k("t1"), 1.0), (k("t2"), 2.0)].into_iter().collect(),
+            train: [(sec.clone(), vec![(k("r1"), 0.5), (k("r2"), 0.7)])]
+                .into_iter()
+                .collect(),
+            failures: vec!["fan 00: x".into()],
+        };
+        let b = MethodScores {
+            test: [(k("t1"), 3.0)].into_iter().collect(),
+            train: [(sec.clone(), vec![(k("r2"), 0.9), (k("r1"), 0.1)])]
+                .into_iter()
+                .collect(),
+            failures: vec!["fan 00: x".into()],
+        };
+        let e = ensemble(&[a, b]);
+        assert_eq!(e.test.len(), 1, "t2 lacks member b's score");
+        assert_eq!(e.test[&k("t1")], 2.0);
+        assert_eq!(e.train[&sec], vec![(k("r1"), 0.3), (k("r2"), 0.8)]);
+        assert_eq!(e.failures, ["fan 00: x"]);
+    }
 }
