@@ -3,8 +3,7 @@
 use crate::error::ModelError;
 use crate::params::{Init, ParamSource};
 use burn::module::{Module, Param, RunningState};
-use burn::tensor::module::{batch_norm, batch_norm_train, conv1d, conv2d};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::{batch_norm, batch_norm_train};
 use burn::tensor::{Device, Tensor, TensorData};
 
 pub(crate) fn tensor<const D: usize>(
@@ -242,13 +241,11 @@ impl Conv1 {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let opts = ConvOptions::new([self.stride], [0], [1], 1);
-        conv1d(
-            x,
-            self.weight.val(),
-            self.bias.as_ref().map(|b| b.val()),
-            opts,
-        )
+        let y = crate::conv::conv1d(x, self.weight.val(), self.stride);
+        match &self.bias {
+            Some(b) => y + b.val().reshape([1, -1, 1]),
+            None => y,
+        }
     }
 
     pub fn out_len(&self, len: usize) -> usize {
@@ -309,13 +306,12 @@ impl Conv2 {
         } else {
             [tf_same(h, k, self.stride), tf_same(w, k, self.stride)]
         };
-        let opts = ConvOptions::new_with_padding([self.stride, self.stride], pad, [1, 1], 1);
-        conv2d(
-            x,
-            self.weight.val(),
-            self.bias.as_ref().map(|b| b.val()),
-            opts,
-        )
+        let pad = [pad[0].0, pad[0].1, pad[1].0, pad[1].1];
+        let y = crate::conv::conv2d(x, self.weight.val(), [self.stride, self.stride], pad);
+        match &self.bias {
+            Some(b) => y + b.val().reshape([1, -1, 1, 1]),
+            None => y,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod adaproj;
 pub mod batch;
 pub mod bench;
+pub mod conv;
 pub mod data;
 pub mod device;
 pub mod embed;

@@ -1,0 +1,194 @@
+//! Where a training step's time goes: each convolution of the network at batch 32 with 10 s clips,
+//! timed alone (forward in eval mode; forward + backward under autodiff), with its GFLOP/s, for
+//! burn's own convolution and for the lowered one this crate uses (`asd_model::conv`).
+//!
+//! `cargo run --release -p asd-model --example conv_profile`
+
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor};
+use std::time::Instant;
+
+fn time<F: FnMut()>(mut f: F) -> f64 {
+    f();
+    let mut v: Vec<f64> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[1]
+}
+
+struct Shape2 {
+    name: &'static str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    s: usize,
+    h: usize,
+    w: usize,
+}
+
+type Conv2 = fn(Tensor<4>, Tensor<4>, usize, usize) -> Tensor<4>;
+
+fn burn_conv(x: Tensor<4>, w: Tensor<4>, s: usize, pad: usize) -> Tensor<4> {
+    conv2d(x, w, None, ConvOptions::new([s, s], [pad, pad], [1, 1], 1))
+}
+
+fn lowered_conv(x: Tensor<4>, w: Tensor<4>, s: usize, pad: usize) -> Tensor<4> {
+    asd_model::conv::conv2d(x, w, [s, s], [pad; 4])
+}
+
+fn row(name: &str, flop: f64, fwd: f64, both: f64) {
+    println!(
+        "| {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+        name,
+        fwd * 1e3,
+        flop / fwd / 1e9,
+        both * 1e3,
+        3.0 * flop / both / 1e9
+    );
+}
+
+fn main() {
+    let b = 32;
+    let dev = Device::flex();
+    let ad = dev.clone().autodiff();
+    let shapes = [
+        Shape2 {
+            name: "stft.conv1 7x7/2 1-16",
+            cin: 1,
+            cout: 16,
+            k: 7,
+            s: 2,
+            h: 311,
+            w: 513,
+        },
+        Shape2 {
+            name: "block1 3x3 16",
+            cin: 16,
+            cout: 16,
+            k: 3,
+            s: 1,
+            h: 77,
+            w: 128,
+        },
+        Shape2 {
+            name: "block2.conv1 3x3/2 16-32",
+            cin: 16,
+            cout: 32,
+            k: 3,
+            s: 2,
+            h: 77,
+            w: 128,
+        },
+        Shape2 {
+            name: "block2 3x3 32",
+            cin: 32,
+            cout: 32,
+            k: 3,
+            s: 1,
+            h: 39,
+            w: 64,
+        },
+        Shape2 {
+            name: "block3 3x3 64",
+            cin: 64,
+            cout: 64,
+            k: 3,
+            s: 1,
+            h: 20,
+            w: 32,
+        },
+        Shape2 {
+            name: "block4 3x3 128",
+            cin: 128,
+            cout: 128,
+            k: 3,
+            s: 1,
+            h: 10,
+            w: 16,
+        },
+        Shape2 {
+            name: "fft.conv1 1x256/64 1-128",
+            cin: 1,
+            cout: 128,
+            k: 0,
+            s: 64,
+            h: 1,
+            w: 80_000,
+        },
+        Shape2 {
+            name: "fft.conv2 1x64/32 128-128",
+            cin: 128,
+            cout: 128,
+            k: 1,
+            s: 32,
+            h: 1,
+            w: 1246,
+        },
+    ];
+    println!("| layer | impl | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for sh in &shapes {
+        // k = 0 / 1 mark the FFT branch's 1-D kernels (256 and 64 wide).
+        let (kh, kw, sh_, pad) = match sh.k {
+            0 => (1, 256, 1, 0),
+            1 => (1, 64, 1, 0),
+            k => (k, k, sh.s, k / 2),
+        };
+        let x = Tensor::<4>::random(
+            [b, sh.cin, sh.h, sh.w],
+            Distribution::Normal(0.0, 1.0),
+            &dev,
+        );
+        let w = Tensor::<4>::random(
+            [sh.cout, sh.cin, kh, kw],
+            Distribution::Normal(0.0, 0.1),
+            &dev,
+        );
+        for (imp, f) in [
+            ("burn", burn_conv as Conv2),
+            ("lowered", lowered_conv as Conv2),
+        ] {
+            let y = if kh == 1 {
+                let opts = ConvOptions::new([1, sh.s], [0, 0], [1, 1], 1);
+                if imp == "burn" {
+                    conv2d(x.clone(), w.clone(), None, opts)
+                } else {
+                    asd_model::conv::conv2d(x.clone(), w.clone(), [1, sh.s], [0; 4])
+                }
+            } else {
+                f(x.clone(), w.clone(), sh_, pad)
+            };
+            let [_, _, ho, wo] = y.dims();
+            let flop = 2.0 * (b * ho * wo * sh.cout * sh.cin * kh * kw) as f64;
+            let run = |x: Tensor<4>, w: Tensor<4>| {
+                if kh == 1 {
+                    let opts = ConvOptions::new([1, sh.s], [0, 0], [1, 1], 1);
+                    if imp == "burn" {
+                        conv2d(x, w, None, opts)
+                    } else {
+                        asd_model::conv::conv2d(x, w, [1, sh.s], [0; 4])
+                    }
+                } else {
+                    f(x, w, sh_, pad)
+                }
+            };
+            let fwd = time(|| {
+                let _ = run(x.clone(), w.clone()).into_data();
+            });
+            let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+            let wa = Tensor::<4>::from_data(w.to_data(), &ad).require_grad();
+            let both = time(|| {
+                let g = run(xa.clone(), wa.clone()).sum().backward();
+                let _ = wa.grad(&g).map(|t| t.into_data());
+                let _ = xa.grad(&g).map(|t| t.into_data());
+            });
+            row(&format!("{} | {}", sh.name, imp), flop, fwd, both);
+        }
+    }
+}
