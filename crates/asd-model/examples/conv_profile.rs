@@ -39,7 +39,7 @@ fn burn_conv(x: Tensor<4>, w: Tensor<4>, s: usize, pad: usize) -> Tensor<4> {
 }
 
 fn lowered_conv(x: Tensor<4>, w: Tensor<4>, s: usize, pad: usize) -> Tensor<4> {
-    asd_model::conv::conv2d(x, w, [s, s], [pad; 4])
+    asd_model::ops::conv2d(x, w, [s, s], [pad; 4])
 }
 
 fn row(name: &str, flop: f64, fwd: f64, both: f64) {
@@ -54,6 +54,7 @@ fn row(name: &str, flop: f64, fwd: f64, both: f64) {
 }
 
 fn main() {
+    stem_profile();
     let b = 32;
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
@@ -159,7 +160,7 @@ fn main() {
                 if imp == "burn" {
                     conv2d(x.clone(), w.clone(), None, opts)
                 } else {
-                    asd_model::conv::conv2d(x.clone(), w.clone(), [1, sh.s], [0; 4])
+                    asd_model::ops::conv2d(x.clone(), w.clone(), [1, sh.s], [0; 4])
                 }
             } else {
                 f(x.clone(), w.clone(), sh_, pad)
@@ -172,7 +173,7 @@ fn main() {
                     if imp == "burn" {
                         conv2d(x, w, None, opts)
                     } else {
-                        asd_model::conv::conv2d(x, w, [1, sh.s], [0; 4])
+                        asd_model::ops::conv2d(x, w, [1, sh.s], [0; 4])
                     }
                 } else {
                     f(x, w, sh_, pad)
@@ -191,4 +192,55 @@ fn main() {
             row(&format!("{} | {}", sh.name, imp), flop, fwd, both);
         }
     }
+}
+
+/// The STFT branch's stem (convolution, BatchNorm in train mode, ReLU, max-pool) alone, forward and
+/// backward, to separate the convolution from the memory-bound layers around it.
+fn stem_profile() {
+    use asd_model::layers::{Conv2, Norm};
+    use asd_model::params::SeededInit;
+    use burn::tensor::activation::relu;
+    let ad = Device::flex().autodiff();
+    let mut src = SeededInit::new(0);
+    let conv = Conv2::load(&mut src, "c", 1, 16, 7, 2, false, &ad).unwrap();
+    let norm = Norm::load(&mut src, "n", 16, false, &ad).unwrap();
+    let x = Tensor::<4>::random([32, 1, 311, 513], Distribution::Normal(0.0, 1.0), &ad);
+    let t_conv = time(|| {
+        let y = conv.forward(x.clone());
+        let g = y.sum().backward();
+        let _ = conv.weight.grad(&g).map(|t| t.into_data());
+    });
+    let t_stem = time(|| {
+        let y = conv.forward(x.clone());
+        let y = relu(norm.forward(y, true));
+        let y = asd_model::ops::max_pool2d(y, 3, 2);
+        let g = y.sum().backward();
+        let _ = conv.weight.grad(&g).map(|t| t.into_data());
+    });
+    let t_bn = time(|| {
+        let y = norm.forward(conv.forward(x.clone()), true);
+        let g = y.sum().backward();
+        let _ = conv.weight.grad(&g).map(|t| t.into_data());
+    });
+    let t_relu = time(|| {
+        let y = relu(conv.forward(x.clone()));
+        let g = y.sum().backward();
+        let _ = conv.weight.grad(&g).map(|t| t.into_data());
+    });
+    let t_pool = time(|| {
+        let y = asd_model::ops::max_pool2d(conv.forward(x.clone()), 3, 2);
+        let g = y.sum().backward();
+        let _ = conv.weight.grad(&g).map(|t| t.into_data());
+    });
+    println!(
+        "stem: + BatchNorm {:.1} ms, + ReLU {:.1} ms, + max-pool {:.1} ms",
+        t_bn * 1e3,
+        t_relu * 1e3,
+        t_pool * 1e3
+    );
+    println!(
+        "stem: convolution alone {:.1} ms, with BatchNorm, ReLU and max-pool {:.1} ms",
+        t_conv * 1e3,
+        t_stem * 1e3
+    );
 }

@@ -3,7 +3,7 @@
 use crate::error::ModelError;
 use crate::params::{Init, ParamSource};
 use burn::module::{Module, Param, RunningState};
-use burn::tensor::module::{batch_norm, batch_norm_train};
+use burn::tensor::module::batch_norm;
 use burn::tensor::{Device, Tensor, TensorData};
 
 pub(crate) fn tensor<const D: usize>(
@@ -176,8 +176,8 @@ impl Norm {
             return x;
         }
         let device = x.device();
-        let (g, b) = self.affine(&device);
         if !train {
+            let (g, b) = self.affine(&device);
             return batch_norm(
                 x,
                 g,
@@ -189,22 +189,30 @@ impl Norm {
         }
         let dims = x.dims();
         let per_channel = dims.iter().product::<usize>() / dims[1].max(1);
-        let out = batch_norm_train(x, g, b, self.eps);
+        let (normalized, mean, variance) = crate::ops::batch_norm_train(x, self.eps);
+        let output = match (&self.gamma, &self.beta) {
+            (Some(g), Some(b)) => {
+                let mut shape = [1; D];
+                shape[1] = self.channels;
+                normalized * g.val().reshape(shape) + b.val().reshape(shape)
+            }
+            _ => normalized,
+        };
         let unbiased = per_channel as f64 / (per_channel.max(2) - 1) as f64;
         let m = self.momentum;
         let rm = self
             .running_mean
             .value_sync()
             .mul_scalar(1.0 - m)
-            .add(out.mean.detach().mul_scalar(m));
+            .add(mean.detach().mul_scalar(m));
         let rv = self
             .running_var
             .value_sync()
             .mul_scalar(1.0 - m)
-            .add(out.variance.detach().mul_scalar(m * unbiased));
+            .add(variance.detach().mul_scalar(m * unbiased));
         self.running_mean.update(rm.detach());
         self.running_var.update(rv.detach());
-        out.output
+        output
     }
 }
 
@@ -241,7 +249,7 @@ impl Conv1 {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let y = crate::conv::conv1d(x, self.weight.val(), self.stride);
+        let y = crate::ops::conv1d(x, self.weight.val(), self.stride);
         match &self.bias {
             Some(b) => y + b.val().reshape([1, -1, 1]),
             None => y,
@@ -307,7 +315,7 @@ impl Conv2 {
             [tf_same(h, k, self.stride), tf_same(w, k, self.stride)]
         };
         let pad = [pad[0].0, pad[0].1, pad[1].0, pad[1].1];
-        let y = crate::conv::conv2d(x, self.weight.val(), [self.stride, self.stride], pad);
+        let y = crate::ops::conv2d(x, self.weight.val(), [self.stride, self.stride], pad);
         match &self.bias {
             Some(b) => y + b.val().reshape([1, -1, 1, 1]),
             None => y,

@@ -4,7 +4,6 @@
 pub mod adaproj;
 pub mod batch;
 pub mod bench;
-pub mod conv;
 pub mod data;
 pub mod device;
 pub mod embed;
@@ -13,6 +12,7 @@ pub mod fit;
 pub mod layers;
 pub mod model_dir;
 pub mod network;
+pub mod ops;
 pub mod params;
 pub mod train;
 

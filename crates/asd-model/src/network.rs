@@ -8,8 +8,6 @@ use crate::params::ParamSource;
 use asd_audio::{STFT_BINS, stft_frames};
 use burn::module::Module;
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -288,7 +286,7 @@ impl StftBranch {
         let x = self.norm_inp.forward(stft, train);
         let x = x.swap_dims(1, 2).unsqueeze_dim::<4>(1);
         let x = relu(self.norm1.forward(self.conv1.forward(x), train));
-        let mut x = max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
+        let mut x = crate::ops::max_pool2d(x, 3, 2);
         for blk in &self.blocks {
             x = blk.forward(x, train);
         }

@@ -1,0 +1,401 @@
+//! The CPU kernels of this module as a burn backend extension: the flex backend runs them on host
+//! memory, and autodiff gets backward passes that call the matching gradient kernels. Other
+//! backends (CUDA) never reach this trait: the wrappers in `super` use burn's own operations there.
+
+use super::{conv, norm, pool};
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::{Autodiff, NodeId};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, DType, Flex, TensorMetadata, backend_extension};
+use burn::tensor::TensorData;
+
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuKernels: Backend {
+    /// Convolution without bias, groups or dilation; `pad` is top, bottom, left, right.
+    fn lowered_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FloatTensor<Self>;
+
+    fn lowered_conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FloatTensor<Self>;
+
+    fn lowered_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FloatTensor<Self>;
+
+    /// Per-channel mean and biased variance of x (batch, channels, …), as a (2, channels) tensor.
+    /// Not differentiated.
+    fn batch_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// (x − mean) / √(var + eps) with the batch statistics `moments` of x; differentiated through
+    /// the statistics as well.
+    fn batch_normalize(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
+
+    fn batch_normalize_grad(
+        y: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
+
+    /// Max-pooling of x (batch, channels, h, w) with a k × k window, no padding.
+    fn plain_max_pool2d(x: FloatTensor<Self>, k: usize, stride: usize) -> FloatTensor<Self>;
+
+    fn plain_max_pool2d_grad(
+        x: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        k: usize,
+        stride: usize,
+    ) -> FloatTensor<Self>;
+}
+
+fn geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    stride: [usize; 2],
+    pad: [usize; 4],
+) -> conv::Geometry {
+    let (xs, ws) = (x.shape(), weight.shape());
+    conv::Geometry {
+        batch: xs[0],
+        c_in: xs[1],
+        h: xs[2],
+        w: xs[3],
+        c_out: ws[0],
+        kh: ws[2],
+        kw: ws[3],
+        stride,
+        pad,
+    }
+}
+
+/// The tensor's values, row-major. The network runs in f32 only; any other dtype is a bug.
+fn host(t: &FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "the CPU kernels take f32 tensors");
+    t.to_contiguous()
+}
+
+fn slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().unwrap_or(&[])
+}
+
+fn tensor<const D: usize>(v: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(v, shape))
+}
+
+fn norm_layout(x: &FlexTensor) -> norm::Layout {
+    let s = x.shape();
+    norm::Layout {
+        batch: s[0],
+        channels: s[1],
+        s: s.iter().skip(2).product(),
+    }
+}
+
+fn window(x: &FlexTensor, k: usize, stride: usize) -> pool::Window {
+    let s = x.shape();
+    pool::Window {
+        planes: s[0] * s[1],
+        h: s[2],
+        w: s[3],
+        k,
+        stride,
+    }
+}
+
+impl CpuKernels for Flex {
+    fn lowered_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)));
+        tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
+    }
+
+    fn lowered_conv2d_input_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let dx = conv::input_grad(&g, slice(&host(&output_grad)), slice(&host(&weight)));
+        tensor(dx, [g.batch, g.c_in, g.h, g.w])
+    }
+
+    fn lowered_conv2d_weight_grad(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let dw = conv::weight_grad(&g, slice(&host(&x)), slice(&host(&output_grad)));
+        tensor(dw, [g.c_out, g.c_in, g.kh, g.kw])
+    }
+
+    fn batch_moments(x: FlexTensor) -> FlexTensor {
+        let l = norm_layout(&x);
+        tensor(norm::moments(&l, slice(&host(&x))), [2, l.channels])
+    }
+
+    fn batch_normalize(x: FlexTensor, moments: FlexTensor, eps: f64) -> FlexTensor {
+        let l = norm_layout(&x);
+        let y = norm::normalize(&l, slice(&host(&x)), slice(&host(&moments)), eps);
+        FlexTensor::from_data(TensorData::new(y, x.shape()))
+    }
+
+    fn batch_normalize_grad(
+        y: FlexTensor,
+        moments: FlexTensor,
+        output_grad: FlexTensor,
+        eps: f64,
+    ) -> FlexTensor {
+        let l = norm_layout(&y);
+        let dx = norm::normalize_grad(
+            &l,
+            slice(&host(&y)),
+            slice(&host(&output_grad)),
+            slice(&host(&moments)),
+            eps,
+        );
+        FlexTensor::from_data(TensorData::new(dx, y.shape()))
+    }
+
+    fn plain_max_pool2d(x: FlexTensor, k: usize, stride: usize) -> FlexTensor {
+        let g = window(&x, k, stride);
+        let s = x.shape();
+        tensor(
+            pool::forward(&g, slice(&host(&x))),
+            [s[0], s[1], g.out_h(), g.out_w()],
+        )
+    }
+
+    fn plain_max_pool2d_grad(
+        x: FlexTensor,
+        output_grad: FlexTensor,
+        k: usize,
+        stride: usize,
+    ) -> FlexTensor {
+        let g = window(&x, k, stride);
+        let dx = pool::backward(&g, slice(&host(&x)), slice(&host(&output_grad)));
+        FlexTensor::from_data(TensorData::new(dx, x.shape()))
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl<B: CpuKernels> Backward<B, 2> for ConvBackward {
+    type State = (NodeId, NodeId, [usize; 2], [usize; 4]);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, cp: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x_id, w_id, stride, pad) = ops.state;
+        let x = cp.retrieve_node_output::<FloatTensor<B>>(x_id);
+        let w = cp.retrieve_node_output::<FloatTensor<B>>(w_id);
+        if let Some(node) = node_x {
+            let dx = B::lowered_conv2d_input_grad(x.clone(), w.clone(), dy.clone(), stride, pad);
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_w {
+            grads.register::<B>(
+                node.id,
+                B::lowered_conv2d_weight_grad(x, w, dy, stride, pad),
+            );
+        }
+    }
+}
+
+#[derive(Debug)]
+struct NormalizeBackward;
+
+impl<B: CpuKernels> Backward<B, 1> for NormalizeBackward {
+    /// The output (the normalised x, all the gradient needs), the statistics and eps.
+    type State = (FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (y, moments, eps) = ops.state;
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::batch_normalize_grad(y, moments, dy, eps));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PoolBackward;
+
+impl<B: CpuKernels> Backward<B, 1> for PoolBackward {
+    type State = (NodeId, usize, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, cp: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x_id, k, stride) = ops.state;
+        let x = cp.retrieve_node_output::<FloatTensor<B>>(x_id);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::plain_max_pool2d_grad(x, dy, k, stride));
+        }
+    }
+}
+
+/// The autodiff backend's float tensor (its type is not exported by name).
+type AdTensor<B, C> = FloatTensor<Autodiff<B, C>>;
+
+/// Runs a kernel on the inner backend without recording it (gradient kernels, statistics).
+/// (The tensor type does not depend on the checkpointing strategy.)
+fn untracked<B: Backend>(out: FloatTensor<B>) -> FloatTensor<Autodiff<B>> {
+    FloatTensor::<Autodiff<B>>::new(out)
+}
+
+impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
+    fn lowered_conv2d(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> AdTensor<B, C> {
+        match ConvBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let w_id = prep.checkpoint(&weight);
+                let y = B::lowered_conv2d(x.into_primitive(), weight.into_primitive(), stride, pad);
+                prep.finish((x_id, w_id, stride, pad), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::lowered_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                stride,
+                pad,
+            )),
+        }
+    }
+
+    fn lowered_conv2d_input_grad(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        output_grad: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> AdTensor<B, C> {
+        untracked(B::lowered_conv2d_input_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            output_grad.into_primitive(),
+            stride,
+            pad,
+        ))
+    }
+
+    fn lowered_conv2d_weight_grad(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        output_grad: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> AdTensor<B, C> {
+        untracked(B::lowered_conv2d_weight_grad(
+            x.into_primitive(),
+            weight.into_primitive(),
+            output_grad.into_primitive(),
+            stride,
+            pad,
+        ))
+    }
+
+    fn batch_moments(x: AdTensor<B, C>) -> AdTensor<B, C> {
+        untracked(B::batch_moments(x.into_primitive()))
+    }
+
+    fn batch_normalize(x: AdTensor<B, C>, moments: AdTensor<B, C>, eps: f64) -> AdTensor<B, C> {
+        let m = moments.into_primitive();
+        match NormalizeBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::batch_normalize(x.into_primitive(), m.clone(), eps);
+                prep.finish((y.clone(), m, eps), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::batch_normalize(x.into_primitive(), m, eps)),
+        }
+    }
+
+    fn batch_normalize_grad(
+        y: AdTensor<B, C>,
+        moments: AdTensor<B, C>,
+        output_grad: AdTensor<B, C>,
+        eps: f64,
+    ) -> AdTensor<B, C> {
+        untracked(B::batch_normalize_grad(
+            y.into_primitive(),
+            moments.into_primitive(),
+            output_grad.into_primitive(),
+            eps,
+        ))
+    }
+
+    fn plain_max_pool2d(x: AdTensor<B, C>, k: usize, stride: usize) -> AdTensor<B, C> {
+        match PoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let y = B::plain_max_pool2d(x.into_primitive(), k, stride);
+                prep.finish((x_id, k, stride), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::plain_max_pool2d(x.into_primitive(), k, stride))
+            }
+        }
+    }
+
+    fn plain_max_pool2d_grad(
+        x: AdTensor<B, C>,
+        output_grad: AdTensor<B, C>,
+        k: usize,
+        stride: usize,
+    ) -> AdTensor<B, C> {
+        untracked(B::plain_max_pool2d_grad(
+            x.into_primitive(),
+            output_grad.into_primitive(),
+            k,
+            stride,
+        ))
+    }
+}

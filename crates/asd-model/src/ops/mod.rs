@@ -1,0 +1,92 @@
+//! The network's heavy operations with CPU kernels of this crate (convolution lowered to GEMM,
+//! batch normalisation and max-pooling in single passes), each with its backward pass. burn's CPU
+//! backend computes them through generic compositions that dominated the training step (see
+//! `docs/design.md`, "Network" benchmarks). On other devices (CUDA) burn's own operations run.
+
+pub mod conv;
+mod extension;
+pub mod norm;
+pub mod pool;
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::tensor::module::max_pool2d as burn_max_pool2d;
+use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor};
+pub use extension::CpuKernels;
+
+/// Whether the tensors of this device live in host memory under burn's flex backend.
+fn on_cpu(device: &Device) -> bool {
+    matches!(
+        device.as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    )
+}
+
+/// 2-D convolution without bias: x (batch, c_in, h, w), weight (c_out, c_in, kh, kw); `pad` is top,
+/// bottom, left, right.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: [usize; 2], pad: [usize; 4]) -> Tensor<4> {
+    if !on_cpu(&x.device()) {
+        let opts =
+            ConvOptions::new_with_padding(stride, [(pad[0], pad[1]), (pad[2], pad[3])], [1, 1], 1);
+        return burn::tensor::module::conv2d(x, weight, None, opts);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::lowered_conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        stride,
+        pad,
+    ))
+}
+
+/// 1-D convolution without bias or padding: x (batch, c_in, len), weight (c_out, c_in, k).
+pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, stride: usize) -> Tensor<3> {
+    let [b, c, l] = x.dims();
+    let [o, ci, k] = weight.dims();
+    let y = conv2d(
+        x.reshape([b, c, 1, l]),
+        weight.reshape([o, ci, 1, k]),
+        [1, stride],
+        [0; 4],
+    );
+    let [_, _, _, lo] = y.dims();
+    y.reshape([b, o, lo])
+}
+
+/// Batch normalisation with the batch's statistics and no affine parameters: the normalised x,
+/// and the per-channel mean and biased variance (for the running statistics).
+pub fn batch_norm_train<const D: usize>(
+    x: Tensor<D>,
+    eps: f64,
+) -> (Tensor<D>, Tensor<1>, Tensor<1>) {
+    let device = x.device();
+    if !on_cpu(&device) {
+        let c = x.dims()[1];
+        let (g, b) = (Tensor::ones([c], &device), Tensor::zeros([c], &device));
+        let out = burn::tensor::module::batch_norm_train(x, g, b, eps);
+        return (out.output, out.mean, out.variance);
+    }
+    let moments: Tensor<2> = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_moments(
+        x.clone().detach().into_dispatch(),
+    ));
+    let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_normalize(
+        x.into_dispatch(),
+        moments.clone().into_dispatch(),
+        eps,
+    ));
+    let c = moments.dims()[1];
+    let mean = moments.clone().slice([0..1, 0..c]).reshape([c]);
+    let var = moments.slice([1..2, 0..c]).reshape([c]);
+    (y, mean, var)
+}
+
+/// k × k max-pooling with the given stride and no padding.
+pub fn max_pool2d(x: Tensor<4>, k: usize, stride: usize) -> Tensor<4> {
+    if !on_cpu(&x.device()) {
+        return burn_max_pool2d(x, MaxPoolOptions::new([k, k]).with_stride([stride, stride]));
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::plain_max_pool2d(
+        x.into_dispatch(),
+        k,
+        stride,
+    ))
+}

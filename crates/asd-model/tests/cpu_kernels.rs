@@ -1,0 +1,133 @@
+//! The CPU kernels (`asd_model::ops`) against burn's own operations: outputs and gradients under autodiff.
+
+use burn::tensor::module::conv2d as burn_conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Distribution, Tensor};
+
+fn max_rel(a: Tensor<4>, b: Tensor<4>) -> f32 {
+    let a: Vec<f32> = a.into_data().to_vec().unwrap();
+    let b: Vec<f32> = b.into_data().to_vec().unwrap();
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / scale)
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn lowered_conv_matches_burn_forward_and_gradients() {
+    let ad = Device::flex().autodiff();
+    // (batch, c_in, h, w, c_out, k, stride, pad top/bottom/left/right): the network's kinds of layer.
+    let cases = [
+        (2, 1, 21, 33, 4, 7, 2, [2, 3, 2, 3]),
+        (3, 4, 9, 12, 4, 3, 1, [1, 1, 1, 1]),
+        (2, 4, 9, 12, 6, 3, 2, [0, 1, 0, 1]),
+        (2, 4, 5, 6, 6, 1, 1, [0, 0, 0, 0]),
+    ];
+    for (b, ci, h, w, co, k, s, pad) in cases {
+        let x0 = Tensor::<4>::random([b, ci, h, w], Distribution::Normal(0.0, 1.0), &ad);
+        let w0 = Tensor::<4>::random([co, ci, k, k], Distribution::Normal(0.0, 0.3), &ad);
+        let probe = |y: &Tensor<4>| {
+            Tensor::<4>::random(y.dims(), Distribution::Normal(0.0, 1.0), &Device::flex())
+        };
+        let (x1, w1) = (x0.clone().require_grad(), w0.clone().require_grad());
+        let ours = asd_model::ops::conv2d(x1.clone(), w1.clone(), [s, s], pad);
+        let (x2, w2) = (x0.require_grad(), w0.require_grad());
+        let opts =
+            ConvOptions::new_with_padding([s, s], [(pad[0], pad[1]), (pad[2], pad[3])], [1, 1], 1);
+        let theirs = burn_conv2d(x2.clone(), w2.clone(), None, opts);
+        assert_eq!(ours.dims(), theirs.dims());
+        let r = Tensor::from_data(probe(&ours).into_data(), &ad);
+        let g1 = (ours.clone() * r.clone()).sum().backward();
+        let g2 = (theirs.clone() * r).sum().backward();
+        let case = format!("case {b}x{ci}x{h}x{w} -> {co}, k {k}, s {s}");
+        assert!(
+            max_rel(ours.inner(), theirs.inner()) < 1e-5,
+            "{case}: output"
+        );
+        let (dx1, dx2) = (x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+        assert!(max_rel(dx1, dx2) < 1e-5, "{case}: input gradient");
+        let (dw1, dw2) = (w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
+        assert!(max_rel(dw1, dw2) < 1e-5, "{case}: weight gradient");
+    }
+}
+
+fn max_rel_n<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    let a: Vec<f32> = a.into_data().to_vec().unwrap();
+    let b: Vec<f32> = b.into_data().to_vec().unwrap();
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / scale)
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn batch_norm_matches_burn_forward_statistics_and_gradient() {
+    let ad = Device::flex().autodiff();
+    for dims in [[4, 3, 5, 7], [6, 5, 1, 1]] {
+        let x0 = Tensor::<4>::random(dims, Distribution::Normal(0.5, 2.0), &ad);
+        let r = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &ad);
+        let x1 = x0.clone().require_grad();
+        let (y1, m1, v1) = asd_model::ops::batch_norm_train(x1.clone(), 1e-5);
+        let x2 = x0.require_grad();
+        let c = dims[1];
+        let out = burn::tensor::module::batch_norm_train(
+            x2.clone(),
+            Tensor::ones([c], &ad),
+            Tensor::zeros([c], &ad),
+            1e-5,
+        );
+        // A loss that is not a plain sum, so the gradient does not vanish.
+        let g1 = (y1.clone() * r.clone()).powi_scalar(2).sum().backward();
+        let g2 = (out.output.clone() * r).powi_scalar(2).sum().backward();
+        assert!(
+            max_rel_n(y1.inner(), out.output.inner()) < 1e-5,
+            "{dims:?}: output"
+        );
+        assert!(
+            max_rel_n(m1.inner(), out.mean.inner()) < 1e-5,
+            "{dims:?}: mean"
+        );
+        assert!(
+            max_rel_n(v1.inner(), out.variance.inner()) < 1e-5,
+            "{dims:?}: variance"
+        );
+        let (d1, d2) = (x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+        assert!(max_rel_n(d1, d2) < 1e-4, "{dims:?}: input gradient");
+    }
+}
+
+#[test]
+fn max_pool_matches_burn_forward_and_gradient() {
+    use burn::tensor::module::max_pool2d;
+    use burn::tensor::ops::MaxPoolOptions;
+    let ad = Device::flex().autodiff();
+    for dims in [[2, 3, 9, 12], [1, 2, 4, 3]] {
+        let x0 = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &ad);
+        let x1 = x0.clone().require_grad();
+        let y1 = asd_model::ops::max_pool2d(x1.clone(), 3, 2);
+        let x2 = x0.require_grad();
+        let y2 = max_pool2d(x2.clone(), MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
+        assert_eq!(y1.dims(), y2.dims());
+        let r = Tensor::<4>::random(y1.dims(), Distribution::Normal(0.0, 1.0), &ad);
+        let g1 = (y1.clone() * r.clone()).sum().backward();
+        let g2 = (y2.clone() * r).sum().backward();
+        assert!(max_rel_n(y1.inner(), y2.inner()) == 0.0, "{dims:?}: output");
+        let (d1, d2) = (x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+        assert!(max_rel_n(d1, d2) < 1e-6, "{dims:?}: input gradient");
+    }
+}
+
+/// After a ReLU many window entries tie at zero: the gradient goes to the first, as in PyTorch.
+#[test]
+fn max_pool_gives_ties_to_the_first_maximum() {
+    let ad = Device::flex().autodiff();
+    let x = Tensor::<4>::zeros([1, 1, 3, 3], &ad).require_grad();
+    let y = asd_model::ops::max_pool2d(x.clone(), 3, 2);
+    let g = y.sum().backward();
+    let d: Vec<f32> = x.grad(&g).unwrap().into_data().to_vec().unwrap();
+    assert_eq!(d, vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+}
