@@ -54,6 +54,7 @@ fn row(name: &str, flop: f64, fwd: f64, both: f64) {
 }
 
 fn main() {
+    kernel_profile();
     stem_profile();
     let b = 32;
     let dev = Device::flex();
@@ -242,5 +243,70 @@ fn stem_profile() {
         "stem: convolution alone {:.1} ms, with BatchNorm, ReLU and max-pool {:.1} ms",
         t_conv * 1e3,
         t_stem * 1e3
+    );
+}
+
+/// The host kernels alone on the stem's output (32 × 16 × 156 × 257).
+fn kernel_profile() {
+    use asd_model::ops::{norm, pool};
+    let n = 32 * 16 * 156 * 257;
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let g = pool::Window {
+        planes: 32 * 16,
+        h: 156,
+        w: 257,
+        k: 3,
+        stride: 2,
+    };
+    let y = pool::forward(&g, &x);
+    let t_fwd = time(|| {
+        let _ = pool::forward(&g, &x);
+    });
+    let t_bwd = time(|| {
+        let _ = pool::backward(&g, &x, &y);
+    });
+    let l = norm::Layout {
+        batch: 32,
+        channels: 16,
+        s: 156 * 257,
+    };
+    let m = norm::moments(&l, &x);
+    let t_mom = time(|| {
+        let _ = norm::moments(&l, &x);
+    });
+    let t_norm = time(|| {
+        let _ = norm::normalize(&l, &x, &m, 1e-5);
+    });
+    let t_ngrad = time(|| {
+        let _ = norm::normalize_grad(&l, &x, &x, &m, 1e-5);
+    });
+    let t_par_touch = time(|| {
+        use rayon::prelude::*;
+        let mut v = vec![0.0f32; n];
+        v.par_chunks_mut(156 * 257)
+            .for_each(|c| c.iter_mut().step_by(1024).for_each(|a| *a = 1.0));
+        std::hint::black_box(&v);
+    });
+    println!(
+        "parallel zeroed allocation + touch {:.1} ms",
+        t_par_touch * 1e3
+    );
+    let t_alloc = time(|| {
+        let v = vec![0.0f32; n];
+        std::hint::black_box(&v);
+        let mut v = v;
+        v.iter_mut().step_by(1024).for_each(|a| *a = 1.0);
+        std::hint::black_box(&v);
+    });
+    println!(
+        "kernels on 82 MB: pool fwd {:.1} ms, bwd {:.1} ms; moments {:.1} ms, normalize {:.1} ms, grad {:.1} ms; zeroed allocation + touch {:.1} ms",
+        t_fwd * 1e3,
+        t_bwd * 1e3,
+        t_mom * 1e3,
+        t_norm * 1e3,
+        t_ngrad * 1e3,
+        t_alloc * 1e3
     );
 }

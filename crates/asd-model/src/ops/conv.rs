@@ -222,7 +222,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
 /// ∂L/∂x from ∂L/∂y (batch, c_out, out_h, out_w) and w.
 pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
-    let mut dx = vec![0.0f32; g.batch * g.in_len()];
+    let mut dx = super::zeroed(g.batch * g.in_len());
     if dx.is_empty() {
         return dx;
     }

@@ -1,5 +1,5 @@
 //! Max-pooling without padding (the STFT branch's 3 × 3, stride 2 pool). The backward pass finds
-//! each window's maximum again in the input instead of keeping 64-bit indices: the input is kept
+//! each window's maximum again in the input instead of keeping indices: the input is kept
 //! alive for the preceding ReLU's backward pass anyway, and one pass over it is cheaper than
 //! writing, storing and reading the index tensor.
 //!
@@ -34,22 +34,45 @@ impl Window {
         }
     }
 
-    /// Offset (within the plane) of the window's first maximum, and the maximum.
-    fn argmax(&self, plane: &[f32], oh: usize, ow: usize) -> (usize, f32) {
+    /// The window's maximum (NaN if the window holds one, as in PyTorch).
+    fn max(&self, plane: &[f32], oh: usize, ow: usize) -> f32 {
         let (r0, c0) = (oh * self.stride, ow * self.stride);
-        let mut best = (r0 * self.w + c0, f32::NEG_INFINITY);
+        let mut m = plane[r0 * self.w + c0];
         for r in r0..r0 + self.k {
-            for c in c0..c0 + self.k {
-                let v = plane[r * self.w + c];
-                if v > best.1 || v.is_nan() {
-                    best = (r * self.w + c, v);
-                    if v.is_nan() {
-                        return best;
-                    }
-                }
+            for &v in &plane[r * self.w + c0..r * self.w + c0 + self.k] {
+                // A select, not a branch: the comparison is unpredictable on real data.
+                m = if v > m || v.is_nan() { v } else { m };
             }
         }
-        best
+        m
+    }
+
+    /// Adds `grad` to the window's first maximum `m`. Every element is visited and gets either
+    /// `grad` or 0 without a branch: where the maximum sits is unpredictable on real data, and the
+    /// branchy search made this pass six times slower than the forward one. (With a NaN in the
+    /// window no element equals the maximum and none gets a gradient; the loss is NaN then anyway.)
+    fn add_at_argmax(
+        &self,
+        plane: &[f32],
+        m: f32,
+        grad: f32,
+        oh: usize,
+        ow: usize,
+        dx: &mut [f32],
+    ) {
+        let (r0, c0) = (oh * self.stride, ow * self.stride);
+        let mut found = false;
+        for r in r0..r0 + self.k {
+            let row = r * self.w + c0;
+            for (d, &v) in dx[row..row + self.k]
+                .iter_mut()
+                .zip(&plane[row..row + self.k])
+            {
+                let hit = !found & (v == m);
+                *d += if hit { grad } else { 0.0 };
+                found |= hit;
+            }
+        }
     }
 }
 
@@ -64,7 +87,7 @@ pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
         .for_each(|(yp, xp)| {
             for oh in 0..oh_n {
                 for ow in 0..ow_n {
-                    yp[oh * ow_n + ow] = g.argmax(xp, oh, ow).1;
+                    yp[oh * ow_n + ow] = g.max(xp, oh, ow);
                 }
             }
         });
@@ -74,7 +97,7 @@ pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
 /// ∂L/∂x: each output's gradient goes to its window's first maximum.
 pub fn backward(g: &Window, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (oh_n, ow_n) = (g.out_h(), g.out_w());
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = super::zeroed(x.len());
     if oh_n * ow_n == 0 || dx.is_empty() {
         return dx;
     }
@@ -83,7 +106,7 @@ pub fn backward(g: &Window, x: &[f32], dy: &[f32]) -> Vec<f32> {
         .for_each(|(dxp, (xp, gp))| {
             for oh in 0..oh_n {
                 for ow in 0..ow_n {
-                    dxp[g.argmax(xp, oh, ow).0] += gp[oh * ow_n + ow];
+                    g.add_at_argmax(xp, g.max(xp, oh, ow), gp[oh * ow_n + ow], oh, ow, dxp);
                 }
             }
         });
