@@ -34,17 +34,24 @@ impl Window {
         }
     }
 
-    /// The window's maximum (NaN if the window holds one, as in PyTorch).
-    fn max(&self, plane: &[f32], oh: usize, ow: usize) -> f32 {
-        let (r0, c0) = (oh * self.stride, ow * self.stride);
-        let mut m = plane[r0 * self.w + c0];
-        for r in r0..r0 + self.k {
-            for &v in &plane[r * self.w + c0..r * self.w + c0 + self.k] {
-                // A select, not a branch: the comparison is unpredictable on real data.
-                m = if v > m || v.is_nan() { v } else { m };
+    /// The maxima of output row `oh` (NaN where a window holds one, as in PyTorch): first the
+    /// element-wise maximum of the window's input rows, then of each window's columns, so that the
+    /// inner loops run over contiguous rows without branches.
+    fn row_max(&self, plane: &[f32], oh: usize, rows: &mut Vec<f32>, out: &mut [f32]) {
+        let r0 = oh * self.stride;
+        rows.clear();
+        rows.extend_from_slice(&plane[r0 * self.w..(r0 + 1) * self.w]);
+        for r in r0 + 1..r0 + self.k {
+            for (m, &v) in rows.iter_mut().zip(&plane[r * self.w..(r + 1) * self.w]) {
+                *m = nan_max(*m, v);
             }
         }
-        m
+        for (ow, o) in out.iter_mut().enumerate() {
+            let c0 = ow * self.stride;
+            *o = rows[c0 + 1..c0 + self.k]
+                .iter()
+                .fold(rows[c0], |m, &v| nan_max(m, v));
+        }
     }
 
     /// Adds `grad` to the window's first maximum `m`. Every element is visited and gets either
@@ -76,6 +83,11 @@ impl Window {
     }
 }
 
+/// max(a, b), NaN if either is NaN; a select, not a branch.
+fn nan_max(a: f32, b: f32) -> f32 {
+    if b > a || b.is_nan() { b } else { a }
+}
+
 pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
     let (oh_n, ow_n) = (g.out_h(), g.out_w());
     let mut y = vec![0.0f32; g.planes * oh_n * ow_n];
@@ -84,11 +96,9 @@ pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
     }
     y.par_chunks_mut(oh_n * ow_n)
         .zip(x.par_chunks(g.h * g.w))
-        .for_each(|(yp, xp)| {
-            for oh in 0..oh_n {
-                for ow in 0..ow_n {
-                    yp[oh * ow_n + ow] = g.max(xp, oh, ow);
-                }
+        .for_each_init(Vec::new, |rows, (yp, xp)| {
+            for (oh, out) in yp.chunks_mut(ow_n).enumerate() {
+                g.row_max(xp, oh, rows, out);
             }
         });
     y
@@ -103,12 +113,16 @@ pub fn backward(g: &Window, x: &[f32], dy: &[f32]) -> Vec<f32> {
     }
     dx.par_chunks_mut(g.h * g.w)
         .zip(x.par_chunks(g.h * g.w).zip(dy.par_chunks(oh_n * ow_n)))
-        .for_each(|(dxp, (xp, gp))| {
-            for oh in 0..oh_n {
-                for ow in 0..ow_n {
-                    g.add_at_argmax(xp, g.max(xp, oh, ow), gp[oh * ow_n + ow], oh, ow, dxp);
+        .for_each_init(
+            || (Vec::new(), vec![0.0; ow_n]),
+            |(rows, maxima), (dxp, (xp, gp))| {
+                for oh in 0..oh_n {
+                    g.row_max(xp, oh, rows, maxima);
+                    for ow in 0..ow_n {
+                        g.add_at_argmax(xp, maxima[ow], gp[oh * ow_n + ow], oh, ow, dxp);
+                    }
                 }
-            }
-        });
+            },
+        );
     dx
 }
