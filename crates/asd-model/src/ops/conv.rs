@@ -52,14 +52,34 @@ impl Geometry {
         (256 * 1024 / per_row.max(1)).clamp(1, self.out_h())
     }
 
+    /// Images lowered into one GEMM. Layers with few output positions per image (the FFT branch's
+    /// second and third convolutions: 37 and 6) would otherwise run GEMMs too narrow to amortise
+    /// packing their weights (4 MiB for the second), once per image. Depends on the geometry only,
+    /// so that the order of the weight-gradient sums does not depend on the thread count.
+    fn images_per_gemm(&self) -> usize {
+        let hw = self.out_h() * self.out_w();
+        if hw >= 512 {
+            1
+        } else {
+            512usize.div_ceil(hw.max(1)).min(8)
+        }
+    }
+
     /// Whether the lowered matrix is the input itself (1 × 1 kernel, stride 1, no padding).
     fn is_pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0; 4]
     }
 }
 
+/// Where one image's columns sit in the lowered matrix: row r starts at r · ld + off.
+#[derive(Clone, Copy)]
+struct Panel {
+    ld: usize,
+    off: usize,
+}
+
 /// Columns of output positions [oh0, oh1) of one image: cols[(c·kh + i)·kw + j][p].
-fn im2col(g: &Geometry, x: &[f32], oh0: usize, oh1: usize, cols: &mut [f32]) {
+fn im2col(g: &Geometry, x: &[f32], oh0: usize, oh1: usize, cols: &mut [f32], at: Panel) {
     let (ow_n, n) = (g.out_w(), (oh1 - oh0) * g.out_w());
     let [sh, sw] = g.stride;
     let (pt, pl) = (g.pad[0], g.pad[2]);
@@ -68,7 +88,7 @@ fn im2col(g: &Geometry, x: &[f32], oh0: usize, oh1: usize, cols: &mut [f32]) {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let r = (c * g.kh + i) * g.kw + j;
-                let row = &mut cols[r * n..(r + 1) * n];
+                let row = &mut cols[r * at.ld + at.off..r * at.ld + at.off + n];
                 let (lo, hi) = valid_range(ow_n, sw, j, pl, g.w);
                 for oh in oh0..oh1 {
                     let dst = &mut row[(oh - oh0) * ow_n..(oh - oh0 + 1) * ow_n];
@@ -95,7 +115,7 @@ fn im2col(g: &Geometry, x: &[f32], oh0: usize, oh1: usize, cols: &mut [f32]) {
 }
 
 /// Adds columns back onto the image they came from (the adjoint of `im2col`).
-fn col2im(g: &Geometry, cols: &[f32], oh0: usize, oh1: usize, dx: &mut [f32]) {
+fn col2im(g: &Geometry, cols: &[f32], oh0: usize, oh1: usize, dx: &mut [f32], at: Panel) {
     let (ow_n, n) = (g.out_w(), (oh1 - oh0) * g.out_w());
     let [sh, sw] = g.stride;
     let (pt, pl) = (g.pad[0], g.pad[2]);
@@ -104,7 +124,7 @@ fn col2im(g: &Geometry, cols: &[f32], oh0: usize, oh1: usize, dx: &mut [f32]) {
         for i in 0..g.kh {
             for j in 0..g.kw {
                 let r = (c * g.kh + i) * g.kw + j;
-                let row = &cols[r * n..(r + 1) * n];
+                let row = &cols[r * at.ld + at.off..r * at.ld + at.off + n];
                 let (lo, hi) = valid_range(ow_n, sw, j, pl, g.w);
                 if lo >= hi {
                     continue;
@@ -183,11 +203,64 @@ fn gemm(
     }
 }
 
+/// The lowered matrix (k × images · positions) of a group of whole images, side by side.
+fn lower_group(g: &Geometry, xg: &[f32], cols: &mut Vec<f32>) -> usize {
+    let hw = g.out_h() * g.out_w();
+    let n = xg.len() / g.in_len() * hw;
+    cols.resize(g.k() * n, 0.0);
+    for (i, xb) in xg.chunks(g.in_len()).enumerate() {
+        im2col(g, xb, 0, g.out_h(), cols, Panel { ld: n, off: i * hw });
+    }
+    n
+}
+
+/// Output gradients of a group of images as one (c_out × images · positions) matrix.
+fn gather_group(g: &Geometry, dyg: &[f32], out: &mut Vec<f32>) -> usize {
+    let hw = g.out_h() * g.out_w();
+    let n = dyg.len() / g.out_len() * hw;
+    out.resize(g.c_out * n, 0.0);
+    for (i, dyb) in dyg.chunks(g.out_len()).enumerate() {
+        for o in 0..g.c_out {
+            out[o * n + i * hw..o * n + (i + 1) * hw].copy_from_slice(&dyb[o * hw..(o + 1) * hw]);
+        }
+    }
+    n
+}
+
 /// y = conv(x, w): x (batch, c_in, h, w), w (c_out, c_in, kh, kw) → y (batch, c_out, out_h, out_w).
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
     let mut y = vec![0.0f32; g.batch * g.out_len()];
     if y.is_empty() {
+        return y;
+    }
+    let imgs = g.images_per_gemm();
+    if imgs > 1 && !g.is_pointwise() {
+        y.par_chunks_mut(g.out_len() * imgs)
+            .zip(x.par_chunks(g.in_len() * imgs))
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(cols, prod), (yg, xg)| {
+                    let n = lower_group(g, xg, cols);
+                    prod.resize(g.c_out * n, 0.0);
+                    gemm(
+                        g.c_out,
+                        k,
+                        n,
+                        (w, k as isize, 1),
+                        (cols, n as isize, 1),
+                        0.0,
+                        (prod, n as isize),
+                    );
+                    for (i, yb) in yg.chunks_mut(g.out_len()).enumerate() {
+                        for o in 0..g.c_out {
+                            yb[o * hw_out..(o + 1) * hw_out].copy_from_slice(
+                                &prod[o * n + i * hw_out..o * n + (i + 1) * hw_out],
+                            );
+                        }
+                    }
+                },
+            );
         return y;
     }
     y.par_chunks_mut(g.out_len())
@@ -201,7 +274,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                     &xb[oh0 * ow_n..]
                 } else {
                     cols.resize(k * n, 0.0);
-                    im2col(g, xb, oh0, oh1, cols);
+                    im2col(g, xb, oh0, oh1, cols, Panel { ld: n, off: 0 });
                     cols
                 };
                 let ldb = if g.is_pointwise() { hw_out } else { n };
@@ -226,6 +299,41 @@ pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     if dx.is_empty() {
         return dx;
     }
+    let imgs = g.images_per_gemm();
+    if imgs > 1 && !g.is_pointwise() {
+        dx.par_chunks_mut(g.in_len() * imgs)
+            .zip(dy.par_chunks(g.out_len() * imgs))
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(cols, grads), (dxg, dyg)| {
+                    let n = gather_group(g, dyg, grads);
+                    cols.resize(k * n, 0.0);
+                    gemm(
+                        k,
+                        g.c_out,
+                        n,
+                        (w, 1, k as isize),
+                        (grads, n as isize, 1),
+                        0.0,
+                        (cols, n as isize),
+                    );
+                    for (i, dxb) in dxg.chunks_mut(g.in_len()).enumerate() {
+                        col2im(
+                            g,
+                            cols,
+                            0,
+                            g.out_h(),
+                            dxb,
+                            Panel {
+                                ld: n,
+                                off: i * hw_out,
+                            },
+                        );
+                    }
+                },
+            );
+        return dx;
+    }
     dx.par_chunks_mut(g.in_len())
         .zip(dy.par_chunks(g.out_len()))
         .for_each_init(Vec::new, |cols, (dxb, dyb)| {
@@ -248,14 +356,15 @@ pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
                 } else {
                     cols.resize(k * n, 0.0);
                     gemm(k, g.c_out, n, a, b, 0.0, (cols, n as isize));
-                    col2im(g, cols, oh0, oh1, dxb);
+                    col2im(g, cols, oh0, oh1, dxb, Panel { ld: n, off: 0 });
                 }
             }
         });
     dx
 }
 
-/// Images whose weight gradients are summed together before the groups are summed in order.
+/// Images whose weight gradients are summed together before the groups are summed in order (where
+/// images are not lowered together anyway).
 const GROUP: usize = 4;
 
 /// ∂L/∂w (c_out, c_in, kh, kw) from x and ∂L/∂y.
@@ -265,12 +374,30 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     if g.batch == 0 {
         return vec![0.0; wlen];
     }
+    let imgs = g.images_per_gemm();
+    let grouped = imgs > 1 && !g.is_pointwise();
+    let per = if grouped { imgs } else { GROUP };
     let partial: Vec<Vec<f32>> = x
-        .par_chunks(g.in_len() * GROUP)
-        .zip(dy.par_chunks(g.out_len() * GROUP))
+        .par_chunks(g.in_len() * per)
+        .zip(dy.par_chunks(g.out_len() * per))
         .map(|(xg, dyg)| {
             let mut dw = vec![0.0f32; wlen];
             let mut cols = Vec::new();
+            if grouped {
+                let mut grads = Vec::new();
+                let n = lower_group(g, xg, &mut cols);
+                gather_group(g, dyg, &mut grads);
+                gemm(
+                    g.c_out,
+                    n,
+                    k,
+                    (&grads, n as isize, 1),
+                    (&cols, 1, n as isize),
+                    0.0,
+                    (&mut dw, k as isize),
+                );
+                return dw;
+            }
             for (xb, dyb) in xg.chunks(g.in_len()).zip(dyg.chunks(g.out_len())) {
                 let rows = g.rows_per_block();
                 for oh0 in (0..g.out_h()).step_by(rows) {
@@ -280,7 +407,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                         (&xb[oh0 * ow_n..], hw_out)
                     } else {
                         cols.resize(k * n, 0.0);
-                        im2col(g, xb, oh0, oh1, &mut cols);
+                        im2col(g, xb, oh0, oh1, &mut cols, Panel { ld: n, off: 0 });
                         (&cols, n)
                     };
                     gemm(
@@ -379,6 +506,10 @@ mod tests {
             g(2, 4, 9, 10, 6, 3, 3, [2, 2], [0, 1, 0, 1]),
             g(6, 4, 5, 7, 3, 1, 1, [1, 1], [0; 4]),
             g(2, 2, 1, 300, 3, 1, 16, [1, 4], [0; 4]),
+            // Few positions per image: images lowered together, in a full and a partial group.
+            g(11, 3, 4, 5, 2, 3, 3, [1, 1], [1, 1, 1, 1]),
+            // Many positions per image: weight gradients summed over groups of four images.
+            g(6, 2, 30, 40, 3, 3, 3, [1, 1], [1, 1, 1, 1]),
             // Wide rows: several blocks of output rows per image.
             g(2, 16, 40, 700, 2, 3, 3, [1, 1], [1, 1, 1, 1]),
         ]
@@ -423,7 +554,7 @@ mod tests {
 
     #[test]
     fn weight_grad_is_independent_of_threads() {
-        let g = geometries()[1];
+        let g = geometries()[6];
         let x = values(g.batch * g.in_len(), 6);
         let dy = values(g.batch * g.out_len(), 7);
         let one = rayon::ThreadPoolBuilder::new()
