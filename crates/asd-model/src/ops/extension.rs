@@ -1,6 +1,7 @@
 //! The CPU kernels of this module as a burn backend extension: the flex backend runs them on host
-//! memory, and autodiff gets backward passes that call the matching gradient kernels. Other
-//! backends (CUDA) never reach this trait: the wrappers in `super` use burn's own operations there.
+//! memory, and autodiff gets backward passes that call the matching gradient kernels
+//! (`CpuGradKernels`). Other backends (CUDA) never reach this trait: the wrappers in `super` use
+//! burn's own operations there.
 
 use super::{conv, norm, pool};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -23,6 +24,25 @@ pub trait CpuKernels: Backend {
         pad: [usize; 4],
     ) -> FloatTensor<Self>;
 
+    /// Per-channel mean and biased variance of x (batch, channels, …), as a (2, channels) tensor.
+    /// Not differentiated.
+    fn batch_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// (x − mean) / √(var + eps) with the batch statistics `moments` of x; differentiated through
+    /// the statistics as well.
+    fn batch_normalize(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        eps: f64,
+    ) -> FloatTensor<Self>;
+
+    /// Max-pooling of x (batch, channels, h, w) with a k × k window, no padding.
+    fn plain_max_pool2d(x: FloatTensor<Self>, k: usize, stride: usize) -> FloatTensor<Self>;
+}
+
+/// The gradient kernels, called by the backward passes below on the inner (non-autodiff) backend
+/// only, so they are not part of the dispatched extension.
+pub trait CpuGradKernels: Backend {
     fn lowered_conv2d_input_grad(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -39,27 +59,12 @@ pub trait CpuKernels: Backend {
         pad: [usize; 4],
     ) -> FloatTensor<Self>;
 
-    /// Per-channel mean and biased variance of x (batch, channels, …), as a (2, channels) tensor.
-    /// Not differentiated.
-    fn batch_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
-
-    /// (x − mean) / √(var + eps) with the batch statistics `moments` of x; differentiated through
-    /// the statistics as well.
-    fn batch_normalize(
-        x: FloatTensor<Self>,
-        moments: FloatTensor<Self>,
-        eps: f64,
-    ) -> FloatTensor<Self>;
-
     fn batch_normalize_grad(
         y: FloatTensor<Self>,
         moments: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         eps: f64,
     ) -> FloatTensor<Self>;
-
-    /// Max-pooling of x (batch, channels, h, w) with a k × k window, no padding.
-    fn plain_max_pool2d(x: FloatTensor<Self>, k: usize, stride: usize) -> FloatTensor<Self>;
 
     fn plain_max_pool2d_grad(
         x: FloatTensor<Self>,
@@ -135,6 +140,28 @@ impl CpuKernels for Flex {
         tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
     }
 
+    fn batch_moments(x: FlexTensor) -> FlexTensor {
+        let l = norm_layout(&x);
+        tensor(norm::moments(&l, slice(&host(&x))), [2, l.channels])
+    }
+
+    fn batch_normalize(x: FlexTensor, moments: FlexTensor, eps: f64) -> FlexTensor {
+        let l = norm_layout(&x);
+        let y = norm::normalize(&l, slice(&host(&x)), slice(&host(&moments)), eps);
+        FlexTensor::from_data(TensorData::new(y, x.shape()))
+    }
+
+    fn plain_max_pool2d(x: FlexTensor, k: usize, stride: usize) -> FlexTensor {
+        let g = window(&x, k, stride);
+        let s = x.shape();
+        tensor(
+            pool::forward(&g, slice(&host(&x))),
+            [s[0], s[1], g.out_h(), g.out_w()],
+        )
+    }
+}
+
+impl CpuGradKernels for Flex {
     fn lowered_conv2d_input_grad(
         x: FlexTensor,
         weight: FlexTensor,
@@ -159,17 +186,6 @@ impl CpuKernels for Flex {
         tensor(dw, [g.c_out, g.c_in, g.kh, g.kw])
     }
 
-    fn batch_moments(x: FlexTensor) -> FlexTensor {
-        let l = norm_layout(&x);
-        tensor(norm::moments(&l, slice(&host(&x))), [2, l.channels])
-    }
-
-    fn batch_normalize(x: FlexTensor, moments: FlexTensor, eps: f64) -> FlexTensor {
-        let l = norm_layout(&x);
-        let y = norm::normalize(&l, slice(&host(&x)), slice(&host(&moments)), eps);
-        FlexTensor::from_data(TensorData::new(y, x.shape()))
-    }
-
     fn batch_normalize_grad(
         y: FlexTensor,
         moments: FlexTensor,
@@ -187,15 +203,6 @@ impl CpuKernels for Flex {
         FlexTensor::from_data(TensorData::new(dx, y.shape()))
     }
 
-    fn plain_max_pool2d(x: FlexTensor, k: usize, stride: usize) -> FlexTensor {
-        let g = window(&x, k, stride);
-        let s = x.shape();
-        tensor(
-            pool::forward(&g, slice(&host(&x))),
-            [s[0], s[1], g.out_h(), g.out_w()],
-        )
-    }
-
     fn plain_max_pool2d_grad(
         x: FlexTensor,
         output_grad: FlexTensor,
@@ -211,7 +218,7 @@ impl CpuKernels for Flex {
 #[derive(Debug)]
 struct ConvBackward;
 
-impl<B: CpuKernels> Backward<B, 2> for ConvBackward {
+impl<B: CpuGradKernels> Backward<B, 2> for ConvBackward {
     type State = (NodeId, NodeId, [usize; 2], [usize; 4]);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, cp: &mut Checkpointer) {
@@ -236,7 +243,7 @@ impl<B: CpuKernels> Backward<B, 2> for ConvBackward {
 #[derive(Debug)]
 struct NormalizeBackward;
 
-impl<B: CpuKernels> Backward<B, 1> for NormalizeBackward {
+impl<B: CpuGradKernels> Backward<B, 1> for NormalizeBackward {
     /// The output (the normalised x, all the gradient needs), the statistics and eps.
     type State = (FloatTensor<B>, FloatTensor<B>, f64);
 
@@ -253,7 +260,7 @@ impl<B: CpuKernels> Backward<B, 1> for NormalizeBackward {
 #[derive(Debug)]
 struct PoolBackward;
 
-impl<B: CpuKernels> Backward<B, 1> for PoolBackward {
+impl<B: CpuGradKernels> Backward<B, 1> for PoolBackward {
     type State = (NodeId, usize, usize);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, cp: &mut Checkpointer) {
@@ -270,13 +277,7 @@ impl<B: CpuKernels> Backward<B, 1> for PoolBackward {
 /// The autodiff backend's float tensor (its type is not exported by name).
 type AdTensor<B, C> = FloatTensor<Autodiff<B, C>>;
 
-/// Runs a kernel on the inner backend without recording it (gradient kernels, statistics).
-/// (The tensor type does not depend on the checkpointing strategy.)
-fn untracked<B: Backend>(out: FloatTensor<B>) -> FloatTensor<Autodiff<B>> {
-    FloatTensor::<Autodiff<B>>::new(out)
-}
-
-impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
+impl<B: CpuKernels + CpuGradKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
     fn lowered_conv2d(
         x: AdTensor<B, C>,
         weight: AdTensor<B, C>,
@@ -303,40 +304,10 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         }
     }
 
-    fn lowered_conv2d_input_grad(
-        x: AdTensor<B, C>,
-        weight: AdTensor<B, C>,
-        output_grad: AdTensor<B, C>,
-        stride: [usize; 2],
-        pad: [usize; 4],
-    ) -> AdTensor<B, C> {
-        untracked(B::lowered_conv2d_input_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            output_grad.into_primitive(),
-            stride,
-            pad,
-        ))
-    }
-
-    fn lowered_conv2d_weight_grad(
-        x: AdTensor<B, C>,
-        weight: AdTensor<B, C>,
-        output_grad: AdTensor<B, C>,
-        stride: [usize; 2],
-        pad: [usize; 4],
-    ) -> AdTensor<B, C> {
-        untracked(B::lowered_conv2d_weight_grad(
-            x.into_primitive(),
-            weight.into_primitive(),
-            output_grad.into_primitive(),
-            stride,
-            pad,
-        ))
-    }
-
     fn batch_moments(x: AdTensor<B, C>) -> AdTensor<B, C> {
-        untracked(B::batch_moments(x.into_primitive()))
+        // A leaf outside the graph: the statistics' gradient is part of `batch_normalize`'s.
+        // (The tensor type does not depend on the checkpointing strategy.)
+        FloatTensor::<Autodiff<B>>::new(B::batch_moments(x.into_primitive()))
     }
 
     fn batch_normalize(x: AdTensor<B, C>, moments: AdTensor<B, C>, eps: f64) -> AdTensor<B, C> {
@@ -354,20 +325,6 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
         }
     }
 
-    fn batch_normalize_grad(
-        y: AdTensor<B, C>,
-        moments: AdTensor<B, C>,
-        output_grad: AdTensor<B, C>,
-        eps: f64,
-    ) -> AdTensor<B, C> {
-        untracked(B::batch_normalize_grad(
-            y.into_primitive(),
-            moments.into_primitive(),
-            output_grad.into_primitive(),
-            eps,
-        ))
-    }
-
     fn plain_max_pool2d(x: AdTensor<B, C>, k: usize, stride: usize) -> AdTensor<B, C> {
         match PoolBackward
             .prepare::<C>([x.node()])
@@ -383,19 +340,5 @@ impl<B: CpuKernels, C: CheckpointStrategy> CpuKernels for Autodiff<B, C> {
                 prep.finish(B::plain_max_pool2d(x.into_primitive(), k, stride))
             }
         }
-    }
-
-    fn plain_max_pool2d_grad(
-        x: AdTensor<B, C>,
-        output_grad: AdTensor<B, C>,
-        k: usize,
-        stride: usize,
-    ) -> AdTensor<B, C> {
-        untracked(B::plain_max_pool2d_grad(
-            x.into_primitive(),
-            output_grad.into_primitive(),
-            k,
-            stride,
-        ))
     }
 }
