@@ -101,12 +101,18 @@ fn im2col(g: &Geometry, x: &[f32], oh0: usize, oh1: usize, cols: &mut [f32], at:
                     dst[..lo].fill(0.0);
                     dst[hi..].fill(0.0);
                     let start = lo * sw + j - pl;
-                    if sw == 1 {
-                        dst[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
-                    } else {
-                        for (d, s) in dst[lo..hi].iter_mut().zip(src[start..].iter().step_by(sw)) {
-                            *d = *s;
-                        }
+                    let dst = &mut dst[lo..hi];
+                    match sw {
+                        1 => dst.copy_from_slice(&src[start..start + dst.len()]),
+                        // Pairs rather than `step_by`, which the compiler does not vectorise.
+                        2 => dst
+                            .iter_mut()
+                            .zip(src[start..].chunks(2))
+                            .for_each(|(d, s)| *d = s[0]),
+                        _ => dst
+                            .iter_mut()
+                            .zip(src[start..].iter().step_by(sw))
+                            .for_each(|(d, s)| *d = *s),
                     }
                 }
             }
@@ -137,8 +143,19 @@ fn col2im(g: &Geometry, cols: &[f32], oh0: usize, oh1: usize, dx: &mut [f32], at
                     let src = &row[(oh - oh0) * ow_n + lo..(oh - oh0) * ow_n + hi];
                     let dst = &mut plane[ih * g.w..(ih + 1) * g.w];
                     let start = lo * sw + j - pl;
-                    for (s, d) in src.iter().zip(dst[start..].iter_mut().step_by(sw)) {
-                        *d += *s;
+                    match sw {
+                        1 => src
+                            .iter()
+                            .zip(&mut dst[start..])
+                            .for_each(|(s, d)| *d += *s),
+                        2 => src
+                            .iter()
+                            .zip(dst[start..].chunks_mut(2))
+                            .for_each(|(s, d)| d[0] += *s),
+                        _ => src
+                            .iter()
+                            .zip(dst[start..].iter_mut().step_by(sw))
+                            .for_each(|(s, d)| *d += *s),
                     }
                 }
             }
