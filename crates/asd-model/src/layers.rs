@@ -176,6 +176,16 @@ impl Norm {
             return x;
         }
         let device = x.device();
+        if !train && self.gamma.is_none() {
+            // Running statistics as one scale and shift per channel: a single pass.
+            let (scale, shift) = self.eval_affine();
+            let n = scale.len();
+            return crate::ops::channel_affine(
+                x,
+                tensor(scale, [n], &device),
+                tensor(shift, [n], &device),
+            );
+        }
         if !train {
             let (g, b) = self.affine(&device);
             return batch_norm(

@@ -121,3 +121,26 @@ fn max_pool_gives_ties_to_the_first_maximum() {
     let d: Vec<f32> = x.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(d, vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
 }
+
+/// Eval-mode BatchNorm as one scale and shift per channel equals burn's batch_norm with the same
+/// running statistics, and its input gradient is the output gradient times the scale.
+#[test]
+fn channel_affine_matches_eval_batch_norm() {
+    let ad = Device::flex().autodiff();
+    let dims = [3, 4, 5, 6];
+    let mean = Tensor::<1>::from_floats([0.5, -1.0, 2.0, 0.0], &ad);
+    let var = Tensor::<1>::from_floats([1.0, 0.25, 4.0, 2.0], &ad);
+    let x0 = Tensor::<4>::random(dims, Distribution::Normal(0.0, 2.0), &ad);
+    let scale = (var.clone() + 1e-5).sqrt().recip();
+    let shift = mean.clone().neg() * scale.clone();
+    let x1 = x0.clone().require_grad();
+    let y1 = asd_model::ops::channel_affine(x1.clone(), scale.clone(), shift);
+    let ones = Tensor::ones([4], &ad);
+    let zeros = Tensor::zeros([4], &ad);
+    let y2 = burn::tensor::module::batch_norm(x0, ones, zeros, mean, var, 1e-5);
+    assert!(max_rel(y1.clone().inner(), y2.inner()) < 1e-6, "output");
+    let r = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &ad);
+    let g = (y1 * r.clone()).sum().backward();
+    let expected = r.inner() * scale.inner().reshape([1, 4, 1, 1]);
+    assert!(max_rel(x1.grad(&g).unwrap(), expected) < 1e-6, "input gradient");
+}

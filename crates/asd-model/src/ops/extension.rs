@@ -38,6 +38,13 @@ pub trait CpuKernels: Backend {
 
     /// Max-pooling of x (batch, channels, h, w) with a k × k window, no padding.
     fn plain_max_pool2d(x: FloatTensor<Self>, k: usize, stride: usize) -> FloatTensor<Self>;
+
+    /// x · scale + shift per channel (scale and shift are constants: not differentiated).
+    fn channel_affine(
+        x: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// The gradient kernels, called by the backward passes below on the inner (non-autodiff) backend
@@ -71,6 +78,12 @@ pub trait CpuGradKernels: Backend {
         output_grad: FloatTensor<Self>,
         k: usize,
         stride: usize,
+    ) -> FloatTensor<Self>;
+
+    /// ∂L/∂x of `channel_affine`: the output gradient times each channel's scale.
+    fn channel_affine_grad(
+        output_grad: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
 }
 
@@ -159,6 +172,17 @@ impl CpuKernels for Flex {
             [s[0], s[1], g.out_h(), g.out_w()],
         )
     }
+
+    fn channel_affine(x: FlexTensor, scale: FlexTensor, shift: FlexTensor) -> FlexTensor {
+        let l = norm_layout(&x);
+        let y = norm::affine(
+            &l,
+            slice(&host(&x)),
+            slice(&host(&scale)),
+            slice(&host(&shift)),
+        );
+        FlexTensor::from_data(TensorData::new(y, x.shape()))
+    }
 }
 
 impl CpuGradKernels for Flex {
@@ -212,6 +236,13 @@ impl CpuGradKernels for Flex {
         let g = window(&x, k, stride);
         let dx = pool::backward(&g, slice(&host(&x)), slice(&host(&output_grad)));
         FlexTensor::from_data(TensorData::new(dx, x.shape()))
+    }
+
+    fn channel_affine_grad(output_grad: FlexTensor, scale: FlexTensor) -> FlexTensor {
+        let l = norm_layout(&output_grad);
+        let zero = vec![0.0; l.channels];
+        let dx = norm::affine(&l, slice(&host(&output_grad)), slice(&host(&scale)), &zero);
+        FlexTensor::from_data(TensorData::new(dx, output_grad.shape()))
     }
 }
 
@@ -270,6 +301,21 @@ impl<B: CpuGradKernels> Backward<B, 1> for PoolBackward {
         let x = cp.retrieve_node_output::<FloatTensor<B>>(x_id);
         if let Some(node) = node_x {
             grads.register::<B>(node.id, B::plain_max_pool2d_grad(x, dy, k, stride));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AffineBackward;
+
+impl<B: CpuGradKernels> Backward<B, 1> for AffineBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::channel_affine_grad(dy, ops.state));
         }
     }
 }
@@ -339,6 +385,25 @@ impl<B: CpuKernels + CpuGradKernels, C: CheckpointStrategy> CpuKernels for Autod
             OpsKind::UnTracked(prep) => {
                 prep.finish(B::plain_max_pool2d(x.into_primitive(), k, stride))
             }
+        }
+    }
+
+    fn channel_affine(
+        x: AdTensor<B, C>,
+        scale: AdTensor<B, C>,
+        shift: AdTensor<B, C>,
+    ) -> AdTensor<B, C> {
+        let (a, b) = (scale.into_primitive(), shift.into_primitive());
+        match AffineBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::channel_affine(x.into_primitive(), a.clone(), b);
+                prep.finish(a, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::channel_affine(x.into_primitive(), a, b)),
         }
     }
 }

@@ -108,3 +108,21 @@ pub fn max_pool2d(x: Tensor<4>, k: usize, stride: usize) -> Tensor<4> {
         stride,
     ))
 }
+
+/// x · scale + shift per channel (dimension 1); scale and shift are constants.
+pub fn channel_affine<const D: usize>(
+    x: Tensor<D>,
+    scale: Tensor<1>,
+    shift: Tensor<1>,
+) -> Tensor<D> {
+    if !on_cpu(&x.device()) {
+        let mut shape = [1; D];
+        shape[1] = scale.dims()[0];
+        return x * scale.reshape(shape) + shift.reshape(shape);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::channel_affine(
+        x.into_dispatch(),
+        scale.detach().into_dispatch(),
+        shift.detach().into_dispatch(),
+    ))
+}

@@ -114,3 +114,20 @@ pub fn normalize_grad(l: &Layout, y: &[f32], dy: &[f32], m: &[f32], eps: f64) ->
         });
     dx
 }
+
+/// y = x · scale + shift per channel: BatchNorm in eval mode, with the running statistics folded
+/// into `scale` and `shift` (one pass instead of burn's four broadcast operations).
+pub fn affine(l: &Layout, x: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    if l.s == 0 || l.channels == 0 {
+        return y;
+    }
+    y.par_chunks_mut(l.s)
+        .zip(x.par_chunks(l.s))
+        .enumerate()
+        .for_each(|(i, (yp, xp))| {
+            let (a, b) = (scale[i % l.channels], shift[i % l.channels]);
+            yp.iter_mut().zip(xp).for_each(|(o, &v)| *o = v * a + b);
+        });
+    y
+}
