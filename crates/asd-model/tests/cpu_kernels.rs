@@ -142,5 +142,8 @@ fn channel_affine_matches_eval_batch_norm() {
     let r = Tensor::<4>::random(dims, Distribution::Normal(0.0, 1.0), &ad);
     let g = (y1 * r.clone()).sum().backward();
     let expected = r.inner() * scale.inner().reshape([1, 4, 1, 1]);
-    assert!(max_rel(x1.grad(&g).unwrap(), expected) < 1e-6, "input gradient");
+    assert!(
+        max_rel(x1.grad(&g).unwrap(), expected) < 1e-6,
+        "input gradient"
+    );
 }
