@@ -32,12 +32,14 @@ pub(crate) fn zeroed(len: usize) -> Vec<f32> {
     v
 }
 
-/// Whether the tensors of this device live in host memory under burn's flex backend.
+/// Whether the tensors of this device live in host memory under burn's flex backend, and the
+/// extension was compiled for it (this crate's `flex` feature, on by default).
 fn on_cpu(device: &Device) -> bool {
-    matches!(
-        device.as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_)
-    )
+    cfg!(feature = "flex")
+        && matches!(
+            device.as_dispatch().clone().inner(),
+            DispatchDevice::Flex(_)
+        )
 }
 
 /// 2-D convolution without bias: x (batch, c_in, h, w), weight (c_out, c_in, kh, kw); `pad` is top,
