@@ -22,24 +22,26 @@ fn time<F: FnMut()>(mut f: F) -> f64 {
     v[1]
 }
 
-struct Shape2 {
+/// One convolution of the network at batch 32 with 10 s clips.
+struct Layer {
     name: &'static str,
     cin: usize,
     cout: usize,
-    k: usize,
-    s: usize,
-    h: usize,
-    w: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    /// The same zero padding on every side.
+    pad: usize,
+    input: [usize; 2],
 }
 
-type Conv2 = fn(Tensor<4>, Tensor<4>, usize, usize) -> Tensor<4>;
+type Conv2 = fn(Tensor<4>, Tensor<4>, [usize; 2], usize) -> Tensor<4>;
 
-fn burn_conv(x: Tensor<4>, w: Tensor<4>, s: usize, pad: usize) -> Tensor<4> {
-    conv2d(x, w, None, ConvOptions::new([s, s], [pad, pad], [1, 1], 1))
+fn burn_conv(x: Tensor<4>, w: Tensor<4>, stride: [usize; 2], pad: usize) -> Tensor<4> {
+    conv2d(x, w, None, ConvOptions::new(stride, [pad, pad], [1, 1], 1))
 }
 
-fn lowered_conv(x: Tensor<4>, w: Tensor<4>, s: usize, pad: usize) -> Tensor<4> {
-    asd_model::ops::conv2d(x, w, [s, s], [pad; 4])
+fn lowered_conv(x: Tensor<4>, w: Tensor<4>, stride: [usize; 2], pad: usize) -> Tensor<4> {
+    asd_model::ops::conv2d(x, w, stride, [pad; 4])
 }
 
 fn row(name: &str, flop: f64, fwd: f64, both: f64) {
@@ -59,96 +61,46 @@ fn main() {
     let b = 32;
     let dev = Device::flex();
     let ad = dev.clone().autodiff();
-    let shapes = [
-        Shape2 {
-            name: "stft.conv1 7x7/2 1-16",
-            cin: 1,
-            cout: 16,
-            k: 7,
-            s: 2,
-            h: 311,
-            w: 513,
-        },
-        Shape2 {
-            name: "block1 3x3 16",
-            cin: 16,
-            cout: 16,
-            k: 3,
-            s: 1,
-            h: 77,
-            w: 128,
-        },
-        Shape2 {
-            name: "block2.conv1 3x3/2 16-32",
-            cin: 16,
-            cout: 32,
-            k: 3,
-            s: 2,
-            h: 77,
-            w: 128,
-        },
-        Shape2 {
-            name: "block2 3x3 32",
-            cin: 32,
-            cout: 32,
-            k: 3,
-            s: 1,
-            h: 39,
-            w: 64,
-        },
-        Shape2 {
-            name: "block3 3x3 64",
-            cin: 64,
-            cout: 64,
-            k: 3,
-            s: 1,
-            h: 20,
-            w: 32,
-        },
-        Shape2 {
-            name: "block4 3x3 128",
-            cin: 128,
-            cout: 128,
-            k: 3,
-            s: 1,
-            h: 10,
-            w: 16,
-        },
-        Shape2 {
-            name: "fft.conv1 1x256/64 1-128",
-            cin: 1,
-            cout: 128,
-            k: 0,
-            s: 64,
-            h: 1,
-            w: 80_000,
-        },
-        Shape2 {
-            name: "fft.conv2 1x64/32 128-128",
-            cin: 128,
-            cout: 128,
-            k: 1,
-            s: 32,
-            h: 1,
-            w: 1246,
-        },
+    let layer = |name, cin, cout, k: usize, s: usize, input| Layer {
+        name,
+        cin,
+        cout,
+        kernel: [k, k],
+        stride: [s, s],
+        pad: k / 2,
+        input,
+    };
+    // The FFT branch's 1-D convolutions as 1-row 2-D ones, as `ops::conv1d` runs them.
+    let row_conv = |name, cin, k, s, len| Layer {
+        name,
+        cin,
+        cout: 128,
+        kernel: [1, k],
+        stride: [1, s],
+        pad: 0,
+        input: [1, len],
+    };
+    let layers = [
+        layer("stft.conv1 7x7/2 1-16", 1, 16, 7, 2, [311, 513]),
+        layer("block1 3x3 16", 16, 16, 3, 1, [77, 128]),
+        layer("block2.conv1 3x3/2 16-32", 16, 32, 3, 2, [77, 128]),
+        layer("block2 3x3 32", 32, 32, 3, 1, [39, 64]),
+        layer("block3 3x3 64", 64, 64, 3, 1, [20, 32]),
+        layer("block4 3x3 128", 128, 128, 3, 1, [10, 16]),
+        row_conv("fft.conv1 1x256/64 1-128", 1, 256, 64, 80_000),
+        row_conv("fft.conv2 1x64/32 128-128", 128, 64, 32, 1246),
     ];
     println!("| layer | impl | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for sh in &shapes {
-        // k = 0 / 1 mark the FFT branch's 1-D kernels (256 and 64 wide).
-        let (kh, kw, sh_, pad) = match sh.k {
-            0 => (1, 256, 1, 0),
-            1 => (1, 64, 1, 0),
-            k => (k, k, sh.s, k / 2),
-        };
+    for l in &layers {
+        let [kh, kw] = l.kernel;
         let x = Tensor::<4>::random(
-            [b, sh.cin, sh.h, sh.w],
+            [b, l.cin, l.input[0], l.input[1]],
             Distribution::Normal(0.0, 1.0),
             &dev,
         );
         let w = Tensor::<4>::random(
-            [sh.cout, sh.cin, kh, kw],
+            [l.cout, l.cin, kh, kw],
             Distribution::Normal(0.0, 0.1),
             &dev,
         );
@@ -156,30 +108,9 @@ fn main() {
             ("burn", burn_conv as Conv2),
             ("lowered", lowered_conv as Conv2),
         ] {
-            let y = if kh == 1 {
-                let opts = ConvOptions::new([1, sh.s], [0, 0], [1, 1], 1);
-                if imp == "burn" {
-                    conv2d(x.clone(), w.clone(), None, opts)
-                } else {
-                    asd_model::ops::conv2d(x.clone(), w.clone(), [1, sh.s], [0; 4])
-                }
-            } else {
-                f(x.clone(), w.clone(), sh_, pad)
-            };
-            let [_, _, ho, wo] = y.dims();
-            let flop = 2.0 * (b * ho * wo * sh.cout * sh.cin * kh * kw) as f64;
-            let run = |x: Tensor<4>, w: Tensor<4>| {
-                if kh == 1 {
-                    let opts = ConvOptions::new([1, sh.s], [0, 0], [1, 1], 1);
-                    if imp == "burn" {
-                        conv2d(x, w, None, opts)
-                    } else {
-                        asd_model::ops::conv2d(x, w, [1, sh.s], [0; 4])
-                    }
-                } else {
-                    f(x, w, sh_, pad)
-                }
-            };
+            let run = |x: Tensor<4>, w: Tensor<4>| f(x, w, l.stride, l.pad);
+            let [_, _, ho, wo] = run(x.clone(), w.clone()).dims();
+            let flop = 2.0 * (b * ho * wo * l.cout * l.cin * kh * kw) as f64;
             let fwd = time(|| {
                 let _ = run(x.clone(), w.clone()).into_data();
             });
@@ -190,7 +121,7 @@ fn main() {
                 let _ = wa.grad(&g).map(|t| t.into_data());
                 let _ = xa.grad(&g).map(|t| t.into_data());
             });
-            row(&format!("{} | {}", sh.name, imp), flop, fwd, both);
+            row(&format!("{} | {}", l.name, imp), flop, fwd, both);
         }
     }
 }

@@ -161,41 +161,33 @@ impl Norm {
         }
     }
 
-    fn affine(&self, device: &Device) -> (Tensor<1>, Tensor<1>) {
-        match (&self.gamma, &self.beta) {
-            (Some(g), Some(b)) => (g.val(), b.val()),
-            _ => (
-                Tensor::ones([self.channels], device),
-                Tensor::zeros([self.channels], device),
-            ),
-        }
-    }
-
     pub fn forward<const D: usize>(&self, x: Tensor<D>, train: bool) -> Tensor<D> {
         if self.folded && !train {
             return x;
         }
-        let device = x.device();
-        if !train && self.gamma.is_none() {
-            // Running statistics as one scale and shift per channel: a single pass.
-            let (scale, shift) = self.eval_affine();
-            let n = scale.len();
-            return crate::ops::channel_affine(
-                x,
-                tensor(scale, [n], &device),
-                tensor(shift, [n], &device),
-            );
-        }
         if !train {
-            let (g, b) = self.affine(&device);
-            return batch_norm(
-                x,
-                g,
-                b,
-                self.running_mean.value_sync(),
-                self.running_var.value_sync(),
-                self.eps,
-            );
+            return match (&self.gamma, &self.beta) {
+                // Trainable scale and shift stay in the graph.
+                (Some(g), Some(b)) => batch_norm(
+                    x,
+                    g.val(),
+                    b.val(),
+                    self.running_mean.value_sync(),
+                    self.running_var.value_sync(),
+                    self.eps,
+                ),
+                // Running statistics as one scale and shift per channel: a single pass.
+                _ => {
+                    let device = x.device();
+                    let (scale, shift) = self.eval_affine();
+                    let n = scale.len();
+                    crate::ops::channel_affine(
+                        x,
+                        tensor(scale, [n], &device),
+                        tensor(shift, [n], &device),
+                    )
+                }
+            };
         }
         let dims = x.dims();
         let per_channel = dims.iter().product::<usize>() / dims[1].max(1);
@@ -267,12 +259,7 @@ impl Conv1 {
     }
 
     pub fn out_len(&self, len: usize) -> usize {
-        let k = self.weight.dims()[2];
-        if len < k {
-            0
-        } else {
-            (len - k) / self.stride + 1
-        }
+        crate::network::conv_len(len, self.weight.dims()[2], self.stride)
     }
 }
 

@@ -73,7 +73,8 @@ impl NetConfig {
     }
 }
 
-fn conv_len(len: usize, k: usize, s: usize) -> usize {
+/// Positions of a window of size k moved by s over len values (no padding).
+pub(crate) fn conv_len(len: usize, k: usize, s: usize) -> usize {
     if len < k { 0 } else { (len - k) / s + 1 }
 }
 

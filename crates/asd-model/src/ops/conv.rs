@@ -56,9 +56,10 @@ impl Geometry {
     /// second and third convolutions: 37 and 6) would otherwise run GEMMs too narrow to amortise
     /// packing their weights (4 MiB for the second), once per image. Depends on the geometry only,
     /// so that the order of the weight-gradient sums does not depend on the thread count.
+    /// (1 for pointwise convolutions, which multiply the input in place.)
     fn images_per_gemm(&self) -> usize {
         let hw = self.out_h() * self.out_w();
-        if hw >= 512 {
+        if hw >= 512 || self.is_pointwise() {
             1
         } else {
             512usize.div_ceil(hw.max(1)).min(8)
@@ -244,6 +245,17 @@ fn gather_group(g: &Geometry, dyg: &[f32], out: &mut Vec<f32>) -> usize {
     n
 }
 
+/// The inverse of [`gather_group`]: a (c_out × images · positions) matrix back to images.
+fn scatter_group(g: &Geometry, m: &[f32], yg: &mut [f32]) {
+    let hw = g.out_h() * g.out_w();
+    let n = yg.len() / g.out_len() * hw;
+    for (i, yb) in yg.chunks_mut(g.out_len()).enumerate() {
+        for o in 0..g.c_out {
+            yb[o * hw..(o + 1) * hw].copy_from_slice(&m[o * n + i * hw..o * n + (i + 1) * hw]);
+        }
+    }
+}
+
 /// y = conv(x, w): x (batch, c_in, h, w), w (c_out, c_in, kh, kw) → y (batch, c_out, out_h, out_w).
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
@@ -252,7 +264,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
         return y;
     }
     let imgs = g.images_per_gemm();
-    if imgs > 1 && !g.is_pointwise() {
+    if imgs > 1 {
         y.par_chunks_mut(g.out_len() * imgs)
             .zip(x.par_chunks(g.in_len() * imgs))
             .for_each_init(
@@ -269,13 +281,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                         0.0,
                         (prod, n as isize),
                     );
-                    for (i, yb) in yg.chunks_mut(g.out_len()).enumerate() {
-                        for o in 0..g.c_out {
-                            yb[o * hw_out..(o + 1) * hw_out].copy_from_slice(
-                                &prod[o * n + i * hw_out..o * n + (i + 1) * hw_out],
-                            );
-                        }
-                    }
+                    scatter_group(g, prod, yg);
                 },
             );
         return y;
@@ -317,7 +323,7 @@ pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
         return dx;
     }
     let imgs = g.images_per_gemm();
-    if imgs > 1 && !g.is_pointwise() {
+    if imgs > 1 {
         dx.par_chunks_mut(g.in_len() * imgs)
             .zip(dy.par_chunks(g.out_len() * imgs))
             .for_each_init(
@@ -392,7 +398,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         return vec![0.0; wlen];
     }
     let imgs = g.images_per_gemm();
-    let grouped = imgs > 1 && !g.is_pointwise();
+    let grouped = imgs > 1;
     let per = if grouped { imgs } else { GROUP };
     let partial: Vec<Vec<f32>> = x
         .par_chunks(g.in_len() * per)

@@ -12,7 +12,7 @@ use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Flex, TensorMetadata, backend_extension};
-use burn::tensor::TensorData;
+use burn::tensor::{Shape, TensorData};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait CpuKernels: Backend {
@@ -117,7 +117,7 @@ fn slice(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().unwrap_or(&[])
 }
 
-fn tensor<const D: usize>(v: Vec<f32>, shape: [usize; D]) -> FlexTensor {
+fn tensor(v: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(v, shape))
 }
 
@@ -161,7 +161,7 @@ impl CpuKernels for Flex {
     fn batch_normalize(x: FlexTensor, moments: FlexTensor, eps: f64) -> FlexTensor {
         let l = norm_layout(&x);
         let y = norm::normalize(&l, slice(&host(&x)), slice(&host(&moments)), eps);
-        FlexTensor::from_data(TensorData::new(y, x.shape()))
+        tensor(y, x.shape())
     }
 
     fn plain_max_pool2d(x: FlexTensor, k: usize, stride: usize) -> FlexTensor {
@@ -181,7 +181,7 @@ impl CpuKernels for Flex {
             slice(&host(&scale)),
             slice(&host(&shift)),
         );
-        FlexTensor::from_data(TensorData::new(y, x.shape()))
+        tensor(y, x.shape())
     }
 }
 
@@ -224,7 +224,7 @@ impl CpuGradKernels for Flex {
             slice(&host(&moments)),
             eps,
         );
-        FlexTensor::from_data(TensorData::new(dx, y.shape()))
+        tensor(dx, y.shape())
     }
 
     fn plain_max_pool2d_grad(
@@ -235,14 +235,14 @@ impl CpuGradKernels for Flex {
     ) -> FlexTensor {
         let g = window(&x, k, stride);
         let dx = pool::backward(&g, slice(&host(&x)), slice(&host(&output_grad)));
-        FlexTensor::from_data(TensorData::new(dx, x.shape()))
+        tensor(dx, x.shape())
     }
 
     fn channel_affine_grad(output_grad: FlexTensor, scale: FlexTensor) -> FlexTensor {
         let l = norm_layout(&output_grad);
         let zero = vec![0.0; l.channels];
         let dx = norm::affine(&l, slice(&host(&output_grad)), slice(&host(&scale)), &zero);
-        FlexTensor::from_data(TensorData::new(dx, output_grad.shape()))
+        tensor(dx, output_grad.shape())
     }
 }
 

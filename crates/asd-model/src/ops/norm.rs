@@ -60,8 +60,8 @@ fn inv_std(var: f32, eps: f64) -> f32 {
     (1.0 / (f64::from(var) + eps).sqrt()) as f32
 }
 
-/// y = (x − mean) / √(var + eps) per channel; `m` as returned by [`moments`].
-pub fn normalize(l: &Layout, x: &[f32], m: &[f32], eps: f64) -> Vec<f32> {
+/// A new tensor from x, one (image, channel) plane at a time: `f(channel, input plane, output plane)`.
+fn map_planes(l: &Layout, x: &[f32], f: impl Fn(usize, &[f32], &mut [f32]) + Sync) -> Vec<f32> {
     let mut y = vec![0.0f32; x.len()];
     if l.s == 0 || l.channels == 0 {
         return y;
@@ -69,14 +69,18 @@ pub fn normalize(l: &Layout, x: &[f32], m: &[f32], eps: f64) -> Vec<f32> {
     y.par_chunks_mut(l.s)
         .zip(x.par_chunks(l.s))
         .enumerate()
-        .for_each(|(i, (yp, xp))| {
-            let c = i % l.channels;
-            let (mean, k) = (m[c], inv_std(m[l.channels + c], eps));
-            yp.iter_mut()
-                .zip(xp)
-                .for_each(|(o, &v)| *o = (v - mean) * k);
-        });
+        .for_each(|(i, (yp, xp))| f(i % l.channels, xp, yp));
     y
+}
+
+/// y = (x − mean) / √(var + eps) per channel; `m` as returned by [`moments`].
+pub fn normalize(l: &Layout, x: &[f32], m: &[f32], eps: f64) -> Vec<f32> {
+    map_planes(l, x, |c, xp, yp| {
+        let (mean, k) = (m[c], inv_std(m[l.channels + c], eps));
+        yp.iter_mut()
+            .zip(xp)
+            .for_each(|(o, &v)| *o = (v - mean) * k);
+    })
 }
 
 /// ∂L/∂x of [`normalize`] with the statistics' own dependence on x, from its output y and ∂L/∂y:
@@ -118,16 +122,8 @@ pub fn normalize_grad(l: &Layout, y: &[f32], dy: &[f32], m: &[f32], eps: f64) ->
 /// y = x · scale + shift per channel: BatchNorm in eval mode, with the running statistics folded
 /// into `scale` and `shift` (one pass instead of burn's four broadcast operations).
 pub fn affine(l: &Layout, x: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    if l.s == 0 || l.channels == 0 {
-        return y;
-    }
-    y.par_chunks_mut(l.s)
-        .zip(x.par_chunks(l.s))
-        .enumerate()
-        .for_each(|(i, (yp, xp))| {
-            let (a, b) = (scale[i % l.channels], shift[i % l.channels]);
-            yp.iter_mut().zip(xp).for_each(|(o, &v)| *o = v * a + b);
-        });
-    y
+    map_planes(l, x, |c, xp, yp| {
+        let (a, b) = (scale[c], shift[c]);
+        yp.iter_mut().zip(xp).for_each(|(o, &v)| *o = v * a + b);
+    })
 }

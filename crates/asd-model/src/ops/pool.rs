@@ -19,19 +19,11 @@ pub struct Window {
 
 impl Window {
     pub fn out_h(&self) -> usize {
-        if self.h < self.k {
-            0
-        } else {
-            (self.h - self.k) / self.stride + 1
-        }
+        crate::network::conv_len(self.h, self.k, self.stride)
     }
 
     pub fn out_w(&self) -> usize {
-        if self.w < self.k {
-            0
-        } else {
-            (self.w - self.k) / self.stride + 1
-        }
+        crate::network::conv_len(self.w, self.k, self.stride)
     }
 
     /// The maxima of output row `oh` (NaN where a window holds one, as in PyTorch): first the
