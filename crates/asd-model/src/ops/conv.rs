@@ -56,10 +56,10 @@ impl Geometry {
     /// second and third convolutions: 37 and 6) would otherwise run GEMMs too narrow to amortise
     /// packing their weights (4 MiB for the second), once per image. Depends on the geometry only,
     /// so that the order of the weight-gradient sums does not depend on the thread count.
-    /// (1 for pointwise convolutions, which multiply the input in place.)
+    /// (1 where the input is multiplied in place, see `lowered_view`.)
     fn images_per_gemm(&self) -> usize {
         let hw = self.out_h() * self.out_w();
-        if hw >= 512 || self.is_pointwise() {
+        if hw >= 512 || self.lowered_view().is_some() {
             1
         } else {
             512usize.div_ceil(hw.max(1)).min(8)
@@ -69,6 +69,20 @@ impl Geometry {
     /// Whether the lowered matrix is the input itself (1 × 1 kernel, stride 1, no padding).
     fn is_pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0; 4]
+    }
+
+    /// Where the lowered matrix of a block of output rows can be read from the image as it is:
+    /// its (row, column) strides from the block's first position. Besides pointwise layers, a
+    /// one-channel, one-row input without padding (the FFT branch's first layer): row j, column p
+    /// is x[p · stride + j], so im2col would only copy overlapping windows.
+    fn lowered_view(&self) -> Option<(isize, isize)> {
+        if self.is_pointwise() {
+            Some(((self.out_h() * self.out_w()) as isize, 1))
+        } else if self.c_in == 1 && self.h == 1 && self.kh == 1 && self.pad == [0; 4] {
+            Some((1, self.stride[1] as isize))
+        } else {
+            None
+        }
     }
 }
 
@@ -259,6 +273,9 @@ fn scatter_group(g: &Geometry, m: &[f32], yg: &mut [f32]) {
 /// y = conv(x, w): x (batch, c_in, h, w), w (c_out, c_in, kh, kw) → y (batch, c_out, out_h, out_w).
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
+    if super::direct::applies(g) {
+        return super::direct::forward(g, x, w);
+    }
     let mut y = vec![0.0f32; g.batch * g.out_len()];
     if y.is_empty() {
         return y;
@@ -293,20 +310,20 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
             for oh0 in (0..g.out_h()).step_by(rows) {
                 let oh1 = (oh0 + rows).min(g.out_h());
                 let n = (oh1 - oh0) * ow_n;
-                let b: &[f32] = if g.is_pointwise() {
-                    &xb[oh0 * ow_n..]
-                } else {
-                    cols.resize(k * n, 0.0);
-                    im2col(g, xb, oh0, oh1, cols, Panel { ld: n, off: 0 });
-                    cols
+                let b = match g.lowered_view() {
+                    Some((rs, cs)) => (&xb[oh0 * ow_n..], rs, cs),
+                    None => {
+                        cols.resize(k * n, 0.0);
+                        im2col(g, xb, oh0, oh1, cols, Panel { ld: n, off: 0 });
+                        (&cols[..], n as isize, 1)
+                    }
                 };
-                let ldb = if g.is_pointwise() { hw_out } else { n };
                 gemm(
                     g.c_out,
                     k,
                     n,
                     (w, k as isize, 1),
-                    (b, ldb as isize, 1),
+                    b,
                     0.0,
                     (&mut yb[oh0 * ow_n..], hw_out as isize),
                 );
@@ -426,19 +443,21 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 for oh0 in (0..g.out_h()).step_by(rows) {
                     let oh1 = (oh0 + rows).min(g.out_h());
                     let n = (oh1 - oh0) * ow_n;
-                    let (b, ldb): (&[f32], usize) = if g.is_pointwise() {
-                        (&xb[oh0 * ow_n..], hw_out)
-                    } else {
-                        cols.resize(k * n, 0.0);
-                        im2col(g, xb, oh0, oh1, &mut cols, Panel { ld: n, off: 0 });
-                        (&cols, n)
+                    // The lowered matrix transposed: (position, row) strides.
+                    let bt = match g.lowered_view() {
+                        Some((rs, cs)) => (&xb[oh0 * ow_n..], cs, rs),
+                        None => {
+                            cols.resize(k * n, 0.0);
+                            im2col(g, xb, oh0, oh1, &mut cols, Panel { ld: n, off: 0 });
+                            (&cols[..], 1, n as isize)
+                        }
                     };
                     gemm(
                         g.c_out,
                         n,
                         k,
                         (&dyb[oh0 * ow_n..], hw_out as isize, 1),
-                        (b, 1, ldb as isize),
+                        bt,
                         1.0,
                         (&mut dw, k as isize),
                     );
@@ -529,6 +548,10 @@ mod tests {
             g(2, 4, 9, 10, 6, 3, 3, [2, 2], [0, 1, 0, 1]),
             g(6, 4, 5, 7, 3, 1, 1, [1, 1], [0; 4]),
             g(2, 2, 1, 300, 3, 1, 16, [1, 4], [0; 4]),
+            // One channel, one row, no padding: the lowered matrix is a strided view of the input.
+            g(2, 1, 1, 300, 3, 1, 16, [1, 4], [0; 4]),
+            // One channel: the direct kernel (forward).
+            g(2, 1, 20, 45, 5, 7, 7, [2, 2], [3, 3, 3, 3]),
             // Few positions per image: images lowered together, in a full and a partial group.
             g(11, 3, 4, 5, 2, 3, 3, [1, 1], [1, 1, 1, 1]),
             // Many positions per image: weight gradients summed over groups of four images.

@@ -4,6 +4,7 @@
 //! `docs/design.md`, "Network" benchmarks). On other devices (CUDA) burn's own operations run.
 
 pub mod conv;
+mod direct;
 mod extension;
 pub mod norm;
 pub mod pool;

@@ -1,0 +1,531 @@
+//! Direct convolution for the 2-D layers (the STFT branch: its 7 × 7 input layer and the 3 × 3
+//! layers of the residual blocks), forward only. Lowered to im2col + GEMM, these layers spent more
+//! time writing and packing the lowered matrix than multiplying it (the 1-channel input layer:
+//! a 49-row matrix, a GEMM with k = 49 and 16 output channels). Here the accumulators of a block of
+//! output channels × a run of output positions stay in registers while the input channels and
+//! taps are summed into them, reading the input where it lies.
+//!
+//! To make every tap a contiguous read, the zero-padded input is first split into its stride
+//! phases (for stride 2: even and odd rows × even and odd columns): in phase coordinates, output
+//! position (oh, ow) reads tap (i, j) at row oh + i / sh, column ow + j / sw of phase
+//! (i mod sh, j mod sw). Output positions are then numbered p = oh · len + ow over phase rows of
+//! length len ≥ out_w + (kw − 1) / sw, so that tap (i, j) reads position p at p + a fixed offset,
+//! across row ends; the columns past out_w are computed and dropped.
+//!
+//! The vector loops are written once, over a small trait of vector operations, and compiled for
+//! AVX-512, for AVX2 + FMA and for the baseline; the CPU's features pick one at run time.
+
+use super::conv::Geometry;
+use rayon::prelude::*;
+
+/// Whether [`forward`] handles this geometry: 2-D kernels, strides 1 or 2.
+pub fn applies(g: &Geometry) -> bool {
+    g.kh > 1 && g.kw > 1 && g.stride.iter().all(|s| (1..=2).contains(s))
+}
+
+/// Output positions computed per register block, at most (the phase arrays are padded for it).
+const MAX_WIDTH: usize = 32;
+
+/// The shape of the work, shared by the kernels of every instruction set.
+struct Plan<'a> {
+    g: &'a Geometry,
+    /// Rows of a phase.
+    rows: usize,
+    /// Length of a phase row; also the row length of the output position grid.
+    len: usize,
+    /// Floats per phase: its rows and slack for the widest read past the last position.
+    phase: usize,
+}
+
+impl<'a> Plan<'a> {
+    fn new(g: &'a Geometry) -> Self {
+        let [sh, sw] = g.stride;
+        let rows = g.out_h() + (g.kh - 1) / sh;
+        let len = g.out_w() + (g.kw - 1) / sw;
+        // Reads reach position (out_h · len rounded up to a run) + (kh − 1) / sh rows + (kw − 1) / sw.
+        let phase = rows * len + len + MAX_WIDTH;
+        Self {
+            g,
+            rows,
+            len,
+            phase,
+        }
+    }
+
+    fn phases(&self) -> usize {
+        self.g.stride[0] * self.g.stride[1]
+    }
+
+    /// Floats of one input channel's phases.
+    fn channel(&self) -> usize {
+        self.phases() * self.phase
+    }
+
+    /// Output positions of the grid (out_h rows of `len`, the last `len − out_w` of each dropped).
+    fn positions(&self) -> usize {
+        self.g.out_h() * self.len
+    }
+
+    /// For each tap (i, j) of channel 0, where it reads output position 0.
+    fn tap_offsets(&self) -> Vec<usize> {
+        let [sh, sw] = self.g.stride;
+        (0..self.g.kh)
+            .flat_map(|i| {
+                (0..self.g.kw).map(move |j| {
+                    ((i % sh) * sw + j % sw) * self.phase + (i / sh) * self.len + j / sw
+                })
+            })
+            .collect()
+    }
+
+    /// The zero-padded image split into phases: channel c, phase (a, b), row r, column q holds
+    /// padded row r · sh + a, padded column q · sw + b.
+    fn split(&self, x: &[f32], out: &mut Vec<f32>) {
+        let g = self.g;
+        let [sh, sw] = g.stride;
+        let (pt, pl) = (g.pad[0], g.pad[2]);
+        out.clear();
+        out.resize(g.c_in * self.channel(), 0.0);
+        for (c, phases) in out.chunks_mut(self.channel()).enumerate() {
+            let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+            for (ab, phase) in phases.chunks_mut(self.phase).enumerate() {
+                let (a, b) = (ab / sw, ab % sw);
+                for r in 0..self.rows {
+                    let Some(ih) = (r * sh + a).checked_sub(pt).filter(|&ih| ih < g.h) else {
+                        continue;
+                    };
+                    let src = &plane[ih * g.w..(ih + 1) * g.w];
+                    let dst = &mut phase[r * self.len..(r + 1) * self.len];
+                    // Columns q with q · sw + b − pl inside the input row.
+                    let lo = pl.saturating_sub(b).div_ceil(sw);
+                    let hi = if g.w + pl > b {
+                        ((g.w + pl - b - 1) / sw + 1).min(self.len)
+                    } else {
+                        0
+                    };
+                    if lo >= hi {
+                        continue;
+                    }
+                    let start = lo * sw + b - pl;
+                    let dst = &mut dst[lo..hi];
+                    match sw {
+                        1 => dst.copy_from_slice(&src[start..start + dst.len()]),
+                        _ => dst
+                            .iter_mut()
+                            .zip(src[start..].chunks(2))
+                            .for_each(|(d, s)| *d = s[0]),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Weights regrouped as [channel block][input channel][tap][channel in block], zero-filled past
+/// c_out.
+fn pack_weights(g: &Geometry, w: &[f32], block: usize) -> Vec<f32> {
+    let taps = g.kh * g.kw;
+    let blocks = g.c_out.div_ceil(block);
+    let mut packed = vec![0.0f32; blocks * g.c_in * taps * block];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            for t in 0..taps {
+                packed[(((o / block) * g.c_in + c) * taps + t) * block + o % block] =
+                    w[(o * g.c_in + c) * taps + t];
+            }
+        }
+    }
+    packed
+}
+
+/// A vector register of one instruction set, as the kernel uses it. The methods are inlined
+/// into functions compiled for that instruction set, where the intrinsics become single
+/// instructions. (Written out because the compiler, left to vectorise plain loops over a block of
+/// accumulators, vectorised across the channels with gathers and kept the block in memory.)
+trait Lanes: Copy {
+    const N: usize;
+    fn zero() -> Self;
+    fn splat(v: f32) -> Self;
+    /// `src` holds at least `N` values.
+    fn load(src: &[f32]) -> Self;
+    /// self + a · b.
+    fn mul_add(self, a: Self, b: Self) -> Self;
+    fn store(self, dst: &mut [f32]);
+}
+
+/// The baseline: one value.
+impl Lanes for f32 {
+    const N: usize = 1;
+    #[inline(always)]
+    fn zero() -> Self {
+        0.0
+    }
+    #[inline(always)]
+    fn splat(v: f32) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn load(src: &[f32]) -> Self {
+        src[0]
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        self + a * b
+    }
+    #[inline(always)]
+    fn store(self, dst: &mut [f32]) {
+        dst[0] = self;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Lanes;
+    use std::arch::x86_64::*;
+
+    // SAFETY (all methods): these types are only used inside functions compiled with the features
+    // they need (`image_avx2`, `image_avx512`), which run only where the CPU reports them; loads
+    // and stores check the slice length first.
+
+    #[derive(Clone, Copy)]
+    pub struct Avx2(__m256);
+
+    impl Lanes for Avx2 {
+        const N: usize = 8;
+        #[inline(always)]
+        fn zero() -> Self {
+            Self(unsafe { _mm256_setzero_ps() })
+        }
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Self(unsafe { _mm256_set1_ps(v) })
+        }
+        #[inline(always)]
+        fn load(src: &[f32]) -> Self {
+            assert!(src.len() >= Self::N);
+            Self(unsafe { _mm256_loadu_ps(src.as_ptr()) })
+        }
+        #[inline(always)]
+        fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
+        }
+        #[inline(always)]
+        fn store(self, dst: &mut [f32]) {
+            assert!(dst.len() >= Self::N);
+            unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), self.0) }
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Avx512(__m512);
+
+    impl Lanes for Avx512 {
+        const N: usize = 16;
+        #[inline(always)]
+        fn zero() -> Self {
+            Self(unsafe { _mm512_setzero_ps() })
+        }
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            Self(unsafe { _mm512_set1_ps(v) })
+        }
+        #[inline(always)]
+        fn load(src: &[f32]) -> Self {
+            assert!(src.len() >= Self::N);
+            Self(unsafe { _mm512_loadu_ps(src.as_ptr()) })
+        }
+        #[inline(always)]
+        fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(unsafe { _mm512_fmadd_ps(a.0, b.0, self.0) })
+        }
+        #[inline(always)]
+        fn store(self, dst: &mut [f32]) {
+            assert!(dst.len() >= Self::N);
+            unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), self.0) }
+        }
+    }
+}
+
+/// One image: output channels in blocks of `CO`, output positions in runs of `V` registers.
+#[inline(always)]
+fn image<L: Lanes, const CO: usize, const V: usize>(
+    plan: &Plan,
+    phases: &[f32],
+    packed: &[f32],
+    y: &mut [f32],
+) {
+    let g = plan.g;
+    let (ow_n, hw) = (g.out_w(), g.out_h() * g.out_w());
+    let taps = g.kh * g.kw;
+    let width = V * L::N;
+    debug_assert!(width <= MAX_WIDTH);
+    let offsets = plan.tap_offsets();
+    let channel = plan.channel();
+    let mut spill = [0.0f32; MAX_WIDTH];
+    for (cb, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
+        for p0 in (0..plan.positions()).step_by(width) {
+            let mut acc = [[L::zero(); V]; CO];
+            for (c, wc) in wb.chunks_exact(taps * CO).enumerate() {
+                let base = c * channel + p0;
+                for (&off, wt) in offsets.iter().zip(wc.chunks_exact(CO)) {
+                    let src = &phases[base + off..base + off + width];
+                    let mut x = [L::zero(); V];
+                    for (v, xv) in x.iter_mut().enumerate() {
+                        *xv = L::load(&src[v * L::N..]);
+                    }
+                    for (a, &w) in acc.iter_mut().zip(wt) {
+                        let wv = L::splat(w);
+                        for (av, &xv) in a.iter_mut().zip(&x) {
+                            *av = av.mul_add(wv, xv);
+                        }
+                    }
+                }
+            }
+            for (o, a) in acc.iter().enumerate().take(g.c_out - cb * CO) {
+                for (v, av) in a.iter().enumerate() {
+                    av.store(&mut spill[v * L::N..]);
+                }
+                // The run's positions, row by row, without the columns past out_w.
+                let out = &mut y[(cb * CO + o) * hw..(cb * CO + o + 1) * hw];
+                let mut p = p0;
+                let end = (p0 + width).min(plan.positions());
+                while p < end {
+                    let (oh, ow) = (p / plan.len, p % plan.len);
+                    let stop = (p - ow + plan.len).min(end);
+                    if ow < ow_n {
+                        let n = (stop - p).min(ow_n - ow);
+                        out[oh * ow_n + ow..oh * ow_n + ow + n]
+                            .copy_from_slice(&spill[p - p0..p - p0 + n]);
+                    }
+                    p = stop;
+                }
+            }
+        }
+    }
+}
+
+/// The kernels for one instruction set.
+#[derive(Clone, Copy, Debug)]
+enum Isa {
+    Baseline,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Isa {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::arch::is_x86_feature_detected!("fma");
+            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+
+    /// Output channels per register block.
+    fn block(self) -> usize {
+        match self {
+            Isa::Baseline => 4,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => 4,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => 8,
+        }
+    }
+
+    fn image(self, plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
+        match self {
+            Isa::Baseline => image::<f32, 4, 8>(plan, phases, packed, y),
+            // SAFETY: `detect` chose these only where the CPU reports the features.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { image_avx2(plan, phases, packed, y) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { image_avx512(plan, phases, packed, y) },
+        }
+    }
+}
+
+/// 4 channels × 2 registers of 8: 8 of the 16 registers accumulate.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn image_avx2(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
+    image::<x86::Avx2, 4, 2>(plan, phases, packed, y)
+}
+
+/// 8 channels × 2 registers of 16: 16 of the 32 registers accumulate.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn image_avx512(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
+    image::<x86::Avx512, 8, 2>(plan, phases, packed, y)
+}
+
+/// y = conv(x, w) for a geometry where [`applies`] holds.
+pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    forward_with(Isa::detect(), g, x, w)
+}
+
+fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+    debug_assert!(applies(g));
+    let out_len = g.c_out * g.out_h() * g.out_w();
+    let mut y = vec![0.0f32; g.batch * out_len];
+    if y.is_empty() {
+        return y;
+    }
+    let plan = Plan::new(g);
+    let packed = pack_weights(g, w, isa.block());
+    y.par_chunks_mut(out_len)
+        .zip(x.par_chunks(g.c_in * g.h * g.w))
+        .for_each_init(Vec::new, |phases, (yb, xb)| {
+            plan.split(xb, phases);
+            isa.image(&plan, phases, &packed, yb);
+        });
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(c_in: usize, hw: [usize; 2], c_out: usize, k: usize, stride: usize) -> Geometry {
+        Geometry {
+            batch: 3,
+            c_in,
+            h: hw[0],
+            w: hw[1],
+            c_out,
+            kh: k,
+            kw: k,
+            stride: [stride; 2],
+            // Asymmetric, as TensorFlow's 'same' padding can be.
+            pad: [k / 2, (k - 1) / 2, (k - 1) / 2, k / 2],
+        }
+    }
+
+    /// y[o][oh][ow] = Σ w[o][c][i][j] · x[c][oh · sh + i − pt][ow · sw + j − pl], in f64.
+    fn naive(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let mut y = Vec::new();
+        for xb in x.chunks(g.c_in * g.h * g.w) {
+            for o in 0..g.c_out {
+                for oh in 0..g.out_h() {
+                    for ow in 0..g.out_w() {
+                        let mut acc = 0.0f64;
+                        for c in 0..g.c_in {
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let ih = (oh * g.stride[0] + i).checked_sub(g.pad[0]);
+                                    let iw = (ow * g.stride[1] + j).checked_sub(g.pad[2]);
+                                    if let (Some(ih), Some(iw)) = (ih, iw)
+                                        && ih < g.h
+                                        && iw < g.w
+                                    {
+                                        acc += f64::from(xb[(c * g.h + ih) * g.w + iw])
+                                            * f64::from(
+                                                w[((o * g.c_in + c) * g.kh + i) * g.kw + j],
+                                            );
+                                    }
+                                }
+                            }
+                        }
+                        y.push(acc as f32);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// Every instruction set this CPU has (the baseline always), on channel counts that do and do
+    /// not fill a register block, several input channels, both strides, and images whose position
+    /// grid does and does not end on a whole run.
+    #[test]
+    fn every_instruction_set_equals_direct_sum() {
+        let mut isas = vec![Isa::Baseline];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma = std::arch::is_x86_feature_detected!("fma");
+            if fma && std::arch::is_x86_feature_detected!("avx2") {
+                isas.push(Isa::Avx2);
+            }
+            if fma && std::arch::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        for g in [
+            geometry(1, [13, 17], 4, 7, 2),
+            geometry(1, [20, 75], 9, 7, 2),
+            geometry(3, [9, 70], 16, 3, 1),
+            geometry(5, [11, 40], 3, 3, 2),
+            geometry(2, [6, 9], 17, 2, 1),
+            geometry(4, [1, 40], 2, 3, 1),
+            geometry(7, [5, 5], 8, 3, 2),
+        ] {
+            let x = values(g.batch * g.c_in * g.h * g.w, 1);
+            let w = values(g.c_out * g.c_in * g.kh * g.kw, 2);
+            let want = naive(&g, &x, &w);
+            for &isa in &isas {
+                let got = forward_with(isa, &g, &x, &w);
+                assert_eq!(got.len(), want.len());
+                for (a, b) in got.iter().zip(&want) {
+                    assert!((a - b).abs() < 1e-5, "{g:?} ({isa:?}): {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_places_padded_rows_and_columns_by_phase() {
+        let g = Geometry {
+            batch: 1,
+            c_in: 1,
+            h: 3,
+            w: 5,
+            c_out: 1,
+            kh: 3,
+            kw: 3,
+            stride: [2, 2],
+            pad: [1, 1, 1, 1],
+        };
+        // Input row r is 10r + 1 ..= 10r + 5; padded row 1 is input row 0: 0 1 2 3 4 5 0.
+        let x: Vec<f32> = (0..3)
+            .flat_map(|r| (1..=5).map(move |c| (10 * r + c) as f32))
+            .collect();
+        let plan = Plan::new(&g);
+        let mut phases = Vec::new();
+        plan.split(&x, &mut phases);
+        let at = |a: usize, b: usize, r: usize, q: usize| {
+            phases[(a * 2 + b) * plan.phase + r * plan.len + q]
+        };
+        // Odd padded rows (phase a = 1) are input rows 0 and 2.
+        assert_eq!(
+            [at(1, 0, 0, 0), at(1, 0, 0, 1), at(1, 0, 0, 2)],
+            [0.0, 2.0, 4.0]
+        );
+        assert_eq!(
+            [at(1, 1, 0, 0), at(1, 1, 0, 1), at(1, 1, 0, 2)],
+            [1.0, 3.0, 5.0]
+        );
+        assert_eq!([at(1, 1, 1, 0), at(1, 1, 1, 2)], [21.0, 25.0]);
+        // Even padded rows: the top padding, then input row 1.
+        assert!((0..plan.len).all(|q| at(0, 0, 0, q) == 0.0 && at(0, 1, 0, q) == 0.0));
+        assert_eq!([at(0, 1, 1, 0), at(0, 0, 1, 1)], [11.0, 12.0]);
+    }
+}
