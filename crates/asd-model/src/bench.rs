@@ -54,6 +54,11 @@ pub fn bench_train(
     steps: usize,
     device: &Device,
 ) -> Result<BenchReport, ModelError> {
+    if steps == 0 {
+        return Err(ModelError::Config(
+            "the benchmark needs at least one timed step".into(),
+        ));
+    }
     let clip_len = (clip_seconds * 16_000.0).round() as usize;
     let cfg = NetConfig::new(clip_len);
     cfg.validate()?;
@@ -66,9 +71,14 @@ pub fn bench_train(
         })
         .collect();
     let fx = FeatureExtractor::new(clip_len);
-    let t = Instant::now();
-    let hb = HostBatch::from_clips(&fx, &clips);
-    let features_s = t.elapsed().as_secs_f64();
+    let mut hb = HostBatch::from_clips(&fx, &clips);
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let t = Instant::now();
+        hb = HostBatch::from_clips(&fx, &clips);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let features_s = median(times);
     let labels: Vec<f32> = (0..batch)
         .flat_map(|i| (0..classes).map(move |c| if c == i % classes { 1.0 } else { 0.0 }))
         .collect();
@@ -134,4 +144,15 @@ pub fn bench_train(
         features_s,
         peak_rss_mib: peak_rss_mib(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_timed_steps_is_an_error_not_a_panic() {
+        let r = bench_train(1, 5.0, 2, 0, &Device::flex());
+        assert!(matches!(r, Err(ModelError::Config(m)) if m.contains("at least one")));
+    }
 }

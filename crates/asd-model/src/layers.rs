@@ -3,6 +3,7 @@
 use crate::error::ModelError;
 use crate::params::{Init, ParamSource};
 use burn::module::{Module, Param, RunningState};
+use burn::tensor::activation::relu;
 use burn::tensor::module::batch_norm;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -304,6 +305,19 @@ impl Conv2 {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_then(x, false)
+    }
+
+    /// relu(norm(conv(x))). Where the norm is folded into this convolution (inference), the bias
+    /// and ReLU are applied as the convolution stores its output.
+    pub fn forward_norm_relu(&self, x: Tensor<4>, norm: &Norm, train: bool) -> Tensor<4> {
+        if norm.folded && !train {
+            return self.forward_then(x, true);
+        }
+        relu(norm.forward(self.forward(x), train))
+    }
+
+    fn forward_then(&self, x: Tensor<4>, then_relu: bool) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         let k = self.weight.dims()[2];
         let pad = if self.stride == 1 {
@@ -312,10 +326,15 @@ impl Conv2 {
             [tf_same(h, k, self.stride), tf_same(w, k, self.stride)]
         };
         let pad = [pad[0].0, pad[0].1, pad[1].0, pad[1].1];
-        let y = crate::ops::conv2d(x, self.weight.val(), [self.stride, self.stride], pad);
+        let stride = [self.stride, self.stride];
         match &self.bias {
-            Some(b) => y + b.val().reshape([1, -1, 1, 1]),
-            None => y,
+            Some(b) => {
+                crate::ops::conv2d_bias_relu(x, self.weight.val(), b.val(), stride, pad, then_relu)
+            }
+            None => {
+                let y = crate::ops::conv2d(x, self.weight.val(), stride, pad);
+                if then_relu { relu(y) } else { y }
+            }
         }
     }
 }

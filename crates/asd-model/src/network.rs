@@ -213,8 +213,10 @@ impl ResBlock {
             Some(n) => n.forward(x, train),
             None => x,
         };
-        let xr = self.conv1.forward(relu(x.clone()));
-        let xr = self.conv2.forward(relu(self.norm2.forward(xr, train)));
+        let xr = self
+            .conv1
+            .forward_norm_relu(relu(x.clone()), &self.norm2, train);
+        let xr = self.conv2.forward(xr);
         let x = match &self.conv_down {
             Some(down) => {
                 // Keep every second row and column.
@@ -223,8 +225,10 @@ impl ResBlock {
             }
             None => self.norm3.forward(x + xr, train),
         };
-        let xr = self.conv3.forward(relu(x.clone()));
-        let xr = self.conv4.forward(relu(self.norm4.forward(xr, train)));
+        let xr = self
+            .conv3
+            .forward_norm_relu(relu(x.clone()), &self.norm4, train);
+        let xr = self.conv4.forward(xr);
         x + xr
     }
 }
@@ -286,7 +290,7 @@ impl StftBranch {
     pub fn forward(&self, stft: Tensor<3>, train: bool) -> Tensor<2> {
         let x = self.norm_inp.forward(stft, train);
         let x = x.swap_dims(1, 2).unsqueeze_dim::<4>(1);
-        let x = relu(self.norm1.forward(self.conv1.forward(x), train));
+        let x = self.conv1.forward_norm_relu(x, &self.norm1, train);
         let mut x = crate::ops::max_pool2d(x, 3, 2);
         for blk in &self.blocks {
             x = blk.forward(x, train);

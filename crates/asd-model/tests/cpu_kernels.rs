@@ -55,6 +55,66 @@ fn lowered_conv_matches_burn_forward_and_gradients() {
 }
 
 #[test]
+fn fused_bias_relu_matches_burn_on_both_devices() {
+    for ad in [false, true] {
+        let dev = if ad {
+            Device::flex().autodiff()
+        } else {
+            Device::flex()
+        };
+        // A direct-kernel layer and a lowered one (1-row kernel).
+        for (ci, h, w, co, k, s, relu) in [
+            (3, 9, 12, 5, [3, 3], 1, true),
+            (2, 6, 9, 4, [7, 7], 2, false),
+            (4, 1, 40, 3, [1, 8], 2, true),
+        ] {
+            let x0 = Tensor::<4>::random([2, ci, h, w], Distribution::Normal(0.0, 1.0), &dev);
+            let w0 =
+                Tensor::<4>::random([co, ci, k[0], k[1]], Distribution::Normal(0.0, 0.3), &dev);
+            let b0 = Tensor::<1>::random([co], Distribution::Normal(0.0, 1.0), &dev);
+            let pad = [k[0] / 2, (k[0] - 1) / 2, k[1] / 2, (k[1] - 1) / 2];
+            let grad = |t: Tensor<4>| if ad { t.require_grad() } else { t };
+            let (x1, w1) = (grad(x0.clone()), grad(w0.clone()));
+            let ours = asd_model::ops::conv2d_bias_relu(
+                x1.clone(),
+                w1.clone(),
+                b0.clone(),
+                [s, s],
+                pad,
+                relu,
+            );
+            let opts = ConvOptions::new_with_padding(
+                [s, s],
+                [(pad[0], pad[1]), (pad[2], pad[3])],
+                [1, 1],
+                1,
+            );
+            let (x2, w2) = (grad(x0), grad(w0));
+            let theirs = burn_conv2d(x2.clone(), w2.clone(), Some(b0), opts);
+            let theirs = if relu {
+                burn::tensor::activation::relu(theirs)
+            } else {
+                theirs
+            };
+            let case = format!("{ci}x{h}x{w} -> {co}, k {k:?}, s {s}, relu {relu}, autodiff {ad}");
+            assert!(
+                max_rel(ours.clone(), theirs.clone()) < 1e-5,
+                "{case}: output"
+            );
+            if ad {
+                let r = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &dev);
+                let g1 = (ours * r.clone()).sum().backward();
+                let g2 = (theirs * r).sum().backward();
+                let (dx1, dx2) = (x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+                assert!(max_rel(dx1, dx2) < 1e-5, "{case}: input gradient");
+                let (dw1, dw2) = (w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
+                assert!(max_rel(dw1, dw2) < 1e-5, "{case}: weight gradient");
+            }
+        }
+    }
+}
+
+#[test]
 fn batch_norm_matches_burn_forward_statistics_and_gradient() {
     let ad = Device::flex().autodiff();
     for dims in [[4, 3, 5, 7], [6, 5, 1, 1]] {

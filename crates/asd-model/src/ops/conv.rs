@@ -86,6 +86,41 @@ impl Geometry {
     }
 }
 
+/// What happens to each output value before it is stored: a per-channel bias is added, then
+/// ReLU if asked. Inference with BatchNorm folded into the convolutions ends most of them this
+/// way; applying it while the output is in registers or cache saves two passes over it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    fn is_identity(&self) -> bool {
+        self.bias.is_none() && !self.relu
+    }
+
+    /// The bias of output channel o (0 past the last channel, for padded register blocks).
+    pub(super) fn bias(&self, o: usize) -> f32 {
+        self.bias.and_then(|b| b.get(o)).copied().unwrap_or(0.0)
+    }
+
+    /// Applies it to the outputs of whole images (planes of `hw` values, c_out per image).
+    fn apply(&self, y: &mut [f32], c_out: usize, hw: usize) {
+        if self.is_identity() || hw == 0 {
+            return;
+        }
+        for (i, plane) in y.chunks_mut(hw).enumerate() {
+            let b = self.bias(i % c_out);
+            if self.relu {
+                plane.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+            } else {
+                plane.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    }
+}
+
 /// Where one image's columns sit in the lowered matrix: row r starts at r · ld + off.
 #[derive(Clone, Copy)]
 struct Panel {
@@ -270,11 +305,12 @@ fn scatter_group(g: &Geometry, m: &[f32], yg: &mut [f32]) {
     }
 }
 
-/// y = conv(x, w): x (batch, c_in, h, w), w (c_out, c_in, kh, kw) → y (batch, c_out, out_h, out_w).
-pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+/// y = ep(conv(x, w)): x (batch, c_in, h, w), w (c_out, c_in, kh, kw) → y (batch, c_out, out_h,
+/// out_w).
+pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
     if super::direct::applies(g) {
-        return super::direct::forward(g, x, w);
+        return super::direct::forward(g, x, w, ep);
     }
     let mut y = vec![0.0f32; g.batch * g.out_len()];
     if y.is_empty() {
@@ -299,6 +335,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                         (prod, n as isize),
                     );
                     scatter_group(g, prod, yg);
+                    ep.apply(yg, g.c_out, hw_out);
                 },
             );
         return y;
@@ -328,12 +365,16 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
                     (&mut yb[oh0 * ow_n..], hw_out as isize),
                 );
             }
+            ep.apply(yb, g.c_out, hw_out);
         });
     y
 }
 
 /// ∂L/∂x from ∂L/∂y (batch, c_out, out_h, out_w) and w.
 pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    if let Some((gt, wt)) = transposed(g, w) {
+        return super::direct::forward(&gt, dy, &wt, Epilogue::default());
+    }
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
     let mut dx = super::zeroed(g.batch * g.in_len());
     if dx.is_empty() {
@@ -401,6 +442,43 @@ pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
             }
         });
     dx
+}
+
+/// For a stride-1 convolution, its input gradient as a forward convolution the direct kernel runs:
+/// ∂x = conv(∂y, w') with w'[c][o][i][j] = w[o][c][kh − 1 − i][kw − 1 − j] and the padding
+/// mirrored (k − 1 − p on each side), which restores the input's size.
+fn transposed(g: &Geometry, w: &[f32]) -> Option<(Geometry, Vec<f32>)> {
+    let mirrored = |k: usize, p: usize| (k - 1).checked_sub(p);
+    let pad = [
+        mirrored(g.kh, g.pad[0])?,
+        mirrored(g.kh, g.pad[1])?,
+        mirrored(g.kw, g.pad[2])?,
+        mirrored(g.kw, g.pad[3])?,
+    ];
+    let gt = Geometry {
+        batch: g.batch,
+        c_in: g.c_out,
+        h: g.out_h(),
+        w: g.out_w(),
+        c_out: g.c_in,
+        kh: g.kh,
+        kw: g.kw,
+        stride: [1, 1],
+        pad,
+    };
+    if g.stride != [1, 1] || !super::direct::applies(&gt) {
+        return None;
+    }
+    let (taps, k) = (g.kh * g.kw, g.k());
+    let mut wt = vec![0.0f32; w.len()];
+    for o in 0..g.c_out {
+        for c in 0..g.c_in {
+            for t in 0..taps {
+                wt[(c * g.c_out + o) * taps + taps - 1 - t] = w[o * k + c * taps + t];
+            }
+        }
+    }
+    Some((gt, wt))
 }
 
 /// Images whose weight gradients are summed together before the groups are summed in order (where
@@ -566,9 +644,28 @@ mod tests {
         for g in geometries() {
             let x = values(g.batch * g.in_len(), 1);
             let w = values(g.c_out * g.k(), 2);
-            let (fast, slow) = (forward(&g, &x, &w), naive(&g, &x, &w));
+            let (fast, slow) = (forward(&g, &x, &w, Epilogue::default()), naive(&g, &x, &w));
             for (a, b) in fast.iter().zip(&slow) {
                 assert!((a - b).abs() < 1e-4, "{g:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn epilogue_adds_bias_then_relu() {
+        for g in geometries() {
+            let x = values(g.batch * g.in_len(), 8);
+            let w = values(g.c_out * g.k(), 9);
+            let bias = values(g.c_out, 10);
+            let hw = g.out_h() * g.out_w();
+            let ep = Epilogue {
+                bias: Some(&bias),
+                relu: true,
+            };
+            let got = forward(&g, &x, &w, ep);
+            for (i, (a, b)) in got.iter().zip(naive(&g, &x, &w)).enumerate() {
+                let want = (b + bias[(i / hw) % g.c_out]).max(0.0);
+                assert!((a - want).abs() < 1e-4, "{g:?}: {a} vs {want}");
             }
         }
     }
@@ -580,7 +677,7 @@ mod tests {
             let x = values(g.batch * g.in_len(), 3);
             let w = values(g.c_out * g.k(), 4);
             let dy = values(g.batch * g.out_len(), 5);
-            let y = forward(&g, &x, &w);
+            let y = forward(&g, &x, &w, Epilogue::default());
             let lhs = dot(&y, &dy);
             let dx = input_grad(&g, &dy, &w);
             let dw = weight_grad(&g, &x, &dy);

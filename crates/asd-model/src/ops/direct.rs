@@ -15,7 +15,7 @@
 //! The vector loops are written once, over a small trait of vector operations, and compiled for
 //! AVX-512, for AVX2 + FMA and for the baseline; the CPU's features pick one at run time.
 
-use super::conv::Geometry;
+use super::conv::{Epilogue, Geometry};
 use rayon::prelude::*;
 
 /// Whether [`forward`] handles this geometry: 2-D kernels, strides 1 or 2.
@@ -29,6 +29,7 @@ const MAX_WIDTH: usize = 32;
 /// The shape of the work, shared by the kernels of every instruction set.
 struct Plan<'a> {
     g: &'a Geometry,
+    epilogue: Epilogue<'a>,
     /// Rows of a phase.
     rows: usize,
     /// Length of a phase row; also the row length of the output position grid.
@@ -38,7 +39,7 @@ struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    fn new(g: &'a Geometry) -> Self {
+    fn new(g: &'a Geometry, epilogue: Epilogue<'a>) -> Self {
         let [sh, sw] = g.stride;
         let rows = g.out_h() + (g.kh - 1) / sh;
         let len = g.out_w() + (g.kw - 1) / sw;
@@ -46,6 +47,7 @@ impl<'a> Plan<'a> {
         let phase = rows * len + len + MAX_WIDTH;
         Self {
             g,
+            epilogue,
             rows,
             len,
             phase,
@@ -254,6 +256,7 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
     packed: &[f32],
     y: &mut [f32],
 ) {
+    let ep = plan.epilogue;
     let g = plan.g;
     let (ow_n, hw) = (g.out_w(), g.out_h() * g.out_w());
     let taps = g.kh * g.kw;
@@ -264,7 +267,9 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
     let mut spill = [0.0f32; MAX_WIDTH];
     for (cb, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
         for p0 in (0..plan.positions()).step_by(width) {
-            let mut acc = [[L::zero(); V]; CO];
+            // (Built whole: filling only the block's valid channels kept the block in memory.)
+            let mut acc: [[L; V]; CO] =
+                std::array::from_fn(|o| [L::splat(ep.bias(cb * CO + o)); V]);
             for (c, wc) in wb.chunks_exact(taps * CO).enumerate() {
                 let base = c * channel + p0;
                 for (&off, wt) in offsets.iter().zip(wc.chunks_exact(CO)) {
@@ -284,6 +289,9 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
             for (o, a) in acc.iter().enumerate().take(g.c_out - cb * CO) {
                 for (v, av) in a.iter().enumerate() {
                     av.store(&mut spill[v * L::N..]);
+                }
+                if ep.relu {
+                    spill.iter_mut().for_each(|v| *v = v.max(0.0));
                 }
                 // The run's positions, row by row, without the columns past out_w.
                 let out = &mut y[(cb * CO + o) * hw..(cb * CO + o + 1) * hw];
@@ -367,18 +375,18 @@ fn image_avx512(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
 }
 
 /// y = conv(x, w) for a geometry where [`applies`] holds.
-pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
-    forward_with(Isa::detect(), g, x, w)
+pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
+    forward_with(Isa::detect(), g, x, w, ep)
 }
 
-fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
     debug_assert!(applies(g));
     let out_len = g.c_out * g.out_h() * g.out_w();
     let mut y = vec![0.0f32; g.batch * out_len];
     if y.is_empty() {
         return y;
     }
-    let plan = Plan::new(g);
+    let plan = Plan::new(g, ep);
     let packed = pack_weights(g, w, isa.block());
     y.par_chunks_mut(out_len)
         .zip(x.par_chunks(g.c_in * g.h * g.w))
@@ -455,7 +463,7 @@ mod tests {
 
     /// Every instruction set this CPU has (the baseline always), on channel counts that do and do
     /// not fill a register block, several input channels, both strides, and images whose position
-    /// grid does and does not end on a whole run.
+    /// grid does and does not end on a whole run; without and with a bias, with and without ReLU.
     #[test]
     fn every_instruction_set_equals_direct_sum() {
         let mut isas = vec![Isa::Baseline];
@@ -480,12 +488,32 @@ mod tests {
         ] {
             let x = values(g.batch * g.c_in * g.h * g.w, 1);
             let w = values(g.c_out * g.c_in * g.kh * g.kw, 2);
-            let want = naive(&g, &x, &w);
-            for &isa in &isas {
-                let got = forward_with(isa, &g, &x, &w);
-                assert_eq!(got.len(), want.len());
-                for (a, b) in got.iter().zip(&want) {
-                    assert!((a - b).abs() < 1e-5, "{g:?} ({isa:?}): {a} vs {b}");
+            let bias = values(g.c_out, 3);
+            let plain = naive(&g, &x, &w);
+            let hw = g.out_h() * g.out_w();
+            for relu in [false, true] {
+                let ep = Epilogue {
+                    bias: Some(&bias),
+                    relu,
+                };
+                let eps = [(Epilogue::default(), None), (ep, Some(relu))];
+                for (ep, with_bias) in eps {
+                    let want: Vec<f32> = plain
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| match with_bias {
+                            None => v,
+                            Some(false) => v + bias[(i / hw) % g.c_out],
+                            Some(true) => (v + bias[(i / hw) % g.c_out]).max(0.0),
+                        })
+                        .collect();
+                    for &isa in &isas {
+                        let got = forward_with(isa, &g, &x, &w, ep);
+                        assert_eq!(got.len(), want.len());
+                        for (a, b) in got.iter().zip(&want) {
+                            assert!((a - b).abs() < 1e-5, "{g:?} ({isa:?}, {ep:?}): {a} vs {b}");
+                        }
+                    }
                 }
             }
         }
@@ -508,7 +536,7 @@ mod tests {
         let x: Vec<f32> = (0..3)
             .flat_map(|r| (1..=5).map(move |c| (10 * r + c) as f32))
             .collect();
-        let plan = Plan::new(&g);
+        let plan = Plan::new(&g, Epilogue::default());
         let mut phases = Vec::new();
         plan.split(&x, &mut phases);
         let at = |a: usize, b: usize, r: usize, q: usize| {

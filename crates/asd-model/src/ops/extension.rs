@@ -10,6 +10,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::{Autodiff, NodeId};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ActivationOps, FloatTensorOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{Shape, TensorData};
@@ -22,6 +23,16 @@ pub trait CpuKernels: Backend {
         weight: FloatTensor<Self>,
         stride: [usize; 2],
         pad: [usize; 4],
+    ) -> FloatTensor<Self>;
+
+    /// relu?(conv(x, weight) + bias): inference with BatchNorm folded into the convolution.
+    fn conv2d_bias_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+        relu: bool,
     ) -> FloatTensor<Self>;
 
     /// Per-channel mean and biased variance of x (batch, channels, …), as a (2, channels) tensor.
@@ -149,7 +160,30 @@ impl CpuKernels for Flex {
         pad: [usize; 4],
     ) -> FlexTensor {
         let g = geometry(&x, &weight, stride, pad);
-        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)));
+        let y = conv::forward(
+            &g,
+            slice(&host(&x)),
+            slice(&host(&weight)),
+            conv::Epilogue::default(),
+        );
+        tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
+    }
+
+    fn conv2d_bias_relu(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+        relu: bool,
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let bias = host(&bias);
+        let ep = conv::Epilogue {
+            bias: Some(slice(&bias)),
+            relu,
+        };
+        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
         tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
     }
 
@@ -348,6 +382,25 @@ impl<B: CpuKernels + CpuGradKernels, C: CheckpointStrategy> CpuKernels for Autod
                 pad,
             )),
         }
+    }
+
+    /// Composed of differentiable operations: the fused kernel is for inference, where nothing is
+    /// tracked; this keeps gradients right should a tracked tensor arrive.
+    fn conv2d_bias_relu(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        bias: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+        relu: bool,
+    ) -> AdTensor<B, C> {
+        let y = Self::lowered_conv2d(x, weight, stride, pad);
+        let channels = bias.shape().num_elements();
+        let y = Self::float_add(
+            y,
+            Self::float_reshape(bias, Shape::new([1, channels, 1, 1])),
+        );
+        if relu { Self::relu(y) } else { y }
     }
 
     fn batch_moments(x: AdTensor<B, C>) -> AdTensor<B, C> {

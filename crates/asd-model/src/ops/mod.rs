@@ -59,6 +59,34 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: [usize; 2], pad: [usize; 
     ))
 }
 
+/// relu?(conv2d(x, weight) + bias) in one pass over the output where the CPU kernels run: a
+/// convolution with BatchNorm folded into it, for inference.
+pub fn conv2d_bias_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    stride: [usize; 2],
+    pad: [usize; 4],
+    relu: bool,
+) -> Tensor<4> {
+    if !on_cpu(&x.device()) {
+        let y = conv2d(x, weight, stride, pad) + bias.reshape([1, -1, 1, 1]);
+        return if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_bias_relu(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+        pad,
+        relu,
+    ))
+}
+
 /// 1-D convolution without bias or padding: x (batch, c_in, len), weight (c_out, c_in, k).
 pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, stride: usize) -> Tensor<3> {
     let [b, c, l] = x.dims();
