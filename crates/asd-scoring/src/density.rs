@@ -47,7 +47,7 @@ impl Density {
     pub fn compute(&self, refs: ArrayView2<f32>) -> Vec<f64> {
         let n = refs.nrows();
         let l = self.neighbours_needed(n);
-        let nb = kernel::k_nearest(refs, refs, l + 1);
+        let nb = kernel::k_nearest_self(refs, l + 1);
         (0..n)
             .map(|i| {
                 // Drop the smallest entry (the reference itself), as the reference implementation does.

@@ -8,6 +8,7 @@ use ndarray::ArrayView2;
 use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::Mutex;
 
 pub const QUERY_BLOCK: usize = 256;
 pub const REF_BLOCK: usize = 1024;
@@ -164,6 +165,87 @@ impl Neighbours {
     }
 }
 
+/// Keeps the k smallest entries offered to it.
+fn offer(heap: &mut BinaryHeap<Entry>, k: usize, e: Entry) {
+    if heap.len() < k {
+        heap.push(e);
+    } else if let Some(top) = heap.peek()
+        && e < *top
+    {
+        heap.pop();
+        heap.push(e);
+    }
+}
+
+fn into_neighbours(heaps: impl IntoIterator<Item = BinaryHeap<Entry>>, k: usize) -> Neighbours {
+    let (mut dist, mut index) = (Vec::new(), Vec::new());
+    for heap in heaps {
+        for e in heap.into_sorted_vec() {
+            dist.push(e.dist);
+            index.push(e.index);
+        }
+    }
+    Neighbours { k, dist, index }
+}
+
+/// The `k` nearest of every reference among the references themselves (itself included), with
+/// each pair's similarity computed once: the tile of blocks (I, J), I < J, serves the rows of I
+/// and, read by columns, those of J. Half the matrix products of `k_nearest(refs, refs, k)`, the
+/// fit's whole cost. Which pairs a heap sees first does not matter: it keeps the k smallest by
+/// (distance, index), a total order, so the result does not depend on the thread count.
+pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize) -> Neighbours {
+    let n = refs.nrows();
+    let k = k.min(n);
+    let b = QUERY_BLOCK;
+    let blocks = n.div_ceil(b);
+    let rows = |i: usize| b.min(n - i * b);
+    let heaps: Vec<Mutex<Vec<BinaryHeap<Entry>>>> = (0..blocks)
+        .map(|i| Mutex::new(vec![BinaryHeap::with_capacity(k + 1); rows(i)]))
+        .collect();
+    // A poisoned lock means a panic elsewhere, which rayon re-raises; the heaps are still whole.
+    let lock = |i: usize| heaps[i].lock().unwrap_or_else(|e| e.into_inner());
+    let pairs: Vec<(usize, usize)> = (0..blocks)
+        .flat_map(|i| (i..blocks).map(move |j| (i, j)))
+        .collect();
+    if k > 0 {
+        pairs
+            .into_par_iter()
+            .for_each_init(Vec::new, |tile: &mut Vec<f32>, (bi, bj)| {
+                let (ni, nj) = (rows(bi), rows(bj));
+                tile.resize(ni * nj, 0.0);
+                let ri = refs.slice(ndarray::s![bi * b..bi * b + ni, ..]);
+                let rj = refs.slice(ndarray::s![bj * b..bj * b + nj, ..]);
+                sim_block(ri, rj, tile);
+                let entry = |s: f32, index: usize| Entry {
+                    dist: distance(s),
+                    index,
+                };
+                {
+                    let mut hi = lock(bi);
+                    for (r, heap) in hi.iter_mut().enumerate() {
+                        for (c, &s) in tile[r * nj..(r + 1) * nj].iter().enumerate() {
+                            offer(heap, k, entry(s, bj * b + c));
+                        }
+                    }
+                }
+                if bi != bj {
+                    let mut hj = lock(bj);
+                    for r in 0..ni {
+                        for (heap, &s) in hj.iter_mut().zip(&tile[r * nj..(r + 1) * nj]) {
+                            offer(heap, k, entry(s, bi * b + r));
+                        }
+                    }
+                }
+            });
+    }
+    into_neighbours(
+        heaps
+            .into_iter()
+            .flat_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner())),
+        k,
+    )
+}
+
 /// Finds the `k` nearest references of every query (bounded max-heaps, one per query).
 pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> Neighbours {
     let k = k.min(refs.nrows());
@@ -187,27 +269,12 @@ pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> N
                         dist: distance(s),
                         index: r0 + j,
                     };
-                    if heap.len() < k {
-                        heap.push(e);
-                    } else if let Some(top) = heap.peek()
-                        && e < *top
-                    {
-                        heap.pop();
-                        heap.push(e);
-                    }
+                    offer(heap, k, e);
                 }
             }
         },
     );
-    let mut dist = Vec::with_capacity(queries.nrows() * k);
-    let mut index = Vec::with_capacity(queries.nrows() * k);
-    for heap in blocks.into_iter().flatten() {
-        for e in heap.into_sorted_vec() {
-            dist.push(e.dist);
-            index.push(e.index);
-        }
-    }
-    Neighbours { k, dist, index }
+    into_neighbours(blocks.into_iter().flatten(), k)
 }
 
 #[cfg(test)]
@@ -255,6 +322,22 @@ mod tests {
                 "query {i}: {} vs {want}",
                 got[i]
             );
+        }
+    }
+
+    /// The symmetric search finds what the general one finds, across block boundaries, for k
+    /// below, at and above a block's size, and for k = 0.
+    #[test]
+    fn k_nearest_self_equals_k_nearest_of_refs_against_refs() {
+        let r = random_unit(2 * QUERY_BLOCK + 37, 12, 5);
+        for k in [0, 1, 5, QUERY_BLOCK + 3, r.nrows() + 2] {
+            let sym = k_nearest_self(r.view(), k);
+            let general = k_nearest(r.view(), r.view(), k);
+            assert_eq!(sym.k, general.k);
+            assert_eq!(sym.index, general.index, "k = {k}");
+            for (a, b) in sym.dist.iter().zip(&general.dist) {
+                assert!((a - b).abs() < 1e-7, "k = {k}: {a} vs {b}");
+            }
         }
     }
 
