@@ -105,10 +105,7 @@ fn main() {
             Distribution::Normal(0.0, 0.1),
             &dev,
         );
-        for (imp, f) in [
-            ("burn", burn_conv as Conv2),
-            ("ours", our_conv as Conv2),
-        ] {
+        for (imp, f) in [("burn", burn_conv as Conv2), ("ours", our_conv as Conv2)] {
             let run = |x: Tensor<4>, w: Tensor<4>| f(x, w, l.stride, l.pad);
             let [_, _, ho, wo] = run(x.clone(), w.clone()).dims();
             let flop = 2.0 * (b * ho * wo * l.cout * l.cin * kh * kw) as f64;
