@@ -68,6 +68,29 @@ impl<'a> Plan<'a> {
         self.g.out_h() * self.len
     }
 
+    /// Where the values of each run of `width` positions go: (offset in the run, offset in the
+    /// output plane, count) for each of its pieces of a row inside out_w; run r's pieces are
+    /// `segments[bounds[r]..bounds[r + 1]]`. (Worked out once: per run and channel, the divisions
+    /// cost as much as the 1-channel layer's arithmetic.)
+    fn segments(&self, width: usize) -> (Vec<(usize, usize, usize)>, Vec<usize>) {
+        let ow_n = self.g.out_w();
+        let (mut segments, mut bounds) = (Vec::new(), vec![0]);
+        for p0 in (0..self.positions()).step_by(width) {
+            let end = (p0 + width).min(self.positions());
+            let mut p = p0;
+            while p < end {
+                let (oh, ow) = (p / self.len, p % self.len);
+                let stop = (p - ow + self.len).min(end);
+                if ow < ow_n {
+                    segments.push((p - p0, oh * ow_n + ow, (stop - p).min(ow_n - ow)));
+                }
+                p = stop;
+            }
+            bounds.push(segments.len());
+        }
+        (segments, bounds)
+    }
+
     /// For each tap (i, j) of channel 0, where it reads output position 0.
     fn tap_offsets(&self) -> Vec<usize> {
         let [sh, sw] = self.g.stride;
@@ -86,18 +109,21 @@ impl<'a> Plan<'a> {
         let g = self.g;
         let [sh, sw] = g.stride;
         let (pt, pl) = (g.pad[0], g.pad[2]);
-        out.clear();
+        // Every value is written once (zero or copied): a whole-buffer fill first would double
+        // the memory traffic, which matters beside the small stride-2 layers' arithmetic.
         out.resize(g.c_in * self.channel(), 0.0);
         for (c, phases) in out.chunks_mut(self.channel()).enumerate() {
             let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
             for (ab, phase) in phases.chunks_mut(self.phase).enumerate() {
                 let (a, b) = (ab / sw, ab % sw);
+                phase[self.rows * self.len..].fill(0.0);
                 for r in 0..self.rows {
+                    let dst = &mut phase[r * self.len..(r + 1) * self.len];
                     let Some(ih) = (r * sh + a).checked_sub(pt).filter(|&ih| ih < g.h) else {
+                        dst.fill(0.0);
                         continue;
                     };
                     let src = &plane[ih * g.w..(ih + 1) * g.w];
-                    let dst = &mut phase[r * self.len..(r + 1) * self.len];
                     // Columns q with q · sw + b − pl inside the input row.
                     let lo = pl.saturating_sub(b).div_ceil(sw);
                     let hi = if g.w + pl > b {
@@ -105,7 +131,10 @@ impl<'a> Plan<'a> {
                     } else {
                         0
                     };
-                    if lo >= hi {
+                    let lo = lo.min(hi);
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if lo == hi {
                         continue;
                     }
                     let start = lo * sw + b - pl;
@@ -152,6 +181,8 @@ trait Lanes: Copy {
     fn load(src: &[f32]) -> Self;
     /// self + a · b.
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// max(self, 0): ReLU.
+    fn relu(self) -> Self;
     fn store(self, dst: &mut [f32]);
 }
 
@@ -173,6 +204,10 @@ impl Lanes for f32 {
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
         self + a * b
+    }
+    #[inline(always)]
+    fn relu(self) -> Self {
+        self.max(0.0)
     }
     #[inline(always)]
     fn store(self, dst: &mut [f32]) {
@@ -212,6 +247,10 @@ mod x86 {
             Self(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
         }
         #[inline(always)]
+        fn relu(self) -> Self {
+            Self(unsafe { _mm256_max_ps(self.0, _mm256_setzero_ps()) })
+        }
+        #[inline(always)]
         fn store(self, dst: &mut [f32]) {
             assert!(dst.len() >= Self::N);
             unsafe { _mm256_storeu_ps(dst.as_mut_ptr(), self.0) }
@@ -241,6 +280,10 @@ mod x86 {
             Self(unsafe { _mm512_fmadd_ps(a.0, b.0, self.0) })
         }
         #[inline(always)]
+        fn relu(self) -> Self {
+            Self(unsafe { _mm512_max_ps(self.0, _mm512_setzero_ps()) })
+        }
+        #[inline(always)]
         fn store(self, dst: &mut [f32]) {
             assert!(dst.len() >= Self::N);
             unsafe { _mm512_storeu_ps(dst.as_mut_ptr(), self.0) }
@@ -258,15 +301,16 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
 ) {
     let ep = plan.epilogue;
     let g = plan.g;
-    let (ow_n, hw) = (g.out_w(), g.out_h() * g.out_w());
+    let hw = g.out_h() * g.out_w();
     let taps = g.kh * g.kw;
     let width = V * L::N;
     debug_assert!(width <= MAX_WIDTH);
     let offsets = plan.tap_offsets();
     let channel = plan.channel();
     let mut spill = [0.0f32; MAX_WIDTH];
+    let (segments, bounds) = plan.segments(width);
     for (cb, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
-        for p0 in (0..plan.positions()).step_by(width) {
+        for (run, p0) in (0..plan.positions()).step_by(width).enumerate() {
             // (Built whole: filling only the block's valid channels kept the block in memory.)
             let mut acc: [[L; V]; CO] =
                 std::array::from_fn(|o| [L::splat(ep.bias(cb * CO + o)); V]);
@@ -286,26 +330,26 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
                     }
                 }
             }
+            let pieces = &segments[bounds[run]..bounds[run + 1]];
+            // Most runs lie inside one row: stored straight from the registers.
+            let whole = match pieces {
+                [(0, to, n)] if *n == width => Some(*to),
+                _ => None,
+            };
             for (o, a) in acc.iter().enumerate().take(g.c_out - cb * CO) {
-                for (v, av) in a.iter().enumerate() {
-                    av.store(&mut spill[v * L::N..]);
-                }
-                if ep.relu {
-                    spill.iter_mut().for_each(|v| *v = v.max(0.0));
-                }
-                // The run's positions, row by row, without the columns past out_w.
                 let out = &mut y[(cb * CO + o) * hw..(cb * CO + o + 1) * hw];
-                let mut p = p0;
-                let end = (p0 + width).min(plan.positions());
-                while p < end {
-                    let (oh, ow) = (p / plan.len, p % plan.len);
-                    let stop = (p - ow + plan.len).min(end);
-                    if ow < ow_n {
-                        let n = (stop - p).min(ow_n - ow);
-                        out[oh * ow_n + ow..oh * ow_n + ow + n]
-                            .copy_from_slice(&spill[p - p0..p - p0 + n]);
+                let dst: &mut [f32] = match whole {
+                    Some(to) => &mut out[to..to + width],
+                    None => &mut spill,
+                };
+                for (v, &av) in a.iter().enumerate() {
+                    let av = if ep.relu { av.relu() } else { av };
+                    av.store(&mut dst[v * L::N..]);
+                }
+                if whole.is_none() {
+                    for &(from, to, n) in pieces {
+                        out[to..to + n].copy_from_slice(&spill[from..from + n]);
                     }
-                    p = stop;
                 }
             }
         }
