@@ -28,7 +28,7 @@ pub struct ScoreBench {
     pub k: usize,
     pub fit_s: f64,
     pub score_s: f64,
-    /// 2·D·(N² + M·N) / (fit + score).
+    /// The products computed (the fit's reference pairs once each, then M·N) as FLOPs / (fit + score).
     pub gflops: f64,
 }
 
@@ -55,7 +55,12 @@ pub fn bench_ratio(n: usize, m: usize, d: usize, k: usize) -> ScoreBench {
         .unwrap_or_default();
     let score_s = t.elapsed().as_secs_f64();
     std::hint::black_box(scores);
-    let flops = 2.0 * d as f64 * ((n * n) as f64 + (m * n) as f64);
+    // The products computed: the fit's reference pairs once each (upper-triangle tiles, diagonal
+    // tiles whole), then every query against every reference.
+    let b = crate::kernel::QUERY_BLOCK;
+    let diagonal: usize = (0..n).step_by(b).map(|i| b.min(n - i).pow(2)).sum();
+    let pairs = ((n * n) as f64 + diagonal as f64) / 2.0;
+    let flops = 2.0 * d as f64 * (pairs + (m * n) as f64);
     ScoreBench {
         n,
         m,
