@@ -317,7 +317,32 @@ impl Conv2 {
         relu(norm.forward(self.forward(x), train))
     }
 
-    fn forward_then(&self, x: Tensor<4>, then_relu: bool) -> Tensor<4> {
+    /// max_pool(relu(norm(conv(x))), k, stride): the STFT branch's first layer. Where the norm is
+    /// folded into this convolution (inference), each image is pooled as it is computed.
+    pub fn forward_norm_relu_pool(
+        &self,
+        x: Tensor<4>,
+        norm: &Norm,
+        train: bool,
+        pool: [usize; 2],
+    ) -> Tensor<4> {
+        if let (Some(b), true) = (&self.bias, norm.folded && !train) {
+            let pad = self.padding(&x);
+            let stride = [self.stride, self.stride];
+            return crate::ops::conv2d_bias_relu_max_pool(
+                x,
+                self.weight.val(),
+                b.val(),
+                stride,
+                pad,
+                pool,
+            );
+        }
+        crate::ops::max_pool2d(self.forward_norm_relu(x, norm, train), pool[0], pool[1])
+    }
+
+    /// 'Same' padding (top, bottom, left, right); TensorFlow's asymmetric one for strides > 1.
+    fn padding(&self, x: &Tensor<4>) -> [usize; 4] {
         let [_, _, h, w] = x.dims();
         let k = self.weight.dims()[2];
         let pad = if self.stride == 1 {
@@ -325,7 +350,11 @@ impl Conv2 {
         } else {
             [tf_same(h, k, self.stride), tf_same(w, k, self.stride)]
         };
-        let pad = [pad[0].0, pad[0].1, pad[1].0, pad[1].1];
+        [pad[0].0, pad[0].1, pad[1].0, pad[1].1]
+    }
+
+    fn forward_then(&self, x: Tensor<4>, then_relu: bool) -> Tensor<4> {
+        let pad = self.padding(&x);
         let stride = [self.stride, self.stride];
         match &self.bias {
             Some(b) => {

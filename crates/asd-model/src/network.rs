@@ -290,8 +290,9 @@ impl StftBranch {
     pub fn forward(&self, stft: Tensor<3>, train: bool) -> Tensor<2> {
         let x = self.norm_inp.forward(stft, train);
         let x = x.swap_dims(1, 2).unsqueeze_dim::<4>(1);
-        let x = self.conv1.forward_norm_relu(x, &self.norm1, train);
-        let mut x = crate::ops::max_pool2d(x, 3, 2);
+        let mut x = self
+            .conv1
+            .forward_norm_relu_pool(x, &self.norm1, train, [3, 2]);
         for blk in &self.blocks {
             x = blk.forward(x, train);
         }

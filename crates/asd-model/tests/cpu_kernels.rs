@@ -115,6 +115,37 @@ fn fused_bias_relu_matches_burn_on_both_devices() {
 }
 
 #[test]
+fn fused_bias_relu_max_pool_matches_burn() {
+    for ad in [false, true] {
+        let dev = if ad {
+            Device::flex().autodiff()
+        } else {
+            Device::flex()
+        };
+        let x = Tensor::<4>::random([3, 1, 21, 30], Distribution::Normal(0.0, 1.0), &dev);
+        let w = Tensor::<4>::random([5, 1, 7, 7], Distribution::Normal(0.0, 0.3), &dev);
+        let b = Tensor::<1>::random([5], Distribution::Normal(0.0, 1.0), &dev);
+        let pad = [2, 3, 2, 3];
+        let ours = asd_model::ops::conv2d_bias_relu_max_pool(
+            x.clone(),
+            w.clone(),
+            b.clone(),
+            [2, 2],
+            pad,
+            [3, 2],
+        );
+        let opts = ConvOptions::new_with_padding([2, 2], [(2, 3), (2, 3)], [1, 1], 1);
+        let y = burn::tensor::activation::relu(burn_conv2d(x, w, Some(b), opts));
+        let theirs = burn::tensor::module::max_pool2d(
+            y,
+            burn::tensor::ops::MaxPoolOptions::new([3, 3]).with_stride([2, 2]),
+        );
+        assert_eq!(ours.dims(), theirs.dims());
+        assert!(max_rel(ours, theirs) < 1e-5, "autodiff {ad}");
+    }
+}
+
+#[test]
 fn batch_norm_matches_burn_forward_statistics_and_gradient() {
     let ad = Device::flex().autodiff();
     for dims in [[4, 3, 5, 7], [6, 5, 1, 1]] {

@@ -425,7 +425,9 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
 
 fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
     debug_assert!(applies(g));
-    let out_len = g.c_out * g.out_h() * g.out_w();
+    let conv_len = g.c_out * g.out_h() * g.out_w();
+    let window = ep.window(g);
+    let out_len = window.map_or(conv_len, |p| g.c_out * p.out_h() * p.out_w());
     let mut y = vec![0.0f32; g.batch * out_len];
     if y.is_empty() {
         return y;
@@ -434,10 +436,21 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
     let packed = pack_weights(g, w, isa.block());
     y.par_chunks_mut(out_len)
         .zip(x.par_chunks(g.c_in * g.h * g.w))
-        .for_each_init(Vec::new, |phases, (yb, xb)| {
-            plan.split(xb, phases);
-            isa.image(&plan, phases, &packed, yb);
-        });
+        .for_each_init(
+            || (Vec::new(), Vec::new(), Vec::new()),
+            |(phases, conv, rows), (yb, xb)| {
+                plan.split(xb, phases);
+                match &window {
+                    // The image's convolution output stays in this thread's cache-sized buffer.
+                    Some(p) => {
+                        conv.resize(conv_len, 0.0);
+                        isa.image(&plan, phases, &packed, conv);
+                        super::pool::forward_into(p, conv, rows, yb);
+                    }
+                    None => isa.image(&plan, phases, &packed, yb),
+                }
+            },
+        );
     y
 }
 
@@ -539,6 +552,7 @@ mod tests {
                 let ep = Epilogue {
                     bias: Some(&bias),
                     relu,
+                    pool: None,
                 };
                 let eps = [(Epilogue::default(), None), (ep, Some(relu))];
                 for (ep, with_bias) in eps {

@@ -35,6 +35,17 @@ pub trait CpuKernels: Backend {
         relu: bool,
     ) -> FloatTensor<Self>;
 
+    /// max_pool(relu(conv(x, weight) + bias)) with a pool[0] × pool[0] window moved by pool[1]:
+    /// the STFT branch's first layer at inference.
+    fn conv2d_bias_relu_max_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+        pool: [usize; 2],
+    ) -> FloatTensor<Self>;
+
     /// Per-channel mean and biased variance of x (batch, channels, …), as a (2, channels) tensor.
     /// Not differentiated.
     fn batch_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -182,9 +193,30 @@ impl CpuKernels for Flex {
         let ep = conv::Epilogue {
             bias: Some(slice(&bias)),
             relu,
+            pool: None,
         };
         let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
         tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
+    }
+
+    fn conv2d_bias_relu_max_pool(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+        pool: [usize; 2],
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let bias = host(&bias);
+        let ep = conv::Epilogue {
+            bias: Some(slice(&bias)),
+            relu: true,
+            pool: Some((pool[0], pool[1])),
+        };
+        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
+        let p = ep.window(&g).map_or([0, 0], |p| [p.out_h(), p.out_w()]);
+        tensor(y, [g.batch, g.c_out, p[0], p[1]])
     }
 
     fn batch_moments(x: FlexTensor) -> FlexTensor {
@@ -401,6 +433,18 @@ impl<B: CpuKernels + CpuGradKernels, C: CheckpointStrategy> CpuKernels for Autod
             Self::float_reshape(bias, Shape::new([1, channels, 1, 1])),
         );
         if relu { Self::relu(y) } else { y }
+    }
+
+    fn conv2d_bias_relu_max_pool(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        bias: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+        pool: [usize; 2],
+    ) -> AdTensor<B, C> {
+        let y = Self::conv2d_bias_relu(x, weight, bias, stride, pad, true);
+        Self::plain_max_pool2d(y, pool[0], pool[1])
     }
 
     fn batch_moments(x: AdTensor<B, C>) -> AdTensor<B, C> {

@@ -87,6 +87,30 @@ pub fn conv2d_bias_relu(
     ))
 }
 
+/// max_pool2d(relu(conv2d(x, weight) + bias), k, stride) where the CPU kernels run: each image's
+/// convolution output is pooled while it is in cache.
+pub fn conv2d_bias_relu_max_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    stride: [usize; 2],
+    pad: [usize; 4],
+    pool: [usize; 2],
+) -> Tensor<4> {
+    if !on_cpu(&x.device()) {
+        let y = conv2d_bias_relu(x, weight, bias, stride, pad, true);
+        return max_pool2d(y, pool[0], pool[1]);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_bias_relu_max_pool(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+        pad,
+        pool,
+    ))
+}
+
 /// 1-D convolution without bias or padding: x (batch, c_in, len), weight (c_out, c_in, k).
 pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, stride: usize) -> Tensor<3> {
     let [b, c, l] = x.dims();

@@ -80,6 +80,19 @@ fn nan_max(a: f32, b: f32) -> f32 {
     if b > a || b.is_nan() { b } else { a }
 }
 
+/// The pooled planes of `x` into `y` (planes × out_h × out_w).
+pub(super) fn forward_into(g: &Window, x: &[f32], rows: &mut Vec<f32>, y: &mut [f32]) {
+    let (oh_n, ow_n) = (g.out_h(), g.out_w());
+    if oh_n * ow_n == 0 {
+        return;
+    }
+    for (yp, xp) in y.chunks_mut(oh_n * ow_n).zip(x.chunks(g.h * g.w)) {
+        for (oh, out) in yp.chunks_mut(ow_n).enumerate() {
+            g.row_max(xp, oh, rows, out);
+        }
+    }
+}
+
 pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
     let (oh_n, ow_n) = (g.out_h(), g.out_w());
     let mut y = vec![0.0f32; g.planes * oh_n * ow_n];
