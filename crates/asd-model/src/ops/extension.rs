@@ -163,6 +163,30 @@ fn window(x: &FlexTensor, k: usize, stride: usize) -> pool::Window {
     }
 }
 
+/// A convolution with its epilogue (bias, ReLU, max-pool) applied as it stores.
+fn fused_conv(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    stride: [usize; 2],
+    pad: [usize; 4],
+    relu: bool,
+    pool: Option<(usize, usize)>,
+) -> FlexTensor {
+    let g = geometry(&x, &weight, stride, pad);
+    let bias = host(&bias);
+    let ep = conv::Epilogue {
+        bias: Some(slice(&bias)),
+        relu,
+        pool,
+    };
+    let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
+    let [h, w] = ep
+        .window(&g)
+        .map_or([g.out_h(), g.out_w()], |p| [p.out_h(), p.out_w()]);
+    tensor(y, [g.batch, g.c_out, h, w])
+}
+
 impl CpuKernels for Flex {
     fn lowered_conv2d(
         x: FlexTensor,
@@ -188,15 +212,7 @@ impl CpuKernels for Flex {
         pad: [usize; 4],
         relu: bool,
     ) -> FlexTensor {
-        let g = geometry(&x, &weight, stride, pad);
-        let bias = host(&bias);
-        let ep = conv::Epilogue {
-            bias: Some(slice(&bias)),
-            relu,
-            pool: None,
-        };
-        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
-        tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
+        fused_conv(x, weight, bias, stride, pad, relu, None)
     }
 
     fn conv2d_bias_relu_max_pool(
@@ -207,16 +223,7 @@ impl CpuKernels for Flex {
         pad: [usize; 4],
         pool: [usize; 2],
     ) -> FlexTensor {
-        let g = geometry(&x, &weight, stride, pad);
-        let bias = host(&bias);
-        let ep = conv::Epilogue {
-            bias: Some(slice(&bias)),
-            relu: true,
-            pool: Some((pool[0], pool[1])),
-        };
-        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
-        let p = ep.window(&g).map_or([0, 0], |p| [p.out_h(), p.out_w()]);
-        tensor(y, [g.batch, g.c_out, p[0], p[1]])
+        fused_conv(x, weight, bias, stride, pad, true, Some((pool[0], pool[1])))
     }
 
     fn batch_moments(x: FlexTensor) -> FlexTensor {
