@@ -1,5 +1,6 @@
 //! Direct convolution for the 2-D layers (the STFT branch: its 7 × 7 input layer and the 3 × 3
-//! layers of the residual blocks), forward only. Lowered to im2col + GEMM, these layers spent more
+//! layers of the residual blocks): their forward passes, and the stride-1 input gradients, which
+//! are forward convolutions with flipped weights (`conv::input_grad`). Lowered to im2col + GEMM, these layers spent more
 //! time writing and packing the lowered matrix than multiplying it (the 1-channel input layer:
 //! a 49-row matrix, a GEMM with k = 49 and 16 output channels). Here the accumulators of a block of
 //! output channels × a run of output positions stay in registers while the input channels and
