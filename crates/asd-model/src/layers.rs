@@ -326,7 +326,10 @@ impl Conv2 {
         train: bool,
         pool: [usize; 2],
     ) -> Tensor<4> {
-        if let (Some(b), true) = (&self.bias, norm.folded && !train) {
+        if norm.folded
+            && !train
+            && let Some(b) = &self.bias
+        {
             let pad = self.padding(&x);
             let stride = [self.stride, self.stride];
             return crate::ops::conv2d_bias_relu_max_pool(

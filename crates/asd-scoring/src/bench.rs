@@ -55,11 +55,8 @@ pub fn bench_ratio(n: usize, m: usize, d: usize, k: usize) -> ScoreBench {
         .unwrap_or_default();
     let score_s = t.elapsed().as_secs_f64();
     std::hint::black_box(scores);
-    // The products computed: the fit's reference pairs once each (upper-triangle tiles, diagonal
-    // tiles whole), then every query against every reference.
-    let b = crate::kernel::QUERY_BLOCK;
-    let diagonal: usize = (0..n).step_by(b).map(|i| b.min(n - i).pow(2)).sum();
-    let pairs = ((n * n) as f64 + diagonal as f64) / 2.0;
+    // The products computed: the fit's reference pairs, then every query against every reference.
+    let pairs = crate::kernel::self_pairs_computed(n) as f64;
     let flops = 2.0 * d as f64 * (pairs + (m * n) as f64);
     ScoreBench {
         n,

@@ -246,6 +246,14 @@ pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize) -> Neighbours {
     )
 }
 
+/// The reference pairs whose similarity `k_nearest_self` computes for n references: every pair
+/// once, the diagonal tiles whole.
+pub fn self_pairs_computed(n: usize) -> usize {
+    let b = QUERY_BLOCK;
+    let diagonal: usize = (0..n).step_by(b).map(|i| b.min(n - i).pow(2)).sum();
+    (n * n + diagonal) / 2
+}
+
 /// Finds the `k` nearest references of every query (bounded max-heaps, one per query).
 pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> Neighbours {
     let k = k.min(refs.nrows());
@@ -339,6 +347,15 @@ mod tests {
                 assert!((a - b).abs() < 1e-7, "k = {k}: {a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn self_pairs_counts_diagonal_tiles_whole() {
+        assert_eq!(self_pairs_computed(10), 100);
+        let b = QUERY_BLOCK;
+        // Two full blocks: both diagonal tiles and one off-diagonal tile.
+        assert_eq!(self_pairs_computed(2 * b), 3 * b * b);
+        assert_eq!(self_pairs_computed(b + 1), b * b + b + 1);
     }
 
     #[test]

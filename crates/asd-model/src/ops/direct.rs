@@ -37,21 +37,56 @@ struct Plan<'a> {
     len: usize,
     /// Floats per phase: its rows and slack for the widest read past the last position.
     phase: usize,
+    /// Output positions per register block (the instruction set's).
+    width: usize,
+    /// For each tap (i, j) of channel 0, where it reads output position 0.
+    offsets: Vec<usize>,
+    /// Where the values of each run of `width` positions go: (offset in the run, offset in the
+    /// output plane, count) for each of its pieces of a row inside out_w; run r's pieces are
+    /// `pieces[bounds[r]..bounds[r + 1]]`. (Worked out once per call: per run and channel, the
+    /// divisions cost as much as the 1-channel layer's arithmetic.)
+    pieces: Vec<(usize, usize, usize)>,
+    bounds: Vec<usize>,
 }
 
 impl<'a> Plan<'a> {
-    fn new(g: &'a Geometry, epilogue: Epilogue<'a>) -> Self {
+    fn new(g: &'a Geometry, epilogue: Epilogue<'a>, width: usize) -> Self {
+        debug_assert!(width <= MAX_WIDTH);
         let [sh, sw] = g.stride;
         let rows = g.out_h() + (g.kh - 1) / sh;
         let len = g.out_w() + (g.kw - 1) / sw;
         // Reads reach position (out_h · len rounded up to a run) + (kh − 1) / sh rows + (kw − 1) / sw.
         let phase = rows * len + len + MAX_WIDTH;
+        let offsets = (0..g.kh)
+            .flat_map(|i| {
+                (0..g.kw).map(move |j| ((i % sh) * sw + j % sw) * phase + (i / sh) * len + j / sw)
+            })
+            .collect();
+        let (ow_n, positions) = (g.out_w(), g.out_h() * len);
+        let (mut pieces, mut bounds) = (Vec::new(), vec![0]);
+        for p0 in (0..positions).step_by(width) {
+            let end = (p0 + width).min(positions);
+            let mut p = p0;
+            while p < end {
+                let (oh, ow) = (p / len, p % len);
+                let stop = (p - ow + len).min(end);
+                if ow < ow_n {
+                    pieces.push((p - p0, oh * ow_n + ow, (stop - p).min(ow_n - ow)));
+                }
+                p = stop;
+            }
+            bounds.push(pieces.len());
+        }
         Self {
             g,
             epilogue,
             rows,
             len,
             phase,
+            width,
+            offsets,
+            pieces,
+            bounds,
         }
     }
 
@@ -67,41 +102,6 @@ impl<'a> Plan<'a> {
     /// Output positions of the grid (out_h rows of `len`, the last `len − out_w` of each dropped).
     fn positions(&self) -> usize {
         self.g.out_h() * self.len
-    }
-
-    /// Where the values of each run of `width` positions go: (offset in the run, offset in the
-    /// output plane, count) for each of its pieces of a row inside out_w; run r's pieces are
-    /// `segments[bounds[r]..bounds[r + 1]]`. (Worked out once: per run and channel, the divisions
-    /// cost as much as the 1-channel layer's arithmetic.)
-    fn segments(&self, width: usize) -> (Vec<(usize, usize, usize)>, Vec<usize>) {
-        let ow_n = self.g.out_w();
-        let (mut segments, mut bounds) = (Vec::new(), vec![0]);
-        for p0 in (0..self.positions()).step_by(width) {
-            let end = (p0 + width).min(self.positions());
-            let mut p = p0;
-            while p < end {
-                let (oh, ow) = (p / self.len, p % self.len);
-                let stop = (p - ow + self.len).min(end);
-                if ow < ow_n {
-                    segments.push((p - p0, oh * ow_n + ow, (stop - p).min(ow_n - ow)));
-                }
-                p = stop;
-            }
-            bounds.push(segments.len());
-        }
-        (segments, bounds)
-    }
-
-    /// For each tap (i, j) of channel 0, where it reads output position 0.
-    fn tap_offsets(&self) -> Vec<usize> {
-        let [sh, sw] = self.g.stride;
-        (0..self.g.kh)
-            .flat_map(|i| {
-                (0..self.g.kw).map(move |j| {
-                    ((i % sh) * sw + j % sw) * self.phase + (i / sh) * self.len + j / sw
-                })
-            })
-            .collect()
     }
 
     /// The zero-padded image split into phases: channel c, phase (a, b), row r, column q holds
@@ -305,11 +305,12 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
     let hw = g.out_h() * g.out_w();
     let taps = g.kh * g.kw;
     let width = V * L::N;
-    debug_assert!(width <= MAX_WIDTH);
-    let offsets = plan.tap_offsets();
+    debug_assert_eq!(
+        width, plan.width,
+        "the plan was made for another instruction set"
+    );
     let channel = plan.channel();
     let mut spill = [0.0f32; MAX_WIDTH];
-    let (segments, bounds) = plan.segments(width);
     for (cb, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
         for (run, p0) in (0..plan.positions()).step_by(width).enumerate() {
             // (Built whole: filling only the block's valid channels kept the block in memory.)
@@ -317,7 +318,7 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
                 std::array::from_fn(|o| [L::splat(ep.bias(cb * CO + o)); V]);
             for (c, wc) in wb.chunks_exact(taps * CO).enumerate() {
                 let base = c * channel + p0;
-                for (&off, wt) in offsets.iter().zip(wc.chunks_exact(CO)) {
+                for (&off, wt) in plan.offsets.iter().zip(wc.chunks_exact(CO)) {
                     let src = &phases[base + off..base + off + width];
                     let mut x = [L::zero(); V];
                     for (v, xv) in x.iter_mut().enumerate() {
@@ -331,7 +332,7 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
                     }
                 }
             }
-            let pieces = &segments[bounds[run]..bounds[run + 1]];
+            let pieces = &plan.pieces[plan.bounds[run]..plan.bounds[run + 1]];
             // Most runs lie inside one row: stored straight from the registers.
             let whole = match pieces {
                 [(0, to, n)] if *n == width => Some(*to),
@@ -382,20 +383,20 @@ impl Isa {
         Isa::Baseline
     }
 
-    /// Output channels per register block.
-    fn block(self) -> usize {
+    /// (output channels, output positions) per register block.
+    fn block(self) -> (usize, usize) {
         match self {
-            Isa::Baseline => 4,
+            Isa::Baseline => (BASELINE.0, BASELINE.1 * <f32 as Lanes>::N),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => 4,
+            Isa::Avx2 => (AVX2.0, AVX2.1 * <x86::Avx2 as Lanes>::N),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => 8,
+            Isa::Avx512 => (AVX512.0, AVX512.1 * <x86::Avx512 as Lanes>::N),
         }
     }
 
     fn image(self, plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
         match self {
-            Isa::Baseline => image::<f32, 4, 8>(plan, phases, packed, y),
+            Isa::Baseline => image::<f32, { BASELINE.0 }, { BASELINE.1 }>(plan, phases, packed, y),
             // SAFETY: `detect` chose these only where the CPU reports the features.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { image_avx2(plan, phases, packed, y) },
@@ -405,18 +406,25 @@ impl Isa {
     }
 }
 
+/// Register blocks: (output channels, registers of positions) per instruction set.
+const BASELINE: (usize, usize) = (4, 8);
 /// 4 channels × 2 registers of 8: 8 of the 16 registers accumulate.
+#[cfg(target_arch = "x86_64")]
+const AVX2: (usize, usize) = (4, 2);
+/// 8 channels × 2 registers of 16: 16 of the 32 registers accumulate.
+#[cfg(target_arch = "x86_64")]
+const AVX512: (usize, usize) = (8, 2);
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn image_avx2(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
-    image::<x86::Avx2, 4, 2>(plan, phases, packed, y)
+    image::<x86::Avx2, { AVX2.0 }, { AVX2.1 }>(plan, phases, packed, y)
 }
 
-/// 8 channels × 2 registers of 16: 16 of the 32 registers accumulate.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn image_avx512(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
-    image::<x86::Avx512, 8, 2>(plan, phases, packed, y)
+    image::<x86::Avx512, { AVX512.0 }, { AVX512.1 }>(plan, phases, packed, y)
 }
 
 /// y = conv(x, w) for a geometry where [`applies`] holds.
@@ -433,8 +441,9 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
     if y.is_empty() {
         return y;
     }
-    let plan = Plan::new(g, ep);
-    let packed = pack_weights(g, w, isa.block());
+    let (channels, width) = isa.block();
+    let plan = Plan::new(g, ep, width);
+    let packed = pack_weights(g, w, channels);
     y.par_chunks_mut(out_len)
         .zip(x.par_chunks(g.c_in * g.h * g.w))
         .for_each_init(
@@ -595,7 +604,7 @@ mod tests {
         let x: Vec<f32> = (0..3)
             .flat_map(|r| (1..=5).map(move |c| (10 * r + c) as f32))
             .collect();
-        let plan = Plan::new(&g, Epilogue::default());
+        let plan = Plan::new(&g, Epilogue::default(), MAX_WIDTH);
         let mut phases = Vec::new();
         plan.split(&x, &mut phases);
         let at = |a: usize, b: usize, r: usize, q: usize| {

@@ -101,11 +101,7 @@ pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
     }
     y.par_chunks_mut(oh_n * ow_n)
         .zip(x.par_chunks(g.h * g.w))
-        .for_each_init(Vec::new, |rows, (yp, xp)| {
-            for (oh, out) in yp.chunks_mut(ow_n).enumerate() {
-                g.row_max(xp, oh, rows, out);
-            }
-        });
+        .for_each_init(Vec::new, |rows, (yp, xp)| forward_into(g, xp, rows, yp));
     y
 }
 
