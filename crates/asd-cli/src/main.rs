@@ -47,8 +47,8 @@ enum Command {
     #[command(subcommand)]
     Dataset(commands::dataset::DatasetCommand),
     /// The main job on built-in data: a small synthetic dataset, two models, the paper's scores and
-    /// the baselines, and a report (under 10 minutes on 2 cores). `--reference` scores the authors'
-    /// reference embeddings instead.
+    /// the baselines, and a report (under 10 minutes on 2 cores). `--reference` scores the scoring
+    /// fixture instead (synthetic embeddings, whose scores the authors' code computed).
     Demo(commands::demo::DemoArgs),
 }
 

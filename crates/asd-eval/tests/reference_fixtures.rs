@@ -1,5 +1,5 @@
 //! Reproduces scikit-learn's AUC/pAUC (`metrics/auc_cases.json`) and the DCASE evaluator's numbers
-//! (`scoring/metrics_official.json`) on the authors' reference scores.
+//! (`scoring/metrics_official.json`) on the scores of the scoring fixture (synthetic embeddings scored by the authors' code).
 
 use asd_core::Domain;
 use asd_eval::dcase::{DEFAULT_MAX_FPR, ScoredClip};

@@ -45,6 +45,10 @@ pub struct RunConfig {
     pub sweep_r: Vec<f64>,
     /// Percentile of the gamma fit that sets the decision threshold of the submission files.
     pub decision_percentile: f64,
+    /// The reference's extra train-mode forward pass of the un-mixed batch (BatchNorm statistics).
+    pub unmixed_pass: bool,
+    /// Train target-domain clips with their labels (the reference gives them all-zero labels).
+    pub target_labels: bool,
 }
 
 impl Default for RunConfig {
@@ -62,6 +66,8 @@ impl Default for RunConfig {
             sweep_k: (0..10).map(|i| 1usize << i).collect(),
             sweep_r: (0..=20).map(|i| f64::from(i) * 0.05).collect(),
             decision_percentile: 0.9,
+            unmixed_pass: true,
+            target_labels: false,
         }
     }
 }

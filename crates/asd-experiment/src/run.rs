@@ -157,6 +157,8 @@ fn ensure_member(
         batch_size: cfg.batch_size,
         learning_rate: cfg.learning_rate,
         seed: derive_seed(cfg.seed, &[i as u64]),
+        unmixed_pass: cfg.unmixed_pass,
+        target_labels: cfg.target_labels,
         ..TrainConfig::default()
     };
     let opts = FitOptions {

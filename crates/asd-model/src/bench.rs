@@ -1,15 +1,13 @@
-//! `asd bench train`: time one training step (forward, backward, Adam) and one inference batch of the
+//! `asd bench train`: time one training step (both forward passes, backward, Adam) and one inference batch of the
 //! full network, reporting clips/s and the process's peak memory.
 
-use crate::adaproj::{soft_cross_entropy, updated_scale};
 use crate::batch::HostBatch;
+use crate::data::{StepDraws, TrainBatch};
 use crate::error::ModelError;
-use crate::layers::host;
 use crate::network::NetConfig;
-use crate::train::{TrainConfig, Trainable, initial_scales, optimizer};
+use crate::train::{TrainConfig, Trainable, initial_scales, optimizer, step};
 use asd_audio::FeatureExtractor;
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::Instant;
@@ -20,7 +18,10 @@ pub struct BenchReport {
     pub clip_seconds: f64,
     pub classes: usize,
     pub threads: usize,
-    /// Median seconds of one training step (features excluded).
+    /// Whether the training step ran the reference's un-mixed forward pass.
+    pub unmixed_pass: bool,
+    /// Median seconds of one training step as the reference's (both forward passes, both heads,
+    /// backward, Adam; features excluded).
     pub train_step_s: f64,
     pub train_clips_per_s: f64,
     /// Median seconds of one eval-mode forward pass (features excluded).
@@ -30,6 +31,9 @@ pub struct BenchReport {
     pub inference_folded_s: f64,
     /// Seconds to compute the features of one batch (realfft, all cores).
     pub features_s: f64,
+    /// Seconds to prepare one training batch: mixup and the features of the mixed and the un-mixed
+    /// clips (done a few batches ahead of the step, on worker threads).
+    pub train_features_s: f64,
     /// Peak resident memory of the process (VmHWM), MiB; None where /proc is unavailable.
     pub peak_rss_mib: Option<f64>,
 }
@@ -52,6 +56,7 @@ pub fn bench_train(
     clip_seconds: f64,
     classes: usize,
     steps: usize,
+    unmixed_pass: bool,
     device: &Device,
 ) -> Result<BenchReport, ModelError> {
     if steps == 0 {
@@ -71,35 +76,50 @@ pub fn bench_train(
         })
         .collect();
     let fx = FeatureExtractor::new(clip_len);
-    let mut hb = HostBatch::from_clips(&fx, &clips);
-    let mut times = Vec::new();
-    for _ in 0..steps {
-        let t = Instant::now();
-        hb = HostBatch::from_clips(&fx, &clips);
-        times.push(t.elapsed().as_secs_f64());
-    }
-    let features_s = median(times);
+    let hb = HostBatch::from_clips(&fx, &clips);
     let labels: Vec<f32> = (0..batch)
         .flat_map(|i| (0..classes).map(move |c| if c == i % classes { 1.0 } else { 0.0 }))
         .collect();
+    let tc = TrainConfig {
+        unmixed_pass,
+        ..TrainConfig::default()
+    };
+    // The training step's input: mixup, then the features of the mixed and the un-mixed clips.
+    let prepare = || {
+        TrainBatch::prepare(
+            &fx,
+            &clips,
+            &labels,
+            classes,
+            tc.mixup_prob,
+            tc.unmixed_pass,
+            StepDraws::seeded(0, 0, 0, batch),
+        )
+    };
+    let mut tb = prepare();
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let t = Instant::now();
+        tb = prepare();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let train_features_s = median(times);
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let t = Instant::now();
+        let _ = HostBatch::from_clips(&fx, &clips);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let features_s = median(times);
 
     let ad = device.clone().autodiff();
-    let tc = TrainConfig::default();
     let mut model = Trainable::init(&cfg, classes, false, 0, &ad)?;
     let mut optim = optimizer(&tc);
     let mut scales = initial_scales(classes);
     let mut times = Vec::new();
     for i in 0..=steps {
         let t = Instant::now();
-        let (s, st) = hb.to_device(&ad);
-        let (f, b) = model.net.branches(s, st, true);
-        let cos = model.head.cos_logits(Tensor::cat(vec![f, b], 1));
-        let cos_host = host(cos.clone().detach());
-        scales.head = updated_scale(&cos_host, &labels, classes, scales.head);
-        let y = Tensor::from_data(TensorData::new(labels.clone(), [batch, classes]), &ad);
-        let loss = soft_cross_entropy(cos, y, scales.head);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(tc.learning_rate, model, grads);
+        model = step(model, &mut optim, &mut scales, &tb, &tc, classes, &ad, None)?.0;
         // Wait for the device so the time is the step's, not its launch's.
         let _ = ad.sync();
         if i > 0 {
@@ -136,12 +156,14 @@ pub fn bench_train(
         clip_seconds,
         classes,
         threads: rayon::current_num_threads(),
+        unmixed_pass,
         train_step_s,
         train_clips_per_s: batch as f64 / train_step_s,
         inference_s,
         inference_clips_per_s: batch as f64 / inference_s,
         inference_folded_s,
         features_s,
+        train_features_s,
         peak_rss_mib: peak_rss_mib(),
     })
 }
@@ -152,7 +174,7 @@ mod tests {
 
     #[test]
     fn zero_timed_steps_is_an_error_not_a_panic() {
-        let r = bench_train(1, 5.0, 2, 0, &Device::flex());
+        let r = bench_train(1, 5.0, 2, 0, true, &Device::flex());
         assert!(matches!(r, Err(ModelError::Config(m)) if m.contains("at least one")));
     }
 }

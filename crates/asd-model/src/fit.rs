@@ -9,7 +9,7 @@ use crate::network::NetConfig;
 use crate::train::{
     EpochReport, Scales, StepReport, TrainConfig, Trainable, initial_scales, optimizer, train,
 };
-use asd_core::{Split, atomic};
+use asd_core::{Domain, Split, atomic};
 use asd_dataset::Dataset;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,9 @@ pub struct FitOptions {
     pub channel: Option<usize>,
 }
 
-/// The training clips of a dataset (dev and eval, both domains) with their class ids.
+/// The training clips of a dataset (dev and eval, both domains) with their class ids. As in the
+/// reference, only source-domain clips (and clips of editions without domains) are labelled: a
+/// target-domain clip keeps its class in the class list but trains with an all-zero label.
 pub fn training_items(ds: &Dataset) -> (Vec<TrainItem>, Vec<String>) {
     let classes = ds.class_names();
     let items = ds
@@ -51,6 +53,7 @@ pub fn training_items(ds: &Dataset) -> (Vec<TrainItem>, Vec<String>) {
             classes.binary_search(&name).ok().map(|class| TrainItem {
                 path: c.path.clone(),
                 class,
+                labelled: c.record.domain != Domain::Target,
             })
         })
         .collect();
@@ -72,7 +75,10 @@ pub fn fit(
     opts: &FitOptions,
     on_step: &mut dyn FnMut(StepReport),
 ) -> Result<FitResult, ModelError> {
-    let (items, classes) = training_items(ds);
+    let (mut items, classes) = training_items(ds);
+    if opts.train.target_labels {
+        items.iter_mut().for_each(|i| i.labelled = true);
+    }
     if items.len() < 2 {
         return Err(ModelError::Input(format!(
             "{}: needs at least 2 training clips, found {}",
@@ -80,6 +86,13 @@ pub fn fit(
             items.len()
         )));
     }
+    let labelled = items.iter().filter(|i| i.labelled).count();
+    tracing::info!(
+        "training on {} clips: {labelled} with their label (source domain), {} with an all-zero label (target domain), {} classes",
+        items.len(),
+        items.len() - labelled,
+        classes.len()
+    );
     let clip_len = match opts.clip_len {
         Some(n) => n,
         None => {

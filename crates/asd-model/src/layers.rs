@@ -5,7 +5,7 @@ use crate::params::{Init, ParamSource};
 use burn::module::{Module, Param, RunningState};
 use burn::tensor::activation::relu;
 use burn::tensor::module::batch_norm;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
 
 pub(crate) fn tensor<const D: usize>(
     values: Vec<f32>,
@@ -34,12 +34,27 @@ pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .unwrap_or_default()
 }
 
-/// Collects a module's tensors under their reference names.
-pub(crate) type Export = Vec<(String, Vec<usize>, Vec<f32>)>;
+/// Named tensors: (reference name, shape, row-major values).
+pub type NamedTensors = Vec<(String, Vec<usize>, Vec<f32>)>;
 
-pub(crate) fn export<const D: usize>(out: &mut Export, name: String, t: Tensor<D>) {
+/// Collects a module's tensors under their reference names; with `grads`, each parameter's
+/// gradient instead (tensors without one, such as running statistics, are left out).
+#[derive(Default)]
+pub(crate) struct Export<'g> {
+    pub items: NamedTensors,
+    pub grads: Option<&'g Gradients>,
+}
+
+pub(crate) fn export<const D: usize>(out: &mut Export<'_>, name: String, t: Tensor<D>) {
+    let t = match out.grads {
+        Some(g) => match t.grad(g) {
+            Some(g) => g,
+            None => return,
+        },
+        None => t,
+    };
     let shape = t.dims().to_vec();
-    out.push((name, shape, host(t)));
+    out.items.push((name, shape, host(t)));
 }
 
 /// A layer's weight and optional bias.
@@ -159,6 +174,21 @@ impl Norm {
         if let (Some(g), Some(b)) = (&self.gamma, &self.beta) {
             export(out, format!("{name}.weight"), g.val());
             export(out, format!("{name}.bias"), b.val());
+        }
+    }
+
+    /// Takes `other`'s running statistics (a copy of this layer on another device kind).
+    pub(crate) fn adopt_running_stats(&self, other: &Norm) {
+        for (dst, src) in [
+            (&self.running_mean, &other.running_mean),
+            (&self.running_var, &other.running_var),
+        ] {
+            let v = src.value_sync();
+            dst.update(if dst.value().is_autodiff() {
+                v.autodiff()
+            } else {
+                v
+            });
         }
     }
 

@@ -120,11 +120,19 @@ impl ModelDir {
     }
 
     pub fn write_log(&self, rows: &[EpochReport]) -> Result<(), ModelError> {
-        let mut text = String::from("epoch,loss,accuracy,clips,seconds,clips_per_s\n");
+        let mut text =
+            String::from("epoch,loss,accuracy,clips,seconds,clips_per_s,labelled,unlabelled\n");
         for r in rows {
             text += &format!(
-                "{},{:.6},{:.6},{},{:.3},{:.2}\n",
-                r.epoch, r.loss, r.accuracy, r.clips, r.seconds, r.clips_per_s
+                "{},{:.6},{:.6},{},{:.3},{:.2},{},{}\n",
+                r.epoch,
+                r.loss,
+                r.accuracy,
+                r.clips,
+                r.seconds,
+                r.clips_per_s,
+                r.labelled,
+                r.unlabelled
             );
         }
         let p = self.path(LOG_FILE);
@@ -143,10 +151,15 @@ impl ModelDir {
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 let c: Vec<&str> = l.split(',').collect();
-                if c.len() != 6 {
+                // Logs written before the label counts were added have 6 columns.
+                if c.len() != 6 && c.len() != 8 {
                     return Err(bad(l));
                 }
                 let f = |i: usize| c[i].parse::<f64>().map_err(|_| bad(l));
+                let n = |i: usize| match c.get(i) {
+                    Some(v) => v.parse::<usize>().map_err(|_| bad(l)),
+                    None => Ok(0),
+                };
                 Ok(EpochReport {
                     epoch: c[0].parse().map_err(|_| bad(l))?,
                     loss: f(1)?,
@@ -154,6 +167,8 @@ impl ModelDir {
                     clips: c[3].parse().map_err(|_| bad(l))?,
                     seconds: f(4)?,
                     clips_per_s: f(5)?,
+                    labelled: n(6)?,
+                    unlabelled: n(7)?,
                 })
             })
             .collect()

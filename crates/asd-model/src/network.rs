@@ -3,12 +3,12 @@
 //! |STFT|; each branch gives 256 numbers, the embedding is their L2-normalised concatenation.
 
 use crate::error::ModelError;
-use crate::layers::{Conv1, Conv2, Dense, Export, Norm};
+use crate::layers::{Conv1, Conv2, Dense, Export, NamedTensors, Norm};
 use crate::params::ParamSource;
 use asd_audio::{STFT_BINS, stft_frames};
 use burn::module::Module;
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Gradients, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters that change the network's shape or parameters.
@@ -324,11 +324,22 @@ impl EmbeddingNet {
     }
 
     /// Every tensor under its reference name (PyTorch layouts).
-    pub fn export(&self) -> Export {
-        let mut out = Vec::new();
+    pub fn export(&self) -> NamedTensors {
+        self.export_to(Export::default())
+    }
+
+    /// Every parameter's gradient in `grads`, under the parameter's reference name.
+    pub fn export_grads(&self, grads: &Gradients) -> NamedTensors {
+        self.export_to(Export {
+            items: Vec::new(),
+            grads: Some(grads),
+        })
+    }
+
+    fn export_to(&self, mut out: Export<'_>) -> NamedTensors {
         self.fft.export(&mut out);
         self.stft.export(&mut out);
-        out
+        out.items
     }
 
     /// Branch outputs (B, 256) each, before normalisation.
@@ -342,6 +353,29 @@ impl EmbeddingNet {
             self.fft.forward(spectrum, train),
             self.stft.forward(stft, train),
         )
+    }
+
+    /// A train-mode forward pass whose only effect is on every BatchNorm's running statistics (the
+    /// reference's un-mixed pass). It runs on a copy without autodiff, so no graph is built, and the
+    /// copy's statistics are then handed back.
+    pub fn update_running_stats(&self, spectrum: Tensor<2>, stft: Tensor<3>) {
+        let plain = self.valid();
+        let _ = plain.branches(spectrum.without_autodiff(), stft.without_autodiff(), true);
+        for (dst, src) in self.norms().into_iter().zip(plain.norms()) {
+            dst.adopt_running_stats(src);
+        }
+    }
+
+    /// Every BatchNorm, in a fixed order.
+    fn norms(&self) -> Vec<&Norm> {
+        let mut v: Vec<&Norm> = self.fft.norm.iter().collect();
+        let s = &self.stft;
+        v.extend([&s.norm_inp, &s.norm1, &s.unused_norm1, &s.norm2]);
+        for b in &s.blocks {
+            v.extend(b.norm1.iter());
+            v.extend([&b.norm2, &b.norm3, &b.norm4]);
+        }
+        v
     }
 
     /// Unit-length embeddings (B, 512).

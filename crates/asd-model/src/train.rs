@@ -2,7 +2,7 @@
 //! embedding, plus a feature-exchange head over 3 × classes), with Adam.
 
 use crate::adaproj::{AdaProj, initial_scale, soft_cross_entropy, updated_scale};
-use crate::data::{PipelineConfig, TrainItem, epoch_batches, spawn_epoch};
+use crate::data::{PipelineConfig, TrainBatch, TrainItem, epoch_batches, spawn_epoch};
 use crate::error::ModelError;
 use crate::layers::host;
 use crate::network::{EmbeddingNet, NetConfig};
@@ -11,8 +11,6 @@ use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,8 +28,22 @@ pub struct TrainConfig {
     pub seed: u64,
     pub mixup_prob: f64,
     pub feature_exchange_prob: f64,
-    /// Let the AdaProj class sub-spaces train (the paper keeps them fixed).
+    /// Let the main AdaProj head's class sub-spaces train (the paper keeps them fixed; the
+    /// feature-exchange head always trains, as in the reference).
     pub trainable_centers: bool,
+    /// Run the un-mixed batch through the network in train mode before the mixed one, as the
+    /// reference does: its output is unused, but it updates every BatchNorm's running statistics a
+    /// second time per step, and the eval-mode embeddings depend on them.
+    #[serde(default = "yes")]
+    pub unmixed_pass: bool,
+    /// Train target-domain clips with their labels too (a deviation from the reference, which trains
+    /// on source-domain labels only; for measuring what that choice does).
+    #[serde(default)]
+    pub target_labels: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for TrainConfig {
@@ -46,6 +58,8 @@ impl Default for TrainConfig {
             mixup_prob: 0.5,
             feature_exchange_prob: 0.5,
             trainable_centers: false,
+            unmixed_pass: true,
+            target_labels: false,
         }
     }
 }
@@ -79,14 +93,8 @@ impl Trainable {
     ) -> Result<Self, ModelError> {
         let net = EmbeddingNet::load(src, cfg, device)?;
         let head = AdaProj::new(src, "adaproj.W", classes, 512, trainable_centers, device)?;
-        let head_featex = AdaProj::new(
-            src,
-            "adaproj_featex.W",
-            3 * classes,
-            512,
-            trainable_centers,
-            device,
-        )?;
+        // The reference always trains the feature-exchange head (`AdaProj(..., trainable=True)`).
+        let head_featex = AdaProj::new(src, "adaproj_featex.W", 3 * classes, 512, true, device)?;
         Ok(Self {
             net,
             head,
@@ -100,11 +108,16 @@ impl Trainable {
 pub struct EpochReport {
     pub epoch: usize,
     pub loss: f64,
-    /// Share of clips whose largest logit is their (dominant) class.
+    /// Share of the labelled mixed rows whose largest logit is their dominant class.
     pub accuracy: f64,
     pub clips: usize,
     pub seconds: f64,
     pub clips_per_s: f64,
+    /// Clips trained on with their label, and with an all-zero label (target-domain clips).
+    #[serde(default)]
+    pub labelled: usize,
+    #[serde(default)]
+    pub unlabelled: usize,
 }
 
 /// Progress after each step.
@@ -134,22 +147,18 @@ fn argmax(row: &[f32]) -> usize {
         .0
 }
 
-/// Feature exchange as the reference applies it: with probability `p` a row takes the FFT-branch
-/// embedding of its partner (the batch reversed) and the label ½·(partner's class in the second block)
-/// + ½·(own class in the third block); other rows keep theirs with their label in the first block.
-pub fn featex_plan(
-    labels: &[f32],
-    classes: usize,
-    p: f64,
-    rng: &mut ChaCha8Rng,
-) -> (Vec<i64>, Vec<f32>) {
+/// Feature exchange as the reference applies it: where it applies (`fx_u[i] < p`) a row takes the
+/// FFT-branch embedding of its partner (the batch reversed) and the label [0 | ½·own | ½·partner's]
+/// (own class in the second block, the partner's in the third); other rows keep theirs with the label
+/// [own | 0 | 0]. Returns the FFT-branch row each row takes, and the labels (B × 3C).
+pub fn featex_plan(labels: &[f32], classes: usize, p: f64, fx_u: &[f64]) -> (Vec<i64>, Vec<f32>) {
     let b = labels.len() / classes.max(1);
     let mut perm = Vec::with_capacity(b);
     let mut y = vec![0.0f32; b * 3 * classes];
     for i in 0..b {
         let r = b - 1 - i;
         let row = &mut y[i * 3 * classes..(i + 1) * 3 * classes];
-        if rng.random::<f64>() < p {
+        if fx_u[i] < p {
             perm.push(r as i64);
             for k in 0..classes {
                 row[classes + k] = 0.5 * labels[i * classes + k];
@@ -161,6 +170,116 @@ pub fn featex_plan(
         }
     }
     (perm, y)
+}
+
+/// What one step computed, for a test or a profiler to look at before the optimizer runs.
+pub struct StepTrace<'a> {
+    pub model: &'a Trainable,
+    /// The mixed batch's concatenated branch embeddings before normalisation (B × 512).
+    pub emb_mix: Tensor<2>,
+    /// The same after feature exchange.
+    pub emb_featex: Tensor<2>,
+    /// Labels of the feature-exchange head (B × 3C).
+    pub y_featex: &'a [f32],
+    pub grads: &'a burn::tensor::Gradients,
+}
+
+/// The outcome of one step.
+#[derive(Debug, Clone, Copy)]
+pub struct StepLosses {
+    pub loss: f64,
+    pub loss_head: f64,
+    pub loss_featex: f64,
+    /// Labelled mixed rows, and those whose largest head logit is their dominant class.
+    pub scored: usize,
+    pub correct: usize,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    f64::from(host(t.detach()).first().copied().unwrap_or(f32::NAN))
+}
+
+/// One optimisation step as the reference's `training_step`: the un-mixed forward pass (BatchNorm
+/// statistics only), the mixed forward pass, feature exchange, both heads' losses with their adaptive
+/// scales updated from this batch, backward, Adam. `inspect` sees the step before the optimizer.
+#[allow(clippy::too_many_arguments)]
+pub fn step(
+    mut model: Trainable,
+    optim: &mut burn::optim::ModuleOptimizer,
+    scales: &mut Scales,
+    batch: &TrainBatch,
+    cfg: &TrainConfig,
+    classes: usize,
+    device: &Device,
+    inspect: Option<&mut dyn FnMut(&StepTrace<'_>)>,
+) -> Result<(Trainable, StepLosses), ModelError> {
+    let b = batch.features.batch;
+    if let Some(clean) = &batch.clean {
+        let (spec, stft) = clean.to_device(device);
+        model.net.update_running_stats(spec, stft);
+    }
+    let (spec, stft) = batch.features.to_device(device);
+    let (f, s) = model.net.branches(spec, stft, true);
+    let labels = Tensor::from_data(TensorData::new(batch.labels.clone(), [b, classes]), device);
+
+    let emb = Tensor::cat(vec![f.clone(), s.clone()], 1);
+    let cos = model.head.cos_logits(emb.clone());
+    let cos_host = host(cos.clone().detach());
+    scales.head = updated_scale(&cos_host, &batch.labels, classes, scales.head);
+    let loss_head = soft_cross_entropy(cos, labels, scales.head);
+
+    let (perm, y_fx) = featex_plan(
+        &batch.labels,
+        classes,
+        cfg.feature_exchange_prob,
+        &batch.draws.fx_u,
+    );
+    let perm = Tensor::<1, Int>::from_data(TensorData::new(perm, [b]), device);
+    let emb_fx = Tensor::cat(vec![f.select(0, perm), s], 1);
+    let cos_fx = model.head_featex.cos_logits(emb_fx.clone());
+    let cos_fx_host = host(cos_fx.clone().detach());
+    scales.head_featex = updated_scale(&cos_fx_host, &y_fx, 3 * classes, scales.head_featex);
+    let y_fx_t = Tensor::from_data(TensorData::new(y_fx.clone(), [b, 3 * classes]), device);
+    let loss_featex = soft_cross_entropy(cos_fx, y_fx_t, scales.head_featex);
+
+    let out = StepLosses {
+        loss_head: scalar(loss_head.clone()),
+        loss_featex: scalar(loss_featex.clone()),
+        loss: f64::NAN,
+        scored: 0,
+        correct: 0,
+    };
+    let loss = loss_head + loss_featex;
+    let mut out = StepLosses {
+        loss: scalar(loss.clone()),
+        ..out
+    };
+    if !out.loss.is_finite() {
+        return Err(ModelError::Input(format!(
+            "the loss became {}; lower the learning rate or check the data",
+            out.loss
+        )));
+    }
+    let grads = loss.backward();
+    if let Some(f) = inspect {
+        f(&StepTrace {
+            model: &model,
+            emb_mix: emb.detach(),
+            emb_featex: emb_fx.detach(),
+            y_featex: &y_fx,
+            grads: &grads,
+        });
+    }
+    let grads = GradientsParams::from_grads(grads, &model);
+    model = optim.step(cfg.learning_rate, model, grads);
+
+    for (cr, lab) in cos_host.chunks(classes).zip(batch.labels.chunks(classes)) {
+        if lab.iter().any(|&v| v > 0.0) {
+            out.scored += 1;
+            out.correct += usize::from(argmax(cr) == argmax(lab));
+        }
+    }
+    Ok((model, out))
 }
 
 /// Called after each epoch with the model, the optimizer, the scales, the report and the clips that
@@ -198,6 +317,7 @@ pub fn train(
         batch_size: cfg.batch_size,
         seed: cfg.seed,
         mixup_prob: cfg.mixup_prob,
+        unmixed_pass: cfg.unmixed_pass,
         prefetch: 2,
         load,
     };
@@ -206,82 +326,58 @@ pub fn train(
         let start = Instant::now();
         let steps = epoch_batches(items.len(), cfg.batch_size, cfg.seed, epoch).len();
         let rx = spawn_epoch(items.clone(), pipe.clone(), epoch);
-        let (mut loss_sum, mut correct, mut clips) = (0.0f64, 0usize, 0usize);
+        let (mut loss_sum, mut clips) = (0.0f64, 0usize);
+        let (mut scored, mut correct, mut labelled, mut unlabelled) = (0usize, 0, 0, 0);
         let mut failures = Vec::new();
-        for (step, batch) in rx.into_iter().enumerate() {
+        for (step_no, batch) in rx.into_iter().enumerate() {
             failures.extend(batch.failures.iter().cloned());
             let b = batch.features.batch;
             if b < 2 {
                 continue;
             }
-            let (spec, stft) = batch.features.to_device(device);
-            let (f, s) = model.net.branches(spec, stft, true);
-            let labels =
-                Tensor::from_data(TensorData::new(batch.labels.clone(), [b, classes]), device);
-
-            let emb = Tensor::cat(vec![f.clone(), s.clone()], 1);
-            let cos = model.head.cos_logits(emb);
-            let cos_host = host(cos.clone().detach());
-            scales.head = updated_scale(&cos_host, &batch.labels, classes, scales.head);
-            let loss1 = soft_cross_entropy(cos, labels, scales.head);
-
-            let mut rng = ChaCha8Rng::seed_from_u64(asd_core::seed::derive_seed(
-                cfg.seed,
-                &[epoch as u64, step as u64, 0x4645],
-            ));
-            let (perm, y_fx) =
-                featex_plan(&batch.labels, classes, cfg.feature_exchange_prob, &mut rng);
-            let perm = Tensor::<1, Int>::from_data(TensorData::new(perm, [b]), device);
-            let f_ex = f.select(0, perm);
-            let cos_fx = model.head_featex.cos_logits(Tensor::cat(vec![f_ex, s], 1));
-            let cos_fx_host = host(cos_fx.clone().detach());
-            scales.head_featex =
-                updated_scale(&cos_fx_host, &y_fx, 3 * classes, scales.head_featex);
-            let y_fx = Tensor::from_data(TensorData::new(y_fx, [b, 3 * classes]), device);
-            let loss2 = soft_cross_entropy(cos_fx, y_fx, scales.head_featex);
-
-            let loss = loss1 + loss2;
-            let loss_v = f64::from(
-                host(loss.clone().detach())
-                    .first()
-                    .copied()
-                    .unwrap_or(f32::NAN),
-            );
-            if !loss_v.is_finite() {
-                return Err(ModelError::Input(format!(
-                    "the loss became {loss_v} in epoch {} step {}; lower the learning rate or check the data",
-                    epoch + 1,
-                    step + 1
-                )));
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.learning_rate, model, grads);
-
-            for r in 0..b {
-                let lab = &batch.labels[r * classes..(r + 1) * classes];
-                if argmax(&cos_host[r * classes..(r + 1) * classes]) == argmax(lab) {
-                    correct += 1;
+            let (m, out) = step(
+                model,
+                &mut optim,
+                &mut scales,
+                &batch,
+                cfg,
+                classes,
+                device,
+                None,
+            )
+            .map_err(|e| match e {
+                ModelError::Input(m) => {
+                    ModelError::Input(format!("epoch {} step {}: {m}", epoch + 1, step_no + 1))
                 }
-            }
+                e => e,
+            })?;
+            model = m;
+            let loss_v = out.loss;
+            scored += out.scored;
+            correct += out.correct;
+            labelled += batch.labelled;
+            unlabelled += batch.unlabelled;
             loss_sum += loss_v * b as f64;
             clips += b;
             on_step(StepReport {
                 epoch,
-                step,
+                step: step_no,
                 steps,
                 clips,
                 loss: loss_sum / clips as f64,
-                accuracy: correct as f64 / clips as f64,
+                accuracy: correct as f64 / scored.max(1) as f64,
             });
         }
         let seconds = start.elapsed().as_secs_f64();
         let report = EpochReport {
             epoch: epoch + 1,
             loss: loss_sum / clips.max(1) as f64,
-            accuracy: correct as f64 / clips.max(1) as f64,
+            accuracy: correct as f64 / scored.max(1) as f64,
             clips,
             seconds,
             clips_per_s: clips as f64 / seconds.max(1e-9),
+            labelled,
+            unlabelled,
         };
         on_epoch(&model, &optim, scales, &report, &failures)?;
         reports.push(report);

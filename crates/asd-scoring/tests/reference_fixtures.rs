@@ -1,4 +1,4 @@
-//! Reproduces every `scoring/scores_*.npy` fixture of the authors' implementation.
+//! Reproduces every `scoring/scores_*.npy` fixture: synthetic unit vectors scored by the authors' implementation and scikit-learn.
 
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Label, Split};
 use asd_scoring::density::Density;

@@ -4,7 +4,8 @@ use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Time one training step (forward, backward, Adam) and one inference batch of the full network;
+    /// Time one training step as the reference's (the un-mixed and the mixed forward pass, both heads,
+    /// backward, Adam) and one inference batch of the full network;
     /// prints clips/s and peak memory (compare with benches/torch_train_bench.py).
     Train(TrainBenchArgs),
     /// Time fit + score of ratio-K for N references and M queries (D = 512 by default), with the
@@ -39,6 +40,9 @@ pub struct TrainBenchArgs {
     pub steps: usize,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Skip the reference's un-mixed forward pass (`unmixed_pass = false` in a run config).
+    #[arg(long)]
+    pub skip_unmixed_pass: bool,
 }
 
 pub fn run(c: &BenchCommand) -> Result<()> {
@@ -49,6 +53,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
                 a.clip_seconds,
                 a.classes,
                 a.steps,
+                !a.skip_unmixed_pass,
                 &a.device.device()?,
             )?;
             println!("{}", serde_json::to_string_pretty(&r)?);

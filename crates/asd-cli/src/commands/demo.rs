@@ -29,7 +29,8 @@ pub struct DemoArgs {
     /// Seed of the data and of the models.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Instead: score and evaluate the authors' reference embeddings (seconds; no training).
+    /// Instead: score and evaluate the scoring fixture (synthetic unit vectors whose scores the authors'
+    /// code computed; not embeddings of recordings), in seconds, without training.
     #[arg(long)]
     pub reference: bool,
     /// Folder of the reference scoring fixtures (train_emb.npy, test_emb.npy, …), for --reference.
@@ -80,7 +81,7 @@ fn synthetic(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Turns the authors' reference scoring arrays into an embedding-set folder.
+/// Turns the scoring fixture's arrays (synthetic embeddings) into an embedding-set folder.
 pub fn fixture_set(dir: &Path) -> Result<EmbeddingSet> {
     let read2 = |n: &str| -> Result<Array2<f32>> {
         read_npy(dir.join(n)).with_context(|| format!("{}", dir.join(n).display()))
@@ -171,7 +172,7 @@ fn reference(a: &DemoArgs) -> Result<()> {
         ]);
     }
     println!(
-        "Reference embeddings (3 sections, {} clips), harmonic means in %:\n",
+        "Scoring fixture: synthetic unit vectors (3 sections, {} clips; not embeddings of recordings),\nscored as the authors' code scores them; harmonic means in %:\n",
         set.len()
     );
     print!(

@@ -42,6 +42,13 @@ pub struct TrainArgs {
     /// Train the AdaProj class sub-spaces too (the paper keeps them fixed).
     #[arg(long)]
     pub trainable_centers: bool,
+    /// Skip the reference's un-mixed train-mode forward pass (it updates the BatchNorm statistics a
+    /// second time per step; docs/design.md gives its measured effect).
+    #[arg(long)]
+    pub skip_unmixed_pass: bool,
+    /// Train target-domain clips with their labels (the reference trains them with all-zero labels).
+    #[arg(long)]
+    pub target_labels: bool,
     /// Edition (2020-2025) instead of the detected one.
     #[arg(long)]
     pub edition: Option<Edition>,
@@ -62,6 +69,8 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         learning_rate: a.learning_rate,
         seed: a.seed,
         trainable_centers: a.trainable_centers,
+        unmixed_pass: !a.skip_unmixed_pass,
+        target_labels: a.target_labels,
         ..TrainConfig::default()
     };
     let opts = FitOptions {
@@ -104,8 +113,15 @@ pub fn train_model(ds: &Dataset, out: &ModelDir, opts: &FitOptions) -> Result<()
     }
     for r in &result.reports {
         println!(
-            "epoch {:>3}: loss {:.4}, accuracy {:.3}, {} clips in {:.1} s ({:.1} clips/s)",
-            r.epoch, r.loss, r.accuracy, r.clips, r.seconds, r.clips_per_s
+            "epoch {:>3}: loss {:.4}, accuracy {:.3}, {} clips ({} labelled, {} with a zero label) in {:.1} s ({:.1} clips/s)",
+            r.epoch,
+            r.loss,
+            r.accuracy,
+            r.clips,
+            r.labelled,
+            r.unlabelled,
+            r.seconds,
+            r.clips_per_s
         );
     }
     if !result.failures.is_empty() {
