@@ -1,6 +1,12 @@
 """The same network and training step as `asd bench train`, in PyTorch (CPU, 2 threads), for comparison.
 
+The step is the reference's `training_step`: mixup on the waveforms, a train-mode forward pass of the
+un-mixed batch (BatchNorm statistics only; under no_grad, the cheapest way PyTorch can run it), the
+train-mode forward pass of the mixed batch, feature exchange, both AdaProj heads (the main one fixed, the
+feature-exchange one trainable), the sum of both cross-entropies, backward, Adam.
+
 Run: python3 benches/torch_train_bench.py [--batch 32] [--seconds 10] [--classes 170] [--steps 3]
+  [--skip-unmixed-pass]
 Prints the same JSON fields as `asd bench train`. Needs torch (pip install torch).
 """
 import argparse, json, math, resource, time
@@ -89,9 +95,9 @@ class Net(nn.Module):
 
 
 class AdaProj(nn.Module):
-    def __init__(self, classes, dim=512, sub=32):
+    def __init__(self, classes, dim=512, sub=32, trainable=False):
         super().__init__()
-        self.W = nn.Parameter(torch.empty(classes, sub, dim), requires_grad=False)
+        self.W = nn.Parameter(torch.empty(classes, sub, dim), requires_grad=trainable)
         nn.init.xavier_uniform_(self.W)
         self.s = max(math.sqrt(2) * math.log(classes - 1), 0.5)
 
@@ -110,19 +116,34 @@ def main():
     ap.add_argument("--classes", type=int, default=170)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-unmixed-pass", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     n = int(round(a.seconds * 16000))
     x = (torch.rand(a.batch, n) - 0.5) * 0.2
     y = F.one_hot(torch.arange(a.batch) % a.classes, a.classes).float()
-    net, head = Net(n), AdaProj(a.classes)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7, weight_decay=1e-5)
+    net, head, head_fx = Net(n), AdaProj(a.classes), AdaProj(3 * a.classes, trainable=True)
+    opt = torch.optim.Adam(list(net.parameters()) + [head_fx.W], lr=1e-3, eps=1e-7, weight_decay=1e-5)
     times = []
     for i in range(a.steps + 1):
         t = time.perf_counter()
-        cos = head(net(x))
-        loss = -(F.log_softmax(head.s * cos, 1) * y).sum(1).mean()
+        lam = torch.rand(a.batch, 1)
+        mix = torch.rand(a.batch, 1) < 0.5
+        fx = torch.rand(a.batch, 1) < 0.5
+        x_mix = torch.where(mix, lam * x + (1 - lam) * x.flip(0), x.flip(0))
+        y_mix = torch.where(mix, lam * y + (1 - lam) * y.flip(0), y.flip(0))
+        if not a.skip_unmixed_pass:
+            with torch.no_grad():
+                net(x)
+        emb = net(x_mix)
+        zero = torch.zeros_like(y_mix)
+        y_fx = torch.where(fx, torch.cat([zero, 0.5 * y_mix, 0.5 * y_mix.flip(0)], 1),
+                           torch.cat([y_mix, zero, zero], 1))
+        emb_fx = torch.where(fx, torch.cat([emb[:, :256].flip(0), emb[:, 256:]], 1), emb)
+        loss = -(F.log_softmax(head.s * head(emb), 1) * y_mix).sum(1).mean() - (
+            F.log_softmax(head_fx.s * head_fx(emb_fx), 1) * y_fx
+        ).sum(1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -140,6 +161,7 @@ def main():
     inf = sorted(times)[len(times) // 2]
     print(json.dumps({
         "batch": a.batch, "clip_seconds": a.seconds, "classes": a.classes, "threads": a.threads,
+        "unmixed_pass": not a.skip_unmixed_pass,
         "train_step_s": train, "train_clips_per_s": a.batch / train,
         "inference_s": inf, "inference_clips_per_s": a.batch / inf,
         "note": "PyTorch times include the features (computed inside forward, as the reference does)",

@@ -9,6 +9,7 @@
 //! [`asd_core::EmbeddingSet`], section by section. This crate does not depend on any deep-learning
 //! framework.
 
+pub mod bank;
 pub mod bench;
 pub mod density;
 pub mod error;

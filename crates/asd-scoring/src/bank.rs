@@ -1,0 +1,412 @@
+//! A reference bank that changes one clip at a time: the paper's deployment case, where a user enrols a
+//! few normal clips of a new condition (or drops a bad one) and is scored correctly from the next query
+//! on, without retraining and without refitting the whole bank.
+//!
+//! The bank keeps, for every reference, its sorted list of nearest other references (as many as the
+//! density reads, [`Density::neighbours_needed`]), its density, and its leave-one-out score (the ratio
+//! score of the reference against the others, the basis of the decision threshold). Adding a reference
+//! computes its distances to the bank once and touches only the lists it enters; removing one refills only
+//! the lists that held it. Densities are recomputed where a list changed (for GWRP also where the
+//! normaliser, which depends on the bank's size, changes their bits), and leave-one-out scores where the
+//! minimum may have moved. Every value is computed by the same functions as a full refit
+//! ([`ReferenceBank::refit`]), so the incremental state equals a refit bit for bit.
+//!
+//! Distances are d(x, y) = ½(1 − ⟨x, y⟩) with the dot product accumulated in f64 in a fixed order; they
+//! agree with the blocked float32 kernel of [`crate::kernel`] (used by `asd score`) to about 1e-7.
+
+use crate::density::Density;
+use crate::threshold::GammaFit;
+use std::collections::HashMap;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum BankError {
+    #[error("embedding has {got} values, the bank holds {want}-dimensional embeddings")]
+    Dimension { got: usize, want: usize },
+    #[error("embedding has a non-finite value at position {0}")]
+    NotFinite(usize),
+    #[error("embedding is all zeros; it has no direction")]
+    Zero,
+    #[error("no reference with id {0}")]
+    UnknownId(u64),
+    #[error("the bank has {n} reference(s); scoring needs at least 2")]
+    TooSmall { n: usize },
+}
+
+/// One entry of a neighbour list, ordered by distance, then id (so that a list is unique).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Neighbour {
+    d: f64,
+    id: u64,
+}
+
+fn before(a: &Neighbour, b: &Neighbour) -> bool {
+    a.d < b.d || (a.d == b.d && a.id < b.id)
+}
+
+/// A leave-one-out score and the reference that attains it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Loo {
+    score: f64,
+    by: u64,
+}
+
+/// The score of a query against the bank.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BankScore {
+    /// min over references of d(x, y) / density(y).
+    pub score: f64,
+    /// The reference that attains the minimum, and its condition.
+    pub reference: u64,
+    pub condition: String,
+    /// Share of the bank's leave-one-out scores below this score (0 – 1).
+    pub percentile: f64,
+}
+
+/// What a full refit computes, for comparison with the incremental state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refit {
+    pub densities: Vec<f64>,
+    pub loo: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferenceBank {
+    dim: usize,
+    density: Density,
+    ids: Vec<u64>,
+    conditions: Vec<String>,
+    /// Unit vectors, row-major (len × dim).
+    rows: Vec<f32>,
+    lists: Vec<Vec<Neighbour>>,
+    densities: Vec<f64>,
+    loo: Vec<Loo>,
+    index: HashMap<u64, usize>,
+    next_id: u64,
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
+}
+
+fn distance(a: &[f32], b: &[f32]) -> f64 {
+    (0.5 * (1.0 - dot(a, b))).max(0.0)
+}
+
+impl ReferenceBank {
+    /// An empty bank of `dim`-dimensional embeddings whose densities are measured with `density`
+    /// (K larger than the bank allows is clipped to the references there are, as everywhere else).
+    pub fn new(dim: usize, density: Density) -> Self {
+        Self {
+            dim,
+            density,
+            ids: Vec::new(),
+            conditions: Vec::new(),
+            rows: Vec::new(),
+            lists: Vec::new(),
+            densities: Vec::new(),
+            loo: Vec::new(),
+            index: HashMap::new(),
+            next_id: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn density_kind(&self) -> Density {
+        self.density
+    }
+
+    /// Reference ids in bank order.
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    pub fn condition(&self, id: u64) -> Option<&str> {
+        self.index.get(&id).map(|&i| self.conditions[i].as_str())
+    }
+
+    /// Densities in bank order (empty below 2 references).
+    pub fn densities(&self) -> &[f64] {
+        &self.densities
+    }
+
+    /// Leave-one-out scores in bank order (empty below 2 references).
+    pub fn loo_scores(&self) -> Vec<f64> {
+        self.loo.iter().map(|l| l.score).collect()
+    }
+
+    fn row(&self, i: usize) -> &[f32] {
+        &self.rows[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The unit vector of `x`, or why it cannot be a reference or a query.
+    fn unit(&self, x: &[f32]) -> Result<Vec<f32>, BankError> {
+        if x.len() != self.dim {
+            return Err(BankError::Dimension {
+                got: x.len(),
+                want: self.dim,
+            });
+        }
+        if let Some(p) = x.iter().position(|v| !v.is_finite()) {
+            return Err(BankError::NotFinite(p));
+        }
+        let norm = dot(x, x).sqrt();
+        if norm == 0.0 {
+            return Err(BankError::Zero);
+        }
+        Ok(x.iter().map(|v| (f64::from(*v) / norm) as f32).collect())
+    }
+
+    /// The density of reference `i` from its list.
+    fn density_of(&self, i: usize) -> f64 {
+        let d: Vec<f64> = self.lists[i].iter().map(|n| n.d).collect();
+        self.density.reduce(&d, self.len())
+    }
+
+    /// The full neighbour list of reference `i`, from its distances to every other reference.
+    fn full_list(&self, i: usize) -> Vec<Neighbour> {
+        let l = self.density.neighbours_needed(self.len());
+        let x = self.row(i);
+        let mut all: Vec<Neighbour> = (0..self.len())
+            .filter(|&j| j != i)
+            .map(|j| Neighbour {
+                d: distance(x, self.row(j)),
+                id: self.ids[j],
+            })
+            .collect();
+        all.sort_by(|a, b| a.d.total_cmp(&b.d).then(a.id.cmp(&b.id)));
+        all.truncate(l);
+        all
+    }
+
+    /// The leave-one-out score of reference `i` over every other reference.
+    fn full_loo(&self, i: usize) -> Loo {
+        let x = self.row(i);
+        let mut best = Loo {
+            score: f64::INFINITY,
+            by: u64::MAX,
+        };
+        for j in (0..self.len()).filter(|&j| j != i) {
+            let s = distance(x, self.row(j)) / self.densities[j];
+            if s < best.score || (s == best.score && self.ids[j] < best.by) {
+                best = Loo {
+                    score: s,
+                    by: self.ids[j],
+                };
+            }
+        }
+        best
+    }
+
+    /// Recomputes the densities that may have changed (`changed_lists`, or all for GWRP, whose
+    /// normaliser depends on the bank's size) and returns the ids whose density bits changed.
+    fn update_densities(&mut self, changed_lists: &[usize]) -> Vec<usize> {
+        let n = self.len();
+        self.densities.resize(n, f64::NAN);
+        let candidates: Vec<usize> = match self.density {
+            Density::Gwrp(_) => (0..n).collect(),
+            Density::KnnMean(_) => changed_lists.to_vec(),
+        };
+        let mut changed = Vec::new();
+        for i in candidates {
+            let v = self.density_of(i);
+            if v.to_bits() != self.densities[i].to_bits() {
+                self.densities[i] = v;
+                changed.push(i);
+            }
+        }
+        changed
+    }
+
+    /// Brings every leave-one-out score up to date after the densities of `changed` moved and the
+    /// references `gone` left the bank: a score whose minimum was attained by neither keeps its
+    /// minimum among the others and only needs the changed candidates; any other is recomputed.
+    fn update_loo(&mut self, changed: &[usize], gone: &[u64]) {
+        let n = self.len();
+        if n < 2 {
+            self.loo.clear();
+            return;
+        }
+        self.loo.resize(
+            n,
+            Loo {
+                score: f64::NAN,
+                by: u64::MAX,
+            },
+        );
+        let changed_ids: Vec<u64> = changed.iter().map(|&j| self.ids[j]).collect();
+        for i in 0..n {
+            let old = self.loo[i];
+            let stale = old.score.is_nan()
+                || changed_ids.contains(&old.by)
+                || gone.contains(&old.by)
+                || !self.index.contains_key(&old.by);
+            self.loo[i] = if stale {
+                self.full_loo(i)
+            } else {
+                let x = self.row(i);
+                let mut best = old;
+                for &j in changed.iter().filter(|&&j| j != i) {
+                    let s = distance(x, self.row(j)) / self.densities[j];
+                    if s < best.score || (s == best.score && self.ids[j] < best.by) {
+                        best = Loo {
+                            score: s,
+                            by: self.ids[j],
+                        };
+                    }
+                }
+                best
+            };
+        }
+    }
+
+    /// Adds a normal clip's embedding (normalised to unit length) with its condition tag and returns
+    /// its id.
+    pub fn add(&mut self, x: &[f32], condition: &str) -> Result<u64, BankError> {
+        let x = self.unit(x)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let d_new: Vec<f64> = (0..self.len()).map(|j| distance(&x, self.row(j))).collect();
+        self.rows.extend_from_slice(&x);
+        self.ids.push(id);
+        self.conditions.push(condition.to_string());
+        self.index.insert(id, self.len() - 1);
+        let n = self.len();
+        let l = self.density.neighbours_needed(n);
+        let mut changed_lists = Vec::new();
+        for (j, &d) in d_new.iter().enumerate() {
+            let entry = Neighbour { d, id };
+            let list = &mut self.lists[j];
+            let full = list.len() >= l;
+            if full && !list.last().is_some_and(|last| before(&entry, last)) {
+                continue;
+            }
+            let at = list.partition_point(|e| before(e, &entry));
+            list.insert(at, entry);
+            list.truncate(l);
+            changed_lists.push(j);
+        }
+        self.lists.push(Vec::new());
+        self.lists[n - 1] = self.full_list(n - 1);
+        changed_lists.push(n - 1);
+        if n >= 2 {
+            let changed = self.update_densities(&changed_lists);
+            self.update_loo(&changed, &[]);
+        }
+        Ok(id)
+    }
+
+    /// Removes a reference.
+    pub fn remove(&mut self, id: u64) -> Result<(), BankError> {
+        let i = *self.index.get(&id).ok_or(BankError::UnknownId(id))?;
+        let last = self.len() - 1;
+        // The last reference moves into slot i. Densities and scores exist only from 2 references on.
+        self.ids.swap_remove(i);
+        self.conditions.swap_remove(i);
+        self.lists.swap_remove(i);
+        if i < self.densities.len() {
+            self.densities.swap_remove(i);
+            self.loo.swap_remove(i);
+        }
+        let dim = self.dim;
+        if i != last {
+            self.rows.copy_within(last * dim..(last + 1) * dim, i * dim);
+            self.index.insert(self.ids[i], i);
+        }
+        self.rows.truncate(last * dim);
+        self.index.remove(&id);
+        let n = self.len();
+        let l = self.density.neighbours_needed(n);
+        let mut changed_lists = Vec::new();
+        for j in 0..n {
+            let held = self.lists[j].iter().position(|e| e.id == id);
+            match held {
+                Some(p) => {
+                    self.lists[j].remove(p);
+                    if self.lists[j].len() < l {
+                        self.lists[j] = self.full_list(j);
+                    }
+                    changed_lists.push(j);
+                }
+                None if self.lists[j].len() > l => {
+                    self.lists[j].truncate(l);
+                    changed_lists.push(j);
+                }
+                None => {}
+            }
+        }
+        if n >= 2 {
+            let changed = self.update_densities(&changed_lists);
+            self.update_loo(&changed, &[id]);
+        } else {
+            self.densities.clear();
+            self.loo.clear();
+        }
+        Ok(())
+    }
+
+    /// Scores a query: the paper's ratio score over the bank, the reference that attains it, and its
+    /// place among the bank's leave-one-out scores.
+    pub fn score(&self, x: &[f32]) -> Result<BankScore, BankError> {
+        if self.len() < 2 {
+            return Err(BankError::TooSmall { n: self.len() });
+        }
+        let x = self.unit(x)?;
+        let mut best = (f64::INFINITY, 0usize);
+        for j in 0..self.len() {
+            let s = distance(&x, self.row(j)) / self.densities[j];
+            if s < best.0 {
+                best = (s, j);
+            }
+        }
+        let below = self.loo.iter().filter(|l| l.score < best.0).count();
+        Ok(BankScore {
+            score: best.0,
+            reference: self.ids[best.1],
+            condition: self.conditions[best.1].clone(),
+            percentile: below as f64 / self.loo.len() as f64,
+        })
+    }
+
+    /// The decision threshold: the `percentile` of a gamma distribution fitted to the leave-one-out
+    /// scores (the rule of `asd score`); `None` while they cannot be fitted.
+    pub fn threshold(&self, percentile: f64) -> Option<f64> {
+        GammaFit::fit(&self.loo_scores()).map(|g| g.percentile(percentile))
+    }
+
+    /// Densities and leave-one-out scores computed from scratch, in bank order.
+    pub fn refit(&self) -> Refit {
+        if self.len() < 2 {
+            return Refit {
+                densities: Vec::new(),
+                loo: Vec::new(),
+            };
+        }
+        let mut fresh = self.clone();
+        for i in 0..fresh.len() {
+            fresh.lists[i] = fresh.full_list(i);
+        }
+        for i in 0..fresh.len() {
+            fresh.densities[i] = fresh.density_of(i);
+        }
+        let loo = (0..fresh.len()).map(|i| fresh.full_loo(i).score).collect();
+        Refit {
+            densities: fresh.densities,
+            loo,
+        }
+    }
+}

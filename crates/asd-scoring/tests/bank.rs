@@ -1,0 +1,179 @@
+//! The incremental reference bank: after every enrolment and removal its densities and leave-one-out
+//! scores equal a full refit bit for bit, they agree with the batch scoring of `asd score`, and a new
+//! condition is learnt from a few enrolled clips without refitting.
+
+use asd_scoring::bank::{BankError, ReferenceBank};
+use asd_scoring::density::Density;
+use asd_scoring::{MethodSpec, ReferenceChoice, ReferenceSet};
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const D: usize = 32;
+
+/// A unit vector near `centre` (spread `s`).
+fn near(centre: &[f32], s: f32, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let v: Vec<f32> = centre
+        .iter()
+        .map(|c| c + s * (rng.random::<f32>() - 0.5))
+        .collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+fn centre(rng: &mut ChaCha8Rng) -> Vec<f32> {
+    near(&[0.0; D], 2.0, rng)
+}
+
+/// 3 source clusters (dense) and one target cluster (sparser), as the paper describes domains.
+fn clips(rng: &mut ChaCha8Rng, source: usize, target: usize) -> Vec<(Vec<f32>, &'static str)> {
+    let cs: Vec<Vec<f32>> = (0..4).map(|_| centre(rng)).collect();
+    let mut v: Vec<(Vec<f32>, &'static str)> = (0..source)
+        .map(|i| (near(&cs[i % 3], 0.3, rng), "source"))
+        .collect();
+    v.extend((0..target).map(|_| (near(&cs[3], 0.6, rng), "target")));
+    v
+}
+
+fn assert_equals_refit(bank: &ReferenceBank, what: &str) {
+    let r = bank.refit();
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(bank.densities()),
+        bits(&r.densities),
+        "densities {what}"
+    );
+    assert_eq!(
+        bits(&bank.loo_scores()),
+        bits(&r.loo),
+        "leave-one-out scores {what}"
+    );
+}
+
+#[test]
+fn incremental_state_equals_a_full_refit_bit_for_bit() {
+    for density in [
+        Density::KnnMean(16),
+        Density::KnnMean(4),
+        Density::Gwrp(0.9),
+    ] {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut bank = ReferenceBank::new(D, density);
+        let mut live = Vec::new();
+        // Enrol one at a time (through the regime where K is clipped to the bank), removing a random
+        // reference now and then, including the one just added.
+        for (n, (x, cond)) in clips(&mut rng, 60, 8).into_iter().enumerate() {
+            live.push(bank.add(&x, cond).unwrap());
+            assert_equals_refit(&bank, &format!("{density:?} after adding clip {n}"));
+            if n % 7 == 6 {
+                let victim = live.swap_remove(rng.random_range(0..live.len()));
+                bank.remove(victim).unwrap();
+                assert_equals_refit(&bank, &format!("{density:?} after removing {victim}"));
+            }
+        }
+        // Shrink back below K + 1 and to a single reference.
+        while live.len() > 1 {
+            let victim = live.remove(0);
+            bank.remove(victim).unwrap();
+            assert_equals_refit(&bank, &format!("{density:?} at {} references", live.len()));
+        }
+        assert!(bank.densities().is_empty());
+        assert_eq!(bank.score(&[1.0; D]), Err(BankError::TooSmall { n: 1 }));
+    }
+}
+
+#[test]
+fn densities_and_scores_agree_with_batch_scoring() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let refs = clips(&mut rng, 90, 10);
+    let queries = clips(&mut rng, 20, 20);
+    for (density, name) in [
+        (Density::KnnMean(16), "ratio_k16"),
+        (Density::Gwrp(0.9), "ratio_gwrp_r0.9"),
+    ] {
+        let mut bank = ReferenceBank::new(D, density);
+        for (x, c) in &refs {
+            bank.add(x, c).unwrap();
+        }
+        let m = Array2::from_shape_fn((refs.len(), D), |(i, j)| refs[i].0[j]);
+        let batch = density.compute(m.view());
+        for (a, b) in bank.densities().iter().zip(&batch) {
+            assert!((a - b).abs() <= 1e-6 * b, "density {a} vs {b}");
+        }
+        let is_source: Vec<bool> = refs.iter().map(|(_, c)| *c == "source").collect();
+        let set = ReferenceSet::build("s".into(), m.view(), &is_source, ReferenceChoice::All);
+        let q = Array2::from_shape_fn((queries.len(), D), |(i, j)| queries[i].0[j]);
+        let spec: MethodSpec = name.parse().unwrap();
+        let fitted = spec.build(false).unwrap().fit(&set, q.view()).unwrap();
+        let want = fitted.score(q.view(), None);
+        for (i, (x, _)) in queries.iter().enumerate() {
+            let got = bank.score(x).unwrap().score;
+            assert!(
+                (got - want[i]).abs() <= 1e-5 * want[i],
+                "{name} query {i}: {got} vs {}",
+                want[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_new_condition_is_learnt_from_three_enrolled_clips() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let cs: Vec<Vec<f32>> = (0..3).map(|_| centre(&mut rng)).collect();
+    let mut bank = ReferenceBank::new(D, Density::KnnMean(16));
+    for i in 0..120 {
+        bank.add(&near(&cs[i % 2], 0.3, &mut rng), "mic A").unwrap();
+    }
+    let threshold = bank.threshold(0.9).unwrap();
+    let new_normals: Vec<Vec<f32>> = (0..20).map(|_| near(&cs[2], 0.6, &mut rng)).collect();
+    let above = |bank: &ReferenceBank| {
+        new_normals
+            .iter()
+            .filter(|x| bank.score(x).unwrap().score > threshold)
+            .count()
+    };
+    assert_eq!(
+        above(&bank),
+        20,
+        "the new condition is anomalous before enrolment"
+    );
+    for _ in 0..3 {
+        bank.add(&near(&cs[2], 0.6, &mut rng), "mic B").unwrap();
+    }
+    assert!(
+        above(&bank) <= 2,
+        "{} of 20 still above the threshold",
+        above(&bank)
+    );
+    let s = bank.score(&new_normals[0]).unwrap();
+    assert_eq!(s.condition, "mic B");
+    assert!((0.0..=1.0).contains(&s.percentile));
+    // Anomalies of the old condition still score above the threshold.
+    let far: Vec<f32> = near(&cs[0], 1.6, &mut rng);
+    assert!(bank.score(&far).unwrap().score > threshold);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let mut bank = ReferenceBank::new(4, Density::KnnMean(2));
+    assert_eq!(
+        bank.add(&[1.0, 0.0, 0.0], "a"),
+        Err(BankError::Dimension { got: 3, want: 4 })
+    );
+    assert_eq!(
+        bank.add(&[1.0, f32::NAN, 0.0, 0.0], "a"),
+        Err(BankError::NotFinite(1))
+    );
+    assert_eq!(bank.add(&[0.0; 4], "a"), Err(BankError::Zero));
+    assert_eq!(bank.remove(9), Err(BankError::UnknownId(9)));
+    assert!(bank.is_empty(), "refused clips leave no trace");
+    let id = bank.add(&[2.0, 0.0, 0.0, 0.0], "a").unwrap();
+    assert_eq!(
+        bank.score(&[1.0, 0.0, 0.0, 0.0]),
+        Err(BankError::TooSmall { n: 1 })
+    );
+    bank.add(&[0.0, 1.0, 0.0, 0.0], "b").unwrap();
+    let s = bank.score(&[1.0, 0.1, 0.0, 0.0]).unwrap();
+    assert_eq!((s.reference, s.condition.as_str()), (id, "a"));
+}
