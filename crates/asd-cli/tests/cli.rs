@@ -170,6 +170,20 @@ fn bad_input_gives_clear_errors() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("pump"));
+    // Zero k-means centres is refused up front (it used to panic inside k-means).
+    let o = asd(&[
+        "score",
+        "--embeddings",
+        demo.join("embeddings").to_str().unwrap(),
+        "--references",
+        "source-means",
+        "--means",
+        "0",
+        "--out",
+        tmp.path().join("m0").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "a usage error, not a panic (101)");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--means"));
 }
 
 #[test]

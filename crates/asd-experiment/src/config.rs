@@ -122,6 +122,9 @@ impl RunConfig {
         if self.methods.is_empty() {
             return bad("methods is empty".into());
         }
+        if self.means == 0 {
+            return bad("means must be at least 1 (k-means centres per section)".into());
+        }
         for m in &self.methods {
             crate::scoring::parse_method(m, self.means, self.seed)?;
         }
@@ -173,6 +176,7 @@ mod tests {
             "magic",
         );
         bad(|c| c.decision_percentile = 1.0, "decision_percentile");
+        bad(|c| c.means = 0, "means");
     }
 
     #[test]

@@ -14,12 +14,16 @@ fn sq_dist(a: ndarray::ArrayView1<f32>, b: ndarray::ArrayView1<f32>) -> f64 {
         .sum()
 }
 
-/// Returns `min(k, n)` centres of the rows of `x`. With `k ≥ n` every sample is its own centre.
+/// Returns `min(k, n)` centres of the rows of `x`. With `k ≥ n` every sample is its own centre; with
+/// `k = 0` there are none.
 pub fn fit(x: ArrayView2<f32>, k: usize, seed: u64) -> Array2<f32> {
     let n = x.nrows();
     let d = x.ncols();
     if k >= n {
         return x.to_owned();
+    }
+    if k == 0 {
+        return Array2::zeros((0, d));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // k-means++ seeding.
@@ -108,5 +112,6 @@ mod tests {
         assert!((firsts[0] - 1.0 / 30.0).abs() < 1e-5);
         assert!((firsts[1] - 5.0333333).abs() < 1e-5);
         assert_eq!(fit(x.view(), 2, 7), c, "same seed, same centres");
+        assert_eq!(fit(x.view(), 0, 7).dim(), (0, 2), "no centres, no panic");
     }
 }

@@ -36,8 +36,8 @@ pub struct ScoreArgs {
     /// Which training embeddings serve as references.
     #[arg(long, value_enum, default_value = "all")]
     pub references: References,
-    /// Number of k-means centres per section for --references source-means.
-    #[arg(long, default_value_t = 16)]
+    /// Number of k-means centres per section for --references source-means (at least 1).
+    #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub means: usize,
     /// Seed of every random choice (k-means initialisation).
     #[arg(long, default_value_t = 0)]
