@@ -37,11 +37,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--classes", type=int, default=170)
     ap.add_argument("--skip-unmixed-pass", action="store_true")
+    ap.add_argument("--naive-adaproj", action="store_true", help="passed to torch_train_bench.py")
     a = ap.parse_args()
     common = ["--batch", str(a.batch), "--classes", str(a.classes), "--steps", str(a.steps)]
     skip = ["--skip-unmixed-pass"] if a.skip_unmixed_pass else []
     ours_cmd = [ASD, "bench", "train", "--clip-seconds", str(a.seconds)] + common + skip
     torch_cmd = [sys.executable, os.path.join(HERE, "torch_train_bench.py"), "--seconds", str(a.seconds)] + common + skip
+    if a.naive_adaproj:
+        torch_cmd.append("--naive-adaproj")
     print(f"CPU: {cpu()}")
     print(f"ours: {' '.join(ours_cmd)}\npeer: {' '.join(torch_cmd)}\n")
     print("| round | ours train s (+ features) | PyTorch train s | ratio | ours inference s (folded + features) | PyTorch inference s | ratio |")
