@@ -242,22 +242,12 @@ pub fn step(
     let y_fx_t = Tensor::from_data(TensorData::new(y_fx.clone(), [b, 3 * classes]), device);
     let loss_featex = soft_cross_entropy(cos_fx, y_fx_t, scales.head_featex);
 
-    let out = StepLosses {
-        loss_head: scalar(loss_head.clone()),
-        loss_featex: scalar(loss_featex.clone()),
-        loss: f64::NAN,
-        scored: 0,
-        correct: 0,
-    };
+    let (head_v, featex_v) = (scalar(loss_head.clone()), scalar(loss_featex.clone()));
     let loss = loss_head + loss_featex;
-    let mut out = StepLosses {
-        loss: scalar(loss.clone()),
-        ..out
-    };
-    if !out.loss.is_finite() {
+    let loss_v = scalar(loss.clone());
+    if !loss_v.is_finite() {
         return Err(ModelError::Input(format!(
-            "the loss became {}; lower the learning rate or check the data",
-            out.loss
+            "the loss became {loss_v}; lower the learning rate or check the data"
         )));
     }
     let grads = loss.backward();
@@ -273,13 +263,24 @@ pub fn step(
     let grads = GradientsParams::from_grads(grads, &model);
     model = optim.step(cfg.learning_rate, model, grads);
 
+    // Accuracy over the rows that carry a label (a mixed row of two zero-labelled clips has none).
+    let (mut scored, mut correct) = (0, 0);
     for (cr, lab) in cos_host.chunks(classes).zip(batch.labels.chunks(classes)) {
         if lab.iter().any(|&v| v > 0.0) {
-            out.scored += 1;
-            out.correct += usize::from(argmax(cr) == argmax(lab));
+            scored += 1;
+            correct += usize::from(argmax(cr) == argmax(lab));
         }
     }
-    Ok((model, out))
+    Ok((
+        model,
+        StepLosses {
+            loss: loss_v,
+            loss_head: head_v,
+            loss_featex: featex_v,
+            scored,
+            correct,
+        },
+    ))
 }
 
 /// Called after each epoch with the model, the optimizer, the scales, the report and the clips that

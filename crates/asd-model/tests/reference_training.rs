@@ -204,27 +204,15 @@ fn two_reference_training_steps_are_reproduced() {
         model = next;
         let (emb_mix, emb_fx, y_fx, grads) = seen.expect("the step is inspected");
 
-        close(losses.loss, sv["loss"].as_f64().unwrap(), "loss");
-        close(
-            losses.loss_head,
-            sv["loss_head"].as_f64().unwrap(),
-            "head loss",
-        );
-        close(
-            losses.loss_featex,
-            sv["loss_featex"].as_f64().unwrap(),
-            "feature-exchange loss",
-        );
-        close(
-            scales.head,
-            sv["scale_head"].as_f64().unwrap(),
-            "head scale",
-        );
-        close(
-            scales.head_featex,
-            sv["scale_featex"].as_f64().unwrap(),
-            "feature-exchange scale",
-        );
+        for (got, key) in [
+            (losses.loss, "loss"),
+            (losses.loss_head, "loss_head"),
+            (losses.loss_featex, "loss_featex"),
+            (scales.head, "scale_head"),
+            (scales.head_featex, "scale_featex"),
+        ] {
+            close(got, sv[key].as_f64().unwrap(), &format!("step {i} {key}"));
+        }
         let err = rel_err(&y_fx, &matrix(&format!("step{i}_y_featex.npy")));
         assert!(err < 1e-6, "step {i} feature-exchange labels: {err:e}");
         for (got, file) in [(&emb_mix, "emb_mix"), (&emb_fx, "emb_featex")] {

@@ -195,12 +195,18 @@ impl ReferenceBank {
 
     /// The leave-one-out score of reference `i` over every other reference.
     fn full_loo(&self, i: usize) -> Loo {
-        let x = self.row(i);
-        let mut best = Loo {
+        let none = Loo {
             score: f64::INFINITY,
             by: u64::MAX,
         };
-        for j in (0..self.len()).filter(|&j| j != i) {
+        self.loo_over(i, none, 0..self.len())
+    }
+
+    /// `best` improved by the references `candidates` (other than `i` itself); ties go to the
+    /// smaller id, so that the result does not depend on the order of the candidates.
+    fn loo_over(&self, i: usize, mut best: Loo, candidates: impl Iterator<Item = usize>) -> Loo {
+        let x = self.row(i);
+        for j in candidates.filter(|&j| j != i) {
             let s = distance(x, self.row(j)) / self.densities[j];
             if s < best.score || (s == best.score && self.ids[j] < best.by) {
                 best = Loo {
@@ -258,18 +264,7 @@ impl ReferenceBank {
             self.loo[i] = if stale {
                 self.full_loo(i)
             } else {
-                let x = self.row(i);
-                let mut best = old;
-                for &j in changed.iter().filter(|&&j| j != i) {
-                    let s = distance(x, self.row(j)) / self.densities[j];
-                    if s < best.score || (s == best.score && self.ids[j] < best.by) {
-                        best = Loo {
-                            score: s,
-                            by: self.ids[j],
-                        };
-                    }
-                }
-                best
+                self.loo_over(i, old, changed.iter().copied())
             };
         }
     }
