@@ -16,6 +16,7 @@
 
 use crate::density::Density;
 use crate::threshold::GammaFit;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use thiserror::Error;
 
@@ -112,6 +113,40 @@ impl ReferenceBank {
             index: HashMap::new(),
             next_id: 0,
         }
+    }
+
+    /// A bank of many references at once (ids 0, 1, …, in order): every list, density and
+    /// leave-one-out score computed directly, in parallel over references. The result equals adding the
+    /// references one by one, bit for bit, and is what a service loads at start-up.
+    pub fn from_rows<'a>(
+        dim: usize,
+        density: Density,
+        rows: impl IntoIterator<Item = (&'a [f32], &'a str)>,
+    ) -> Result<Self, BankError> {
+        let mut bank = Self::new(dim, density);
+        for (x, condition) in rows {
+            let x = bank.unit(x)?;
+            bank.rows.extend_from_slice(&x);
+            bank.ids.push(bank.next_id);
+            bank.index.insert(bank.next_id, bank.ids.len() - 1);
+            bank.conditions.push(condition.to_string());
+            bank.next_id += 1;
+        }
+        bank.rebuild();
+        Ok(bank)
+    }
+
+    /// Every list, density and leave-one-out score from scratch.
+    fn rebuild(&mut self) {
+        let n = self.len();
+        self.lists = (0..n).into_par_iter().map(|i| self.full_list(i)).collect();
+        if n < 2 {
+            self.densities.clear();
+            self.loo.clear();
+            return;
+        }
+        self.densities = (0..n).map(|i| self.density_of(i)).collect();
+        self.loo = (0..n).into_par_iter().map(|i| self.full_loo(i)).collect();
     }
 
     pub fn len(&self) -> usize {
@@ -385,23 +420,11 @@ impl ReferenceBank {
 
     /// Densities and leave-one-out scores computed from scratch, in bank order.
     pub fn refit(&self) -> Refit {
-        if self.len() < 2 {
-            return Refit {
-                densities: Vec::new(),
-                loo: Vec::new(),
-            };
-        }
         let mut fresh = self.clone();
-        for i in 0..fresh.len() {
-            fresh.lists[i] = fresh.full_list(i);
-        }
-        for i in 0..fresh.len() {
-            fresh.densities[i] = fresh.density_of(i);
-        }
-        let loo = (0..fresh.len()).map(|i| fresh.full_loo(i).score).collect();
+        fresh.rebuild();
         Refit {
             densities: fresh.densities,
-            loo,
+            loo: fresh.loo.iter().map(|l| l.score).collect(),
         }
     }
 }

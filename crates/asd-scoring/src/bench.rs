@@ -109,3 +109,67 @@ pub fn sgemm_rate(size: usize, d: usize) -> f64 {
     std::hint::black_box(&c);
     2.0 * (size * size * d) as f64 / s / 1e9
 }
+
+/// `asd bench bank`: what enrolling, removing and scoring one clip cost in an incremental reference bank.
+#[derive(Debug, Clone, Serialize)]
+pub struct BankBench {
+    pub n: usize,
+    pub d: usize,
+    pub k: usize,
+    /// Seconds to build the bank of n references at once (parallel).
+    pub build_s: f64,
+    /// Median milliseconds of one enrolment, one removal and one query, at n references.
+    pub add_ms: f64,
+    pub remove_ms: f64,
+    pub score_ms: f64,
+}
+
+fn median_ms(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    1e3 * v[v.len() / 2]
+}
+
+/// Builds a ratio-K bank of `n` random unit vectors, then times 21 enrolments, their removals and 101
+/// queries.
+pub fn bench_bank(n: usize, d: usize, k: usize) -> Result<BankBench, crate::bank::BankError> {
+    const EXTRA: usize = 21;
+    let rows = unit_vectors(n + EXTRA, d, 5);
+    let queries = unit_vectors(101, d, 6);
+    let t = Instant::now();
+    let mut bank = crate::bank::ReferenceBank::from_rows(
+        d,
+        Density::KnnMean(k),
+        rows.outer_iter()
+            .take(n)
+            .map(|r| (r.to_slice().unwrap_or_default(), "source")),
+    )?;
+    let build_s = t.elapsed().as_secs_f64();
+    let mut adds = Vec::new();
+    let mut ids = Vec::new();
+    for r in rows.outer_iter().skip(n) {
+        let t = Instant::now();
+        ids.push(bank.add(r.to_slice().unwrap_or_default(), "target")?);
+        adds.push(t.elapsed().as_secs_f64());
+    }
+    let mut scores = Vec::new();
+    for q in queries.outer_iter() {
+        let t = Instant::now();
+        let _ = bank.score(q.to_slice().unwrap_or_default())?;
+        scores.push(t.elapsed().as_secs_f64());
+    }
+    let mut removes = Vec::new();
+    for id in ids {
+        let t = Instant::now();
+        bank.remove(id)?;
+        removes.push(t.elapsed().as_secs_f64());
+    }
+    Ok(BankBench {
+        n,
+        d,
+        k,
+        build_s,
+        add_ms: median_ms(adds),
+        remove_ms: median_ms(removes),
+        score_ms: median_ms(scores),
+    })
+}

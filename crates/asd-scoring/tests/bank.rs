@@ -177,3 +177,29 @@ fn bad_input_is_refused_with_a_reason() {
     let s = bank.score(&[1.0, 0.1, 0.0, 0.0]).unwrap();
     assert_eq!((s.reference, s.condition.as_str()), (id, "a"));
 }
+
+#[test]
+fn a_bank_built_at_once_equals_one_built_clip_by_clip() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let refs = clips(&mut rng, 50, 6);
+    for density in [Density::KnnMean(8), Density::Gwrp(0.9)] {
+        let mut one_by_one = ReferenceBank::new(D, density);
+        for (x, c) in &refs {
+            one_by_one.add(x, c).unwrap();
+        }
+        let at_once =
+            ReferenceBank::from_rows(D, density, refs.iter().map(|(x, c)| (x.as_slice(), *c)))
+                .unwrap();
+        assert_eq!(at_once.ids(), one_by_one.ids());
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(at_once.densities()), bits(one_by_one.densities()));
+        assert_eq!(bits(&at_once.loo_scores()), bits(&one_by_one.loo_scores()));
+        let q = &refs[3].0;
+        assert_eq!(at_once.score(q), one_by_one.score(q));
+    }
+    let bad = [1.0f32, f32::NAN];
+    assert_eq!(
+        ReferenceBank::from_rows(2, Density::KnnMean(1), [(&bad[..], "a")]).err(),
+        Some(BankError::NotFinite(1))
+    );
+}

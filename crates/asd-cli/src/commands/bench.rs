@@ -11,6 +11,22 @@ pub enum BenchCommand {
     /// Time fit + score of ratio-K for N references and M queries (D = 512 by default), with the
     /// achieved GFLOP/s beside the machine's plain SGEMM rate (compare with benches/numpy_score_bench.py).
     Score(ScoreBenchArgs),
+    /// Time one enrolment, one removal and one query in an incremental ratio-K reference bank of N
+    /// references (the deployment case: a few clips of a new condition, no refit), and its bulk build.
+    Bank(BankBenchArgs),
+}
+
+#[derive(Args)]
+pub struct BankBenchArgs {
+    /// Reference counts, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    pub n: Vec<usize>,
+    /// Embedding dimension.
+    #[arg(long, default_value_t = 512)]
+    pub d: usize,
+    /// Neighbours of the k-NN density.
+    #[arg(long, default_value_t = 16)]
+    pub k: usize,
 }
 
 #[derive(Args)]
@@ -57,6 +73,18 @@ pub fn run(c: &BenchCommand) -> Result<()> {
                 &a.device.device()?,
             )?;
             println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
+        BenchCommand::Bank(a) => {
+            println!("| N | D | K | bulk build s | enrol ms | remove ms | score ms |");
+            println!("| --- | --- | --- | --- | --- | --- | --- |");
+            for &n in &a.n {
+                let r = asd_scoring::bench::bench_bank(n, a.d, a.k)?;
+                println!(
+                    "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                    r.n, r.d, r.k, r.build_s, r.add_ms, r.remove_ms, r.score_ms
+                );
+            }
             Ok(())
         }
         BenchCommand::Score(a) => {
