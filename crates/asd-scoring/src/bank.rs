@@ -34,6 +34,9 @@ pub enum BankError {
     TooSmall { n: usize },
 }
 
+/// Fewest references a parallel task takes: below this, splitting costs more than it saves.
+const MIN_PAR: usize = 64;
+
 /// One entry of a neighbour list, ordered by distance, then id (so that a list is unique).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Neighbour {
@@ -86,11 +89,23 @@ pub struct ReferenceBank {
     next_id: u64,
 }
 
+/// ⟨a, b⟩ accumulated in f64 over 8 interleaved partial sums, added in a fixed order: the same bits
+/// wherever it is called (which the bit-for-bit equality with a refit rests on), and independent chains
+/// the compiler can vectorise.
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum()
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            acc[l] += f64::from(x[l]) * f64::from(y[l]);
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[l] += f64::from(*x) * f64::from(*y);
+    }
+    acc.iter().sum()
 }
 
 fn distance(a: &[f32], b: &[f32]) -> f64 {
@@ -139,14 +154,22 @@ impl ReferenceBank {
     /// Every list, density and leave-one-out score from scratch.
     fn rebuild(&mut self) {
         let n = self.len();
-        self.lists = (0..n).into_par_iter().map(|i| self.full_list(i)).collect();
+        self.lists = (0..n)
+            .into_par_iter()
+            .with_min_len(MIN_PAR)
+            .map(|i| self.full_list(i))
+            .collect();
         if n < 2 {
             self.densities.clear();
             self.loo.clear();
             return;
         }
         self.densities = (0..n).map(|i| self.density_of(i)).collect();
-        self.loo = (0..n).into_par_iter().map(|i| self.full_loo(i)).collect();
+        self.loo = (0..n)
+            .into_par_iter()
+            .with_min_len(MIN_PAR)
+            .map(|i| self.full_loo(i))
+            .collect();
     }
 
     pub fn len(&self) -> usize {
@@ -290,18 +313,23 @@ impl ReferenceBank {
             },
         );
         let changed_ids: Vec<u64> = changed.iter().map(|&j| self.ids[j]).collect();
-        for i in 0..n {
-            let old = self.loo[i];
-            let stale = old.score.is_nan()
-                || changed_ids.contains(&old.by)
-                || gone.contains(&old.by)
-                || !self.index.contains_key(&old.by);
-            self.loo[i] = if stale {
-                self.full_loo(i)
-            } else {
-                self.loo_over(i, old, changed.iter().copied())
-            };
-        }
+        let loo: Vec<Loo> = (0..n)
+            .into_par_iter()
+            .with_min_len(MIN_PAR)
+            .map(|i| {
+                let old = self.loo[i];
+                let stale = old.score.is_nan()
+                    || changed_ids.contains(&old.by)
+                    || gone.contains(&old.by)
+                    || !self.index.contains_key(&old.by);
+                if stale {
+                    self.full_loo(i)
+                } else {
+                    self.loo_over(i, old, changed.iter().copied())
+                }
+            })
+            .collect();
+        self.loo = loo;
     }
 
     /// Adds a normal clip's embedding (normalised to unit length) with its condition tag and returns
@@ -310,7 +338,11 @@ impl ReferenceBank {
         let x = self.unit(x)?;
         let id = self.next_id;
         self.next_id += 1;
-        let d_new: Vec<f64> = (0..self.len()).map(|j| distance(&x, self.row(j))).collect();
+        let d_new: Vec<f64> = (0..self.len())
+            .into_par_iter()
+            .with_min_len(MIN_PAR)
+            .map(|j| distance(&x, self.row(j)))
+            .collect();
         self.rows.extend_from_slice(&x);
         self.ids.push(id);
         self.conditions.push(condition.to_string());
