@@ -12,7 +12,7 @@ use crate::kernel;
 use ndarray::ArrayView2;
 
 /// How the local density of a reference is measured.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Density {
     /// Mean distance to the K nearest other references.
     KnnMean(usize),

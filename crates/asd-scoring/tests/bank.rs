@@ -203,3 +203,55 @@ fn a_bank_built_at_once_equals_one_built_clip_by_clip() {
         Some(BankError::NotFinite(1))
     );
 }
+
+#[test]
+fn a_saved_state_loads_back_and_goes_on_as_the_original() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let refs = clips(&mut rng, 40, 6);
+    let mut bank = ReferenceBank::new(D, Density::KnnMean(8));
+    for (x, c) in &refs {
+        bank.add(x, c).unwrap();
+    }
+    bank.remove(5).unwrap();
+    let json = serde_json::to_string(&bank.state()).unwrap();
+    let mut loaded = ReferenceBank::from_state(serde_json::from_str(&json).unwrap()).unwrap();
+    assert_eq!(
+        loaded.state(),
+        bank.state(),
+        "a JSON round trip keeps every bit"
+    );
+    let extra = clips(&mut rng, 3, 2);
+    for (x, c) in &extra {
+        assert_eq!(loaded.add(x, c), bank.add(x, c), "the same ids");
+    }
+    loaded.remove(7).unwrap();
+    bank.remove(7).unwrap();
+    assert!(
+        loaded.state() == bank.state(),
+        "the loaded bank goes on as the original"
+    );
+    assert_equals_refit(&loaded, "after loading");
+
+    // Inconsistent states are refused with a reason, not a panic.
+    let corrupt = |f: fn(&mut asd_scoring::bank::BankState)| {
+        let mut s = bank.state();
+        f(&mut s);
+        match ReferenceBank::from_state(s) {
+            Err(BankError::Corrupt(_)) => {}
+            other => panic!("accepted a corrupt state: {other:?}"),
+        }
+    };
+    corrupt(|s| {
+        s.rows.pop();
+    });
+    corrupt(|s| s.ids[1] = s.ids[0]);
+    corrupt(|s| {
+        s.lists[0].pop();
+    });
+    corrupt(|s| s.lists[2][0].1 = 999);
+    corrupt(|s| s.lists[3].swap(0, 1));
+    corrupt(|s| {
+        s.densities.pop();
+    });
+    corrupt(|s| s.loo[0].1 = 12345);
+}
