@@ -43,7 +43,29 @@ pub fn decode_file(path: &Path, mode: ChannelMode) -> Result<Audio, AudioError> 
         path: path.to_path_buf(),
         source,
     })?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    decode_stream(
+        MediaSourceStream::new(Box::new(file), Default::default()),
+        path,
+        mode,
+    )
+}
+
+/// Decodes a clip held in memory (an upload); `name` stands for the file in errors and its extension,
+/// if any, helps to tell the format.
+pub fn decode_bytes(bytes: Vec<u8>, name: &str, mode: ChannelMode) -> Result<Audio, AudioError> {
+    let cursor = std::io::Cursor::new(bytes);
+    decode_stream(
+        MediaSourceStream::new(Box::new(cursor), Default::default()),
+        Path::new(name),
+        mode,
+    )
+}
+
+fn decode_stream(
+    mss: MediaSourceStream,
+    path: &Path,
+    mode: ChannelMode,
+) -> Result<Audio, AudioError> {
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);

@@ -1,6 +1,6 @@
 //! One call from a file path to the model's input signal: decode, down-mix, resample.
 
-use crate::decode::{Audio, ChannelMode, decode_file};
+use crate::decode::{Audio, ChannelMode, decode_bytes, decode_file};
 use crate::error::AudioError;
 use crate::resample::resample;
 use std::path::Path;
@@ -25,7 +25,15 @@ impl Default for LoadOptions {
 
 /// Decodes `path` and converts it to `opts.rate`.
 pub fn load_clip(path: &Path, opts: &LoadOptions) -> Result<Audio, AudioError> {
-    let audio = decode_file(path, opts.channel)?;
+    to_rate(decode_file(path, opts.channel)?, path, opts)
+}
+
+/// Decodes a clip held in memory (`name` stands for it in errors) and converts it to `opts.rate`.
+pub fn load_bytes(bytes: Vec<u8>, name: &str, opts: &LoadOptions) -> Result<Audio, AudioError> {
+    to_rate(decode_bytes(bytes, name, opts.channel)?, Path::new(name), opts)
+}
+
+fn to_rate(audio: Audio, path: &Path, opts: &LoadOptions) -> Result<Audio, AudioError> {
     if audio.sample_rate == opts.rate {
         return Ok(audio);
     }

@@ -50,6 +50,9 @@ enum Command {
     /// the baselines, and a report (under 10 minutes on 2 cores). `--reference` scores the scoring
     /// fixture instead (synthetic embeddings, whose scores the authors' code computed).
     Demo(commands::demo::DemoArgs),
+    /// The monitoring service: monitors over a trained model that learn a new condition from a few
+    /// enrolled normal clips, without retraining (HTTP API, web page, streaming; docs/monitor.md).
+    Monitor(commands::monitor::MonitorArgs),
 }
 
 /// Training allocates and frees tensors of 1–80 MiB many times per step. glibc serves each from a
@@ -90,6 +93,7 @@ fn main() -> std::process::ExitCode {
         Command::Embed(a) => commands::embed::run(&a),
         Command::Model(c) => commands::model::run(&c),
         Command::Dataset(c) => commands::dataset::run(&c),
+        Command::Monitor(a) => commands::monitor::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod embedding_set;
+pub mod machine;
 pub mod record;
 pub mod seed;
 pub mod table;

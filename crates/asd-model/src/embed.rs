@@ -26,12 +26,23 @@ pub fn embed_waves(
 ) -> Array2<f32> {
     let fx = FeatureExtractor::new(clip_len);
     // Inference only: BatchNorm folded into its neighbours (same numbers, one pass fewer per layer).
-    let net = net.folded_for_inference();
+    embed_with_folded(&net.folded_for_inference(), &fx, waves, device)
+}
+
+/// [`embed_waves`] for a caller that keeps the folded network ([`EmbeddingNet::folded_for_inference`])
+/// and the feature extractor of its clip length, as a service embedding clip after clip does.
+pub fn embed_with_folded(
+    folded: &EmbeddingNet,
+    fx: &FeatureExtractor,
+    waves: &[Vec<f32>],
+    device: &Device,
+) -> Array2<f32> {
+    let clip_len = fx.clip_len();
     let mut out = Array2::<f32>::zeros((waves.len(), 512));
     for (b, chunk) in waves.chunks(EMBED_BATCH).enumerate() {
         let fitted: Vec<Vec<f32>> = chunk.iter().map(|w| fit_length(w, clip_len, 0)).collect();
-        let (s, t) = HostBatch::from_clips(&fx, &fitted).to_device(device);
-        let v = host(net.embed(s, t, false));
+        let (s, t) = HostBatch::from_clips(fx, &fitted).to_device(device);
+        let v = host(folded.embed(s, t, false));
         for (r, row) in v.chunks(512).enumerate() {
             out.row_mut(b * EMBED_BATCH + r)
                 .assign(&ndarray::ArrayView1::from(row));

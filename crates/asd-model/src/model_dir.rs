@@ -183,6 +183,31 @@ impl ModelDir {
     }
 }
 
+/// A model folder holding a freshly initialised (untrained) network: the cost of a trained one at
+/// every step, for benchmarks of what serves a model.
+pub fn write_seeded(out: &Path, clip_len: usize, seed: u64) -> Result<ModelConfig, ModelError> {
+    let net_cfg = NetConfig::new(clip_len);
+    let net = EmbeddingNet::load(
+        &mut crate::params::SeededInit::new(seed),
+        &net_cfg,
+        &Device::flex(),
+    )?;
+    let dir = ModelDir::new(out);
+    dir.create()?;
+    let cfg = ModelConfig {
+        net: net_cfg,
+        train: TrainConfig::default(),
+        sample_rate: asd_audio::MODEL_RATE,
+        dataset: None,
+        edition: None,
+        channel: None,
+    };
+    write_weights(&dir.path(WEIGHTS_FILE), &net)?;
+    dir.write_classes(&[])?;
+    dir.write_config(&cfg)?;
+    Ok(cfg)
+}
+
 /// Turns a PyTorch state dict of the reference network (safetensors) into a model folder.
 pub fn import_torch(
     weights: &Path,

@@ -158,17 +158,57 @@ impl ReferenceBank {
         density: Density,
         rows: impl IntoIterator<Item = (&'a [f32], &'a str)>,
     ) -> Result<Self, BankError> {
+        let rows: Vec<(&[f32], &str)> = rows.into_iter().collect();
+        let n = rows.len() as u64;
+        Self::from_rows_with_ids(
+            dim,
+            density,
+            (0..n).zip(rows).map(|(id, (x, c))| (id, x, c)),
+            n,
+        )
+    }
+
+    /// A bank of references with given ids (a store's rows after additions and removals), computed as
+    /// [`ReferenceBank::from_rows`] does; new references get ids from `next_id` on (raised past the
+    /// largest id given). Equals the bank that grew to these references one change at a time, bit for
+    /// bit, reference by reference (bank order may differ).
+    pub fn from_rows_with_ids<'a>(
+        dim: usize,
+        density: Density,
+        rows: impl IntoIterator<Item = (u64, &'a [f32], &'a str)>,
+        next_id: u64,
+    ) -> Result<Self, BankError> {
         let mut bank = Self::new(dim, density);
-        for (x, condition) in rows {
+        bank.next_id = next_id;
+        for (id, x, condition) in rows {
             let x = bank.unit(x)?;
+            if bank.index.insert(id, bank.ids.len()).is_some() {
+                return Err(BankError::Corrupt(format!("reference id {id} given twice")));
+            }
             bank.rows.extend_from_slice(&x);
-            bank.ids.push(bank.next_id);
-            bank.index.insert(bank.next_id, bank.ids.len() - 1);
+            bank.ids.push(id);
             bank.conditions.push(condition.to_string());
-            bank.next_id += 1;
+            bank.next_id = bank.next_id.max(id + 1);
         }
         bank.rebuild();
         Ok(bank)
+    }
+
+    /// The id the next added reference gets.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// The density of one reference (`None` for an unknown id or below 2 references).
+    pub fn density_of_id(&self, id: u64) -> Option<f64> {
+        self.index
+            .get(&id)
+            .and_then(|&i| self.densities.get(i).copied())
+    }
+
+    /// The reference's unit vector.
+    pub fn embedding(&self, id: u64) -> Option<&[f32]> {
+        self.index.get(&id).map(|&i| self.row(i))
     }
 
     /// Every list, density and leave-one-out score from scratch.

@@ -14,6 +14,9 @@ pub enum BenchCommand {
     /// Time one enrolment, one removal and one query in an incremental ratio-K reference bank of N
     /// references (the deployment case: a few clips of a new condition, no refit), and its bulk build.
     Bank(BankBenchArgs),
+    /// Load the monitoring service on loopback: score latency p50/p99 and clips/s for 1, 4 and 16
+    /// clients against a monitor of 1 000 references, enrolment latency, memory.
+    Monitor(MonitorBenchArgs),
 }
 
 #[derive(Args)]
@@ -75,6 +78,21 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(())
         }
+        BenchCommand::Monitor(a) => {
+            let o = asd_monitor::bench::LoadBenchOptions {
+                model: a.model.clone(),
+                clip_seconds: a.clip_seconds,
+                references: a.references,
+                clients: a.clients.clone(),
+                requests: a.requests.max(1),
+                large_bank: a.large_bank.max(2),
+                seed: 0,
+            };
+            let r = asd_monitor::bench::run(&o, &mut |stage| eprintln!("bench monitor: {stage}"))
+                .map_err(anyhow::Error::msg)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
         BenchCommand::Bank(a) => {
             println!("| N | D | K | bulk build s | enrol ms | remove ms | score ms |");
             println!("| --- | --- | --- | --- | --- | --- | --- |");
@@ -108,4 +126,25 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(Args)]
+pub struct MonitorBenchArgs {
+    /// Trained model folder (default: an untrained network of --clip-seconds, which costs the same).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    #[arg(long, default_value_t = 10.0)]
+    pub clip_seconds: f64,
+    /// References of the monitor under load.
+    #[arg(long, default_value_t = 1000)]
+    pub references: usize,
+    /// Concurrent clients, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    pub clients: Vec<usize>,
+    /// Requests per client at each concurrency.
+    #[arg(long, default_value_t = 8)]
+    pub requests: usize,
+    /// Bank size of the enrolment timing without the network.
+    #[arg(long, default_value_t = 10_000)]
+    pub large_bank: usize,
 }

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod embed;
 pub mod evaluate;
 pub mod model;
+pub mod monitor;
 pub mod report;
 pub mod run;
 pub mod score;

@@ -1,0 +1,225 @@
+use anyhow::{Context, Result, bail};
+use asd_monitor::import::import_set;
+use asd_monitor::watch::{Outcome, WatchOptions, watch};
+use asd_monitor::{Monitors, ServeOptions, open_store};
+use asd_scoring::density::Density;
+use clap::{Args, Subcommand};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MonitorArgs {
+    #[command(subcommand)]
+    pub command: Option<MonitorCommand>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+pub enum MonitorCommand {
+    /// Turn every (machine type, section) of an embedding set into a monitor whose references are its
+    /// normal training clips (condition = their domain).
+    Import(ImportArgs),
+    /// Score every new audio file that appears in a folder, through a running service.
+    Watch(WatchArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Trained model folder (`asd train`'s output).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Folder of the monitors' database (created if missing; one service per folder).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// File holding a bearer token that every route but /healthz asks for.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Largest request body, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_body_mib: usize,
+    /// Longest clip a scoring or enrolment request may carry, seconds (longer: use /stream).
+    #[arg(long, default_value_t = 60.0)]
+    pub max_clip_seconds: f64,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Embedding set (`asd embed`'s output) made with --model.
+    #[arg(long)]
+    pub embeddings: PathBuf,
+    /// The model that made the embeddings; the store is bound to it.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub store: PathBuf,
+    /// K of the k-NN density (the paper's 16; clipped to the bank's size).
+    #[arg(long, default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub k: usize,
+    /// GWRP density with this factor r instead of k-NN.
+    #[arg(long)]
+    pub gwrp_r: Option<f64>,
+    /// Percentile of the fitted leave-one-out scores that is the decision threshold.
+    #[arg(long, default_value_t = 0.9)]
+    pub percentile: f64,
+}
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Folder a recorder writes clips into.
+    pub dir: PathBuf,
+    /// Monitor id to score against.
+    #[arg(long)]
+    pub monitor: u64,
+    /// The service.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Seconds between looks at the folder.
+    #[arg(long, default_value_t = 0.5)]
+    pub interval: f64,
+    /// Score the files already in the folder too.
+    #[arg(long)]
+    pub existing: bool,
+    /// Stop once every file in the folder has been handled.
+    #[arg(long)]
+    pub once: bool,
+}
+
+fn read_token(path: &Path) -> Result<String> {
+    let t = std::fs::read_to_string(path)
+        .with_context(|| format!("reading token file {}", path.display()))?;
+    let t = t.trim().to_string();
+    if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c == ';') {
+        bail!(
+            "{}: the token must be one word without spaces or ';'",
+            path.display()
+        );
+    }
+    Ok(t)
+}
+
+pub fn run(a: &MonitorArgs) -> Result<()> {
+    match &a.command {
+        Some(MonitorCommand::Import(i)) => import(i),
+        Some(MonitorCommand::Watch(w)) => watch_dir(w),
+        None => serve(&a.serve),
+    }
+}
+
+fn serve(a: &ServeArgs) -> Result<()> {
+    let (Some(model), Some(store)) = (&a.model, &a.store) else {
+        bail!("asd monitor needs --model MODEL_DIR and --store DIR (or a subcommand: import, watch)");
+    };
+    if !(a.max_clip_seconds > 0.0) {
+        bail!("--max-clip-seconds must be positive");
+    }
+    let token = a.token_file.as_deref().map(read_token).transpose()?;
+    if !a.listen.ip().is_loopback() && token.is_none() {
+        tracing::warn!(
+            "listening on {} without --token-file: anyone who reaches this address can enrol and delete",
+            a.listen
+        );
+    }
+    let opts = ServeOptions {
+        max_body_bytes: a.max_body_mib << 20,
+        max_clip_seconds: a.max_clip_seconds,
+        token,
+        ..ServeOptions::default()
+    };
+    asd_monitor::serve(model, store, a.listen, opts, |addr| {
+        println!("asd monitor listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .with_context(|| format!("monitor service over {}", store.display()))
+}
+
+fn import(a: &ImportArgs) -> Result<()> {
+    let density = match a.gwrp_r {
+        Some(r) => Density::Gwrp(r),
+        None => Density::KnnMean(a.k),
+    };
+    let key = asd_monitor::embedder::model_key(&a.model)?;
+    let set = asd_core::EmbeddingSet::read(&a.embeddings)
+        .with_context(|| format!("reading embeddings {}", a.embeddings.display()))?;
+    if set.dim() != asd_monitor::monitors::EMBEDDING_DIM {
+        bail!(
+            "{}: embeddings have {} dimensions, the service's model gives {}",
+            a.embeddings.display(),
+            set.dim(),
+            asd_monitor::monitors::EMBEDDING_DIM
+        );
+    }
+    let store = open_store(&a.store, &key)?;
+    let monitors = Monitors::load(Box::new(store))?;
+    let report = import_set(&monitors, &set, density, a.percentile)?;
+    for m in &report.imported {
+        println!(
+            "monitor {} '{}': {} references",
+            m.id, m.name, m.references
+        );
+    }
+    for (name, why) in &report.skipped {
+        eprintln!("skipped '{name}': {why}");
+    }
+    println!(
+        "imported {} monitor(s) into {}{}",
+        report.imported.len(),
+        a.store.display(),
+        if report.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(", skipped {}", report.skipped.len())
+        }
+    );
+    Ok(())
+}
+
+fn watch_dir(a: &WatchArgs) -> Result<()> {
+    if !(a.interval > 0.0) {
+        bail!("--interval must be positive");
+    }
+    let o = WatchOptions {
+        dir: a.dir.clone(),
+        url: a.url.clone(),
+        monitor: a.monitor,
+        token: a.token_file.as_deref().map(read_token).transpose()?,
+        interval: Duration::from_secs_f64(a.interval),
+        existing: a.existing,
+        once: a.once,
+    };
+    let failed = watch(&o, &mut |p, out| match out {
+        Outcome::Scored(r) => {
+            let decision = match r["anomaly"].as_bool() {
+                Some(true) => "ANOMALY",
+                Some(false) => "normal",
+                None => "no-threshold",
+            };
+            println!(
+                "{}\t{:.6}\t{}\tthreshold {}\tnearest {}",
+                p.display(),
+                r["score"].as_f64().unwrap_or(f64::NAN),
+                decision,
+                r["threshold"],
+                r["condition"].as_str().unwrap_or("")
+            );
+        }
+        Outcome::Failed(e) => eprintln!("{}: {e}", p.display()),
+    })
+    .map_err(anyhow::Error::msg)?;
+    if !failed.is_empty() {
+        eprintln!("{} file(s) could not be scored:", failed.len());
+        for (p, e) in &failed {
+            eprintln!("  {}: {e}", p.display());
+        }
+        bail!("{} file(s) could not be scored", failed.len());
+    }
+    Ok(())
+}

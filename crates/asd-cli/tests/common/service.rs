@@ -1,0 +1,268 @@
+//! A trained tiny model shared by the monitor tests, the service as a child process, and a small HTTP
+//! client.
+#![allow(dead_code)]
+
+use asd_dataset::synth::{MACHINES, Preset, plan, render_clip};
+use asd_core::{Domain, Label};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub const SEED: u64 = 2;
+pub const MACHINE: &str = "fan";
+
+pub struct Fixture {
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub model: PathBuf,
+    /// Extra target-domain normal clips of the machine, rendered like the dataset's (the tiny preset
+    /// has only two target training clips per machine).
+    pub extra_target: Vec<PathBuf>,
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_asd"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "asd {args:?}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Tiny synthetic data and a model trained on it (once per test binary).
+pub fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("monitor-fixture");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let data = root.join("data");
+        let model = root.join("model");
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+        run(&[
+            "synth", "--preset", "tiny", "--seed", "2", "--out", &s(&data),
+        ]);
+        run(&[
+            "train",
+            "--data",
+            &s(&data),
+            "--out",
+            &s(&model),
+            "--epochs",
+            "4",
+            "--batch-size",
+            "32",
+            "--clip-seconds",
+            "4.38",
+            "--seed",
+            "0",
+        ]);
+        let m = MACHINES.iter().position(|m| m.name == MACHINE).unwrap();
+        let template = plan(Preset::Tiny, SEED)
+            .into_iter()
+            .find(|p| {
+                p.machine == m && p.domain == Domain::Target && p.label == Label::Normal
+            })
+            .unwrap();
+        let extra = root.join("extra_target");
+        std::fs::create_dir_all(&extra).unwrap();
+        let extra_target = (0..6u64)
+            .map(|i| {
+                let mut p = template.clone();
+                p.seed = 0xE57A_0000 + i;
+                p.index = 100 + i as usize;
+                let x = render_clip(&MACHINES[m], &p, 1.0);
+                let path = extra.join(format!("section_00_target_extra_normal_{i:04}.wav"));
+                asd_audio::write_wav_i16(&path, &x, 16_000).unwrap();
+                path
+            })
+            .collect();
+        Fixture {
+            root,
+            data,
+            model,
+            extra_target,
+        }
+    })
+}
+
+/// The machine's clips of one split, domain and label, sorted.
+pub fn clips(f: &Fixture, split: &str, domain: &str, label: &str) -> Vec<PathBuf> {
+    let dir = f.data.join("dev_data/raw").join(MACHINE).join(split);
+    let want = format!("_{domain}_{split}_{label}_");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().contains(&want))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no {want} clips in {}", dir.display());
+    v
+}
+
+/// The service as a child process; killed when dropped.
+pub struct Service {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Service {
+    pub fn start(model: &Path, store: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_asd"))
+            .args(["monitor", "--model"])
+            .arg(model)
+            .arg("--store")
+            .arg(store)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("asd monitor listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// Status and JSON body.
+pub fn call(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, serde_json::Value) {
+    let a = agent();
+    let resp = match (method, body) {
+        ("GET", _) => a.get(url).call(),
+        ("DELETE", _) => a.delete(url).call(),
+        (_, b) => {
+            let mut r = a.post(url);
+            if let Some(ct) = content_type {
+                r = r.header("content-type", ct);
+            }
+            r.send(&b.unwrap_or_default()[..])
+        }
+    };
+    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, v)
+}
+
+pub fn post_json(url: &str, v: serde_json::Value) -> (u16, serde_json::Value) {
+    call(
+        "POST",
+        url,
+        Some("application/json"),
+        Some(v.to_string().into_bytes()),
+    )
+}
+
+/// A multipart form with optional text fields and file fields.
+pub fn multipart(texts: &[(&str, &str)], files: &[PathBuf]) -> (String, Vec<u8>) {
+    let boundary = "asdtestboundary7f3a";
+    let mut b = Vec::new();
+    for (k, v) in texts {
+        b.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for f in files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        b.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"clip\"; filename=\"{name}\"\r\nContent-Type: audio/wav\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        b.extend_from_slice(&std::fs::read(f).unwrap());
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+pub fn create_monitor(url: &str, name: &str) -> u64 {
+    let (st, v) = post_json(
+        &format!("{url}/v1/monitors"),
+        serde_json::json!({"name": name, "machine_type": MACHINE, "section": "00"}),
+    );
+    assert_eq!(st, 201, "{v}");
+    v["id"].as_u64().unwrap()
+}
+
+pub fn enrol(url: &str, id: u64, condition: &str, files: &[PathBuf]) -> serde_json::Value {
+    let (ct, body) = multipart(&[("condition", condition)], files);
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/references"),
+        Some(&ct),
+        Some(body),
+    );
+    assert_eq!(st, 201, "{v}");
+    v
+}
+
+/// Scores files; returns (file, score, anomaly, condition) per clip.
+pub fn score(url: &str, id: u64, files: &[PathBuf]) -> Vec<(String, f64, Option<bool>, String)> {
+    let (ct, body) = multipart(&[], files);
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/score"),
+        Some(&ct),
+        Some(body),
+    );
+    assert_eq!(st, 200, "{v}");
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_string(),
+                r["score"].as_f64().unwrap(),
+                r["anomaly"].as_bool(),
+                r["condition"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

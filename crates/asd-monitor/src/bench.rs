@@ -1,0 +1,299 @@
+//! The load benchmark of the service (`asd bench monitor`): a monitor of N references, clips of the
+//! model's length sent over loopback by 1, 4 and 16 clients, enrolment over HTTP, and enrolment in a bank
+//! of 10 000 references without the network. A bounded loop; numbers, never assertions.
+
+use crate::monitors::{Enrolment, Monitors, now_ms};
+use crate::store::MonitorSpec;
+use crate::{Embedder, ServeOptions, SqliteStore, open_store};
+use asd_scoring::density::Density;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct LoadBenchOptions {
+    /// A trained model; `None`: an untrained network of `clip_seconds` (the same cost).
+    pub model: Option<PathBuf>,
+    pub clip_seconds: f64,
+    pub references: usize,
+    pub clients: Vec<usize>,
+    /// Requests each client sends per concurrency level.
+    pub requests: usize,
+    /// Bank size of the enrolment measurement without the network.
+    pub large_bank: usize,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadRow {
+    pub clients: usize,
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub clips_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadBenchReport {
+    pub machine: String,
+    pub clip_seconds: f64,
+    pub references: usize,
+    /// One clip through the network alone (median), the floor of a score request.
+    pub inference_ms: f64,
+    /// Scoring one embedding against the bank, with its history row (median), no network, no HTTP.
+    pub score_bank_ms: f64,
+    pub load: Vec<LoadRow>,
+    /// One clip enrolled over HTTP at `references` (median), network included.
+    pub enrol_http_ms: f64,
+    /// One enrolment in a bank of `large_bank` references, store transaction included, no network.
+    pub large_bank: usize,
+    pub enrol_large_bank_ms: f64,
+    pub peak_rss_mib: Option<f64>,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v[i]
+}
+
+fn unit(rng: &mut ChaCha8Rng, d: usize) -> Vec<f32> {
+    let v: Vec<f32> = (0..d).map(|_| rng.random::<f32>() - 0.5).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// A WAV file of noise in memory.
+fn noise_wav(samples: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let mut b = Vec::with_capacity(44 + 2 * samples);
+    let data = (2 * samples) as u32;
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&16_000u32.to_le_bytes());
+    b.extend_from_slice(&32_000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for _ in 0..samples {
+        let v = ((rng.random::<f32>() - 0.5) * 8000.0) as i16;
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
+fn spec(name: &str) -> MonitorSpec {
+    MonitorSpec {
+        name: name.into(),
+        machine_type: "bench".into(),
+        section: "00".into(),
+        density: Density::KnnMean(16),
+        percentile: 0.9,
+    }
+}
+
+fn random_bank(n: usize, rng: &mut ChaCha8Rng) -> Vec<Enrolment> {
+    (0..n)
+        .map(|i| Enrolment {
+            embedding: unit(rng, crate::monitors::EMBEDDING_DIM),
+            condition: if i % 10 == 0 { "target" } else { "source" }.into(),
+            file: format!("ref_{i:05}.wav"),
+        })
+        .collect()
+}
+
+fn temp_dir(tag: &str) -> Result<PathBuf, String> {
+    let d = std::env::temp_dir().join(format!(
+        "asd-monitor-bench-{tag}-{}-{}",
+        std::process::id(),
+        now_ms()
+    ));
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, String> {
+    let t = Instant::now();
+    let mut r = agent
+        .post(url)
+        .header("content-type", "audio/wav")
+        .send(body)
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    if status >= 400 {
+        return Err(format!("{url}: HTTP {status}: {text}"));
+    }
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
+pub fn run(o: &LoadBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<LoadBenchReport, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
+    let work = temp_dir("work")?;
+    let model: PathBuf = match &o.model {
+        Some(m) => m.clone(),
+        None => {
+            let m = work.join("model");
+            let len = (o.clip_seconds * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+            asd_model::model_dir::write_seeded(&m, len, o.seed).map_err(|e| e.to_string())?;
+            m
+        }
+    };
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let embedder = Embedder::start(&model).map_err(|x| e(&x))?;
+    let clip_len = embedder.clip_len();
+    let clip_seconds = clip_len as f64 / f64::from(asd_audio::MODEL_RATE);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|x| e(&x))?;
+    progress("inference alone");
+    let wave: Vec<f32> = (0..clip_len).map(|_| rng.random::<f32>() - 0.5).collect();
+    let mut inf = Vec::new();
+    for i in 0..6 {
+        let t = Instant::now();
+        rt.block_on(embedder.embed(vec![wave.clone()]))
+            .map_err(|x| e(&x))?;
+        if i > 0 {
+            inf.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    drop(embedder);
+
+    // The monitor under load, built without the network, then served from the same store.
+    let store_dir = work.join("store");
+    let key = crate::embedder::model_key(&model).map_err(|x| e(&x))?;
+    let score_bank_ms = {
+        let monitors = Monitors::load(Box::new(open_store(&store_dir, &key).map_err(|x| e(&x))?))
+            .map_err(|x| e(&x))?;
+        let m = monitors
+            .create(spec("load"), random_bank(o.references, &mut rng))
+            .map_err(|x| e(&x))?;
+        let mut t = Vec::new();
+        for _ in 0..20 {
+            let q = unit(&mut rng, crate::monitors::EMBEDDING_DIM);
+            let s = Instant::now();
+            monitors
+                .score(m.id, vec![("q".into(), q)], "bench")
+                .map_err(|x| e(&x))?;
+            t.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        median(&mut t)
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let model_c = model.clone();
+    let store_c = store_dir.clone();
+    std::thread::spawn(move || {
+        let r = crate::serve(
+            &model_c,
+            &store_c,
+            "127.0.0.1:0".parse().expect("a literal address"),
+            ServeOptions::default(),
+            |addr| {
+                let _ = tx.send(Ok(addr));
+            },
+        );
+        if let Err(err) = r {
+            let _ = tx.send(Err(err.to_string()));
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(300))
+        .map_err(|_| "the service did not start".to_string())??;
+    let base = format!("http://{addr}/v1/monitors/1");
+    let body = noise_wav(clip_len, &mut rng);
+    let agent = crate::watch::agent(Duration::from_secs(600));
+    post(&agent, &format!("{base}/score"), &body)?;
+    let mut load = Vec::new();
+    for &c in &o.clients {
+        progress(&format!("{c} client(s)"));
+        let t = Instant::now();
+        let lat: Result<Vec<Vec<f64>>, String> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..c)
+                .map(|_| {
+                    let (agent, body, base) = (&agent, &body, &base);
+                    s.spawn(move || {
+                        (0..o.requests)
+                            .map(|_| post(agent, &format!("{base}/score"), body))
+                            .collect::<Result<Vec<f64>, String>>()
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().map_err(|_| "a client thread failed".to_string())?)
+                .collect()
+        });
+        let wall = t.elapsed().as_secs_f64();
+        let mut all: Vec<f64> = lat?.into_iter().flatten().collect();
+        let n = all.len();
+        load.push(LoadRow {
+            clients: c,
+            requests: n,
+            p50_ms: quantile(&mut all, 0.5),
+            p99_ms: quantile(&mut all, 0.99),
+            clips_per_s: n as f64 / wall,
+        });
+    }
+    progress("enrolment over HTTP");
+    let mut enr = Vec::new();
+    for _ in 0..5 {
+        enr.push(post(
+            &agent,
+            &format!("{base}/references?condition=bench"),
+            &body,
+        )?);
+    }
+
+    progress(&format!("enrolment at {} references", o.large_bank));
+    let big_dir = work.join("big");
+    let monitors = Monitors::load(Box::new(SqliteStore::open(&big_dir).map_err(|x| e(&x))?))
+        .map_err(|x| e(&x))?;
+    let m = monitors
+        .create(spec("big"), random_bank(o.large_bank, &mut rng))
+        .map_err(|x| e(&x))?;
+    let mut big = Vec::new();
+    for _ in 0..5 {
+        let x = unit(&mut rng, crate::monitors::EMBEDDING_DIM);
+        let t = Instant::now();
+        monitors
+            .enrol(
+                m.id,
+                vec![Enrolment {
+                    embedding: x,
+                    condition: "new".into(),
+                    file: "new.wav".into(),
+                }],
+            )
+            .map_err(|x| e(&x))?;
+        big.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let report = LoadBenchReport {
+        machine: asd_core::machine::describe(),
+        clip_seconds,
+        references: o.references,
+        inference_ms: median(&mut inf),
+        score_bank_ms,
+        load,
+        enrol_http_ms: median(&mut enr),
+        large_bank: o.large_bank,
+        enrol_large_bank_ms: median(&mut big),
+        peak_rss_mib: asd_model::bench::peak_rss_mib(),
+    };
+    remove_quietly(&big_dir);
+    Ok(report)
+}
+
+fn remove_quietly(p: &Path) {
+    let _ = std::fs::remove_dir_all(p);
+}

@@ -1,0 +1,545 @@
+//! The HTTP API and the web page.
+
+use crate::auth;
+use crate::clip::decode_upload;
+use crate::embedder::Embedder;
+use crate::error::{ApiError, BadClip};
+use crate::metrics::{Gauges, Metrics};
+use crate::monitors::{Enrolment, MonitorError, Monitors, density_name};
+use crate::store::MonitorSpec;
+use crate::stream;
+use asd_scoring::density::Density;
+use axum::body::Bytes;
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request,
+    State,
+};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Instant;
+
+const PAGE: &str = include_str!("page.html");
+
+/// Limits and defaults of a running service.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Largest request body (all clips of one request together), bytes.
+    pub max_body_bytes: usize,
+    /// Longest clip one request may carry, seconds; longer recordings go to /stream.
+    pub max_clip_seconds: f64,
+    /// Most clips one request may carry.
+    pub max_clips: usize,
+    /// Bearer token every route but /healthz asks for.
+    pub token: Option<String>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 << 20,
+            max_clip_seconds: 60.0,
+            max_clips: 256,
+            token: None,
+        }
+    }
+}
+
+pub struct AppState {
+    pub monitors: Arc<Monitors>,
+    pub embedder: Embedder,
+    pub metrics: Metrics,
+    pub opts: ServeOptions,
+}
+
+pub type Shared = Arc<AppState>;
+
+pub fn router(state: Shared) -> Router {
+    let limit = state.opts.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/monitors", get(list_monitors).post(create_monitor))
+        .route(
+            "/v1/monitors/{id}",
+            get(get_monitor).delete(delete_monitor),
+        )
+        .route(
+            "/v1/monitors/{id}/references",
+            get(list_references).post(enrol),
+        )
+        .route(
+            "/v1/monitors/{id}/references/{reference}",
+            delete(remove_reference),
+        )
+        .route("/v1/monitors/{id}/score", post(score))
+        .route("/v1/monitors/{id}/history", get(history))
+        .route("/metrics", get(metrics))
+        .route("/", get(page))
+        .layer(DefaultBodyLimit::max(limit))
+        .route(
+            "/v1/monitors/{id}/stream",
+            post(stream::stream).layer(DefaultBodyLimit::disable()),
+        )
+        .fallback(|| async { ApiError::not_found("no such route; see docs/monitor.md") })
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::guard));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
+        .with_state(state)
+}
+
+async fn measure(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let resp = next.run(req).await;
+    s.metrics
+        .request(&method, &route, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+async fn healthz(State(s): State<Shared>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": "ok",
+        "model": s.embedder.model_key(),
+        "clip_seconds": s.embedder.clip_len() as f64 / f64::from(asd_audio::MODEL_RATE),
+    }))
+}
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    let list = s.monitors.list().unwrap_or_default();
+    let references = list
+        .iter()
+        .filter_map(|m| m.info().ok())
+        .map(|i| i.references)
+        .sum();
+    let text = s.metrics.render(&Gauges {
+        monitors: list.len(),
+        references,
+    });
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// A query string, refused with a JSON message naming the bad parameter (axum's own rejection is text).
+pub struct Q<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Q(q.0))
+            .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
+    }
+}
+
+pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>()
+        .map_err(|_| ApiError::not_found(format!("no {what} '{raw}' (ids are numbers)")))
+}
+
+/// Runs blocking work (bank updates, the store, decoding) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+async fn list_monitors(State(s): State<Shared>) -> Result<Response, ApiError> {
+    let monitors = s.monitors.clone();
+    let infos = blocking(move || {
+        let mut v = Vec::new();
+        for m in monitors.list()? {
+            v.push(m.info()?);
+        }
+        Ok(v)
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "monitors": infos })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    machine_type: String,
+    #[serde(default)]
+    section: String,
+    /// K of the k-NN density (default 16, the paper's).
+    k: Option<usize>,
+    /// GWRP factor r instead of k-NN.
+    gwrp_r: Option<f64>,
+    /// Decision threshold percentile (default 0.9).
+    percentile: Option<f64>,
+}
+
+pub fn spec_from(
+    name: String,
+    machine_type: String,
+    section: String,
+    k: Option<usize>,
+    gwrp_r: Option<f64>,
+    percentile: Option<f64>,
+) -> Result<MonitorSpec, ApiError> {
+    let density = match (k, gwrp_r) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give either k or gwrp_r, not both"));
+        }
+        (_, Some(r)) => Density::Gwrp(r),
+        (k, None) => Density::KnnMean(k.unwrap_or(16)),
+    };
+    Ok(MonitorSpec {
+        name,
+        machine_type,
+        section,
+        density,
+        percentile: percentile.unwrap_or(0.9),
+    })
+}
+
+async fn create_monitor(State(s): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "body must be JSON {{\"name\", \"machine_type\", \"section\", \"k\" or \"gwrp_r\", \"percentile\"}}: {e}"
+        ))
+    })?;
+    let spec = spec_from(
+        b.name,
+        b.machine_type,
+        b.section,
+        b.k,
+        b.gwrp_r,
+        b.percentile,
+    )?;
+    let monitors = s.monitors.clone();
+    let info = blocking(move || Ok(monitors.create(spec, Vec::new())?.info()?)).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn get_monitor(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    let info = s.monitors.get(id)?.info()?;
+    Ok(Json(info).into_response())
+}
+
+async fn delete_monitor(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    let monitors = s.monitors.clone();
+    blocking(move || Ok(monitors.delete(id)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct Page {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn list_references(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Q(p): Q<Page>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    let all = s.monitors.get(id)?.references()?;
+    let total = all.len();
+    let offset = p.offset.unwrap_or(0);
+    let limit = p.limit.unwrap_or(100).min(10_000);
+    let page: Vec<_> = all.into_iter().skip(offset).take(limit).collect();
+    Ok(Json(serde_json::json!({
+        "monitor": id, "total": total, "offset": offset, "references": page
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct ClipQuery {
+    /// File name of a raw-body upload (its extension helps to tell the format).
+    pub name: Option<String>,
+    /// Condition tag of enrolled clips (default "source").
+    pub condition: Option<String>,
+}
+
+/// The clips of a request: a multipart form (fields with a file name are clips; a text field
+/// `condition` sets the tag) or one clip as the raw body.
+async fn clips_of(
+    s: &Shared,
+    req: Request,
+    q: &ClipQuery,
+) -> Result<(Vec<(String, Vec<u8>)>, Option<String>), ApiError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut clips = Vec::new();
+    let mut condition = None;
+    if multipart {
+        let mut form = Multipart::from_request(req, s)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        loop {
+            let field = form.next_field().await.map_err(|e| {
+                ApiError::new(e.status(), format!("reading the form: {}", e.body_text()))
+            })?;
+            let Some(field) = field else { break };
+            let file = field.file_name().map(str::to_string);
+            let fname = field.name().map(str::to_string);
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+            match file {
+                Some(f) => clips.push((f, data.to_vec())),
+                None if fname.as_deref() == Some("condition") => {
+                    condition = Some(String::from_utf8_lossy(&data).trim().to_string());
+                }
+                None => {}
+            }
+            if clips.len() > s.opts.max_clips {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("more than {} clips in one request", s.opts.max_clips),
+                ));
+            }
+        }
+    } else {
+        let body = axum::body::to_bytes(req.into_body(), s.opts.max_body_bytes)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "request body over the limit of {} bytes (--max-body-mib): {e}",
+                        s.opts.max_body_bytes
+                    ),
+                )
+            })?;
+        let name = q.name.clone().unwrap_or_else(|| "upload".to_string());
+        clips.push((name, body.to_vec()));
+    }
+    if clips.is_empty() {
+        return Err(ApiError::bad_request(
+            "no clip in the request: send one audio file as the body, or a multipart form with file fields",
+        ));
+    }
+    Ok((clips, condition))
+}
+
+/// Decodes every clip (in parallel); returns the good ones and every bad one with its reason.
+async fn decode_all(
+    s: &Shared,
+    clips: Vec<(String, Vec<u8>)>,
+) -> Result<(Vec<(String, Vec<f32>)>, Vec<BadClip>), ApiError> {
+    let load = s.embedder.load_options();
+    let max_s = s.opts.max_clip_seconds;
+    let decoded = blocking(move || {
+        Ok(clips
+            .into_par_iter()
+            .map(|(name, bytes)| {
+                let r = decode_upload(bytes, &name, &load, max_s);
+                (name, r)
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (name, r) in decoded {
+        match r {
+            Ok(w) => good.push((name, w)),
+            Err(b) => bad.push(b),
+        }
+    }
+    s.metrics.bad_clips(bad.len());
+    Ok((good, bad))
+}
+
+fn refused(bad: Vec<BadClip>, what: &str) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!(
+            "{} clip(s) could not be read; {what}: {}",
+            bad.len(),
+            bad.iter()
+                .map(|b| format!("{}: {}", b.file, b.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    );
+    e.bad_clips = bad;
+    e
+}
+
+#[derive(Serialize)]
+struct Enrolled {
+    monitor: u64,
+    ids: Vec<u64>,
+    references: usize,
+    threshold: Option<f64>,
+    conditions: std::collections::BTreeMap<String, usize>,
+}
+
+async fn enrol(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Q(q): Q<ClipQuery>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    s.monitors.get(id)?;
+    let (clips, form_condition) = clips_of(&s, req, &q).await?;
+    let condition = form_condition
+        .or(q.condition.clone())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "source".to_string());
+    if condition.len() > 200 {
+        return Err(ApiError::bad_request("condition tag over 200 characters"));
+    }
+    let (good, bad) = decode_all(&s, clips).await?;
+    if !bad.is_empty() {
+        return Err(refused(bad, "nothing was enrolled"));
+    }
+    let (names, waves): (Vec<String>, Vec<Vec<f32>>) = good.into_iter().unzip();
+    let emb = s.embedder.embed(waves).await?;
+    let enrolments: Vec<Enrolment> = names
+        .into_iter()
+        .zip(emb)
+        .map(|(file, embedding)| Enrolment {
+            embedding,
+            condition: condition.clone(),
+            file,
+        })
+        .collect();
+    let n = enrolments.len();
+    let monitors = s.monitors.clone();
+    let (ids, info) = blocking(move || {
+        let ids = monitors.enrol(id, enrolments)?;
+        Ok((ids, monitors.get(id)?.info()?))
+    })
+    .await?;
+    s.metrics.enrolled(n);
+    Ok((
+        StatusCode::CREATED,
+        Json(Enrolled {
+            monitor: id,
+            ids,
+            references: info.references,
+            threshold: info.threshold,
+            conditions: info.conditions,
+        }),
+    )
+        .into_response())
+}
+
+async fn remove_reference(
+    State(s): State<Shared>,
+    Path((id, reference)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    let reference = parse_id(&reference, "reference")?;
+    let monitors = s.monitors.clone();
+    blocking(move || Ok(monitors.remove_reference(id, reference)?)).await?;
+    s.metrics.removed(1);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Embeds and scores decoded clips; shared by /score and /stream.
+pub async fn score_waves(
+    s: &Shared,
+    id: u64,
+    clips: Vec<(String, Vec<f32>)>,
+    origin: &'static str,
+) -> Result<Vec<crate::monitors::ClipScore>, ApiError> {
+    // Refuse before spending an inference on a bank that cannot score.
+    let n = s.monitors.get(id)?.size()?;
+    if n < 2 {
+        return Err(MonitorError::TooFewReferences { monitor: id, n }.into());
+    }
+    let (names, waves): (Vec<String>, Vec<Vec<f32>>) = clips.into_iter().unzip();
+    let emb = s.embedder.embed(waves).await?;
+    let monitors = s.monitors.clone();
+    let results = blocking(move || Ok(monitors.score(id, names.into_iter().zip(emb).collect(), origin)?)).await?;
+    let anomalies = results.iter().filter(|r| r.anomaly == Some(true)).count();
+    s.metrics.scored(results.len(), anomalies);
+    Ok(results)
+}
+
+async fn score(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Q(q): Q<ClipQuery>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    s.monitors.get(id)?;
+    let (clips, _) = clips_of(&s, req, &q).await?;
+    let (good, bad) = decode_all(&s, clips).await?;
+    if good.is_empty() {
+        return Err(refused(bad, "nothing was scored"));
+    }
+    let results = score_waves(&s, id, good, "request").await?;
+    let m = s.monitors.get(id)?;
+    Ok(Json(serde_json::json!({
+        "monitor": id,
+        "method": density_name(m.spec.density),
+        "neighbours": m.spec.density.neighbours_needed(m.size()?),
+        "results": results,
+        "bad_clips": bad,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn history(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    Q(q): Q<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let monitors = s.monitors.clone();
+    let rows = blocking(move || Ok(monitors.history(id, q.before, q.after, limit)?)).await?;
+    let next_before = if rows.len() == limit {
+        rows.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok(Json(serde_json::json!({
+        "monitor": id, "history": rows, "next_before": next_before
+    }))
+    .into_response())
+}

@@ -1,0 +1,123 @@
+//! `asd monitor`: the paper's deployment case as a service. A monitor is one machine being watched;
+//! its reference bank holds the embeddings of its normal clips, tagged by condition. Clips are scored
+//! with the paper's density re-scaled score over the bank; a new condition is learnt by enrolling a
+//! few of its normal clips, without retraining. docs/monitor.md describes the API.
+
+pub mod auth;
+pub mod bench;
+pub mod clip;
+pub mod embedder;
+pub mod error;
+pub mod http;
+pub mod import;
+pub mod metrics;
+pub mod monitors;
+pub mod sqlite;
+pub mod store;
+pub mod stream;
+pub mod watch;
+
+pub use embedder::Embedder;
+pub use http::ServeOptions;
+pub use monitors::Monitors;
+pub use sqlite::SqliteStore;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Embedder(#[from] embedder::EmbedderError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Monitor(#[from] monitors::MonitorError),
+    #[error(
+        "the store {store} holds embeddings of model {stored}, but --model gives {given}: embeddings of two models cannot be compared (use a new --store)"
+    )]
+    WrongModel {
+        store: String,
+        stored: String,
+        given: String,
+    },
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Opens a store for a model: binds a new store to the model, refuses one bound to another.
+pub fn open_store(store_dir: &Path, model_key: &str) -> Result<SqliteStore, ServeError> {
+    use store::Store;
+    let mut store = SqliteStore::open(store_dir)?;
+    match store.model_key()? {
+        None => store.set_model_key(model_key)?,
+        Some(k) if k == model_key => {}
+        Some(k) => {
+            return Err(ServeError::WrongModel {
+                store: store_dir.display().to_string(),
+                stored: k,
+                given: model_key.to_string(),
+            });
+        }
+    }
+    Ok(store)
+}
+
+/// Runs the service until Ctrl-C or SIGTERM; `on_listen` learns the bound address (port 0 picks one).
+pub fn serve(
+    model_dir: &Path,
+    store_dir: &Path,
+    listen: SocketAddr,
+    opts: ServeOptions,
+    on_listen: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let embedder = Embedder::start(model_dir)?;
+    let store = open_store(store_dir, embedder.model_key())?;
+    let monitors = Arc::new(Monitors::load(Box::new(store))?);
+    let state = Arc::new(http::AppState {
+        monitors,
+        embedder,
+        metrics: metrics::Metrics::default(),
+        opts,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Io(format!("starting the runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| ServeError::Io(format!("cannot listen on {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServeError::Io(e.to_string()))?;
+        on_listen(addr);
+        axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| ServeError::Io(format!("serving: {e}")))
+    })
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

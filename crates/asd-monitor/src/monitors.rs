@@ -1,0 +1,561 @@
+//! The monitors in memory: each one's reference bank (densities and leave-one-out scores cached and
+//! updated incrementally) and decision threshold, kept equal to the store. A change is written to the
+//! store while the monitor is locked and acknowledged only after its transaction has committed; if the
+//! write fails, the bank is rolled back, so memory never holds what the store lost.
+
+use crate::store::{BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError};
+use asd_scoring::bank::{BankError, ReferenceBank};
+use asd_scoring::density::Density;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub const EMBEDDING_DIM: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    #[error("no monitor with id {0}")]
+    NoMonitor(u64),
+    #[error("monitor {monitor} has no reference with id {id}")]
+    NoReference { monitor: u64, id: u64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "monitor {monitor} has {n} reference(s); scoring needs at least 2: enrol normal clips first"
+    )]
+    TooFewReferences { monitor: u64, n: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Bank(#[from] BankError),
+}
+
+/// One clip to enrol.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    pub embedding: Vec<f32>,
+    pub condition: String,
+    pub file: String,
+}
+
+/// The answer for one scored clip.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClipScore {
+    pub file: String,
+    pub score: f64,
+    pub threshold: Option<f64>,
+    /// score > threshold; `None` while the bank cannot fit a threshold.
+    pub anomaly: Option<bool>,
+    /// The nearest (density-scaled) reference and its condition.
+    pub reference: u64,
+    pub condition: String,
+    /// Share of the bank's leave-one-out scores below this score.
+    pub percentile: f64,
+    pub seq: i64,
+}
+
+/// A summary of a monitor for listings.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitorInfo {
+    pub id: u64,
+    pub name: String,
+    pub machine_type: String,
+    pub section: String,
+    pub density: String,
+    /// Neighbours the density reads at the bank's present size (K clipped to N − 1).
+    pub neighbours: usize,
+    pub percentile: f64,
+    pub threshold: Option<f64>,
+    pub references: usize,
+    /// References per condition tag.
+    pub conditions: BTreeMap<String, usize>,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceInfo {
+    pub id: u64,
+    pub condition: String,
+    pub file: String,
+    pub created_ms: i64,
+    pub density: Option<f64>,
+}
+
+struct Meta {
+    file: String,
+    created_ms: i64,
+}
+
+struct BankView {
+    bank: ReferenceBank,
+    threshold: Option<f64>,
+    meta: HashMap<u64, Meta>,
+}
+
+impl BankView {
+    fn refresh_threshold(&mut self, percentile: f64) {
+        self.threshold = self.bank.threshold(percentile);
+    }
+
+    fn densities_by_id(&self) -> HashMap<u64, u64> {
+        self.bank
+            .ids()
+            .iter()
+            .filter_map(|&id| self.bank.density_of_id(id).map(|d| (id, d.to_bits())))
+            .collect()
+    }
+
+    /// Densities that differ from `before` (bitwise), for the store.
+    fn changed_densities(&self, before: &HashMap<u64, u64>) -> Vec<(u64, Option<f64>)> {
+        self.bank
+            .ids()
+            .iter()
+            .filter_map(|&id| {
+                let now = self.bank.density_of_id(id);
+                (now.map(f64::to_bits) != before.get(&id).copied()).then_some((id, now))
+            })
+            .collect()
+    }
+}
+
+pub struct Monitor {
+    pub id: u64,
+    pub spec: MonitorSpec,
+    pub created_ms: i64,
+    view: RwLock<BankView>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn lock_err<T>(_: T) -> MonitorError {
+    MonitorError::Invalid("internal lock poisoned by an earlier failure; restart the service".into())
+}
+
+pub fn density_name(d: Density) -> String {
+    match d {
+        Density::KnnMean(k) => format!("ratio_k{k}"),
+        Density::Gwrp(r) => format!("ratio_gwrp_r{r}"),
+    }
+}
+
+/// Checks a monitor's settings.
+pub fn validate_spec(spec: &MonitorSpec) -> Result<(), MonitorError> {
+    let bad = |m: String| Err(MonitorError::Invalid(m));
+    if spec.name.trim().is_empty() || spec.name.len() > 200 {
+        return bad("name must be 1 to 200 characters".into());
+    }
+    match spec.density {
+        Density::KnnMean(0) => return bad("k must be at least 1".into()),
+        Density::Gwrp(r) if !(r > 0.0 && r <= 1.0) => {
+            return bad(format!("gwrp_r must lie in (0, 1], got {r}"));
+        }
+        _ => {}
+    }
+    if !(spec.percentile > 0.0 && spec.percentile < 1.0) {
+        return bad(format!(
+            "percentile must lie in (0, 1), got {}",
+            spec.percentile
+        ));
+    }
+    Ok(())
+}
+
+impl Monitor {
+    fn from_store(row: MonitorRow, refs: Vec<ReferenceRow>) -> Result<Self, MonitorError> {
+        let bank = ReferenceBank::from_rows_with_ids(
+            EMBEDDING_DIM,
+            row.spec.density,
+            refs.iter()
+                .map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
+            row.next_ref_id,
+        )?;
+        // The densities the store holds were computed incrementally; a rebuild must give the same bits.
+        for r in &refs {
+            let now = bank.density_of_id(r.id);
+            if now.map(f64::to_bits) != r.density.map(f64::to_bits) {
+                tracing::warn!(
+                    monitor = row.id,
+                    reference = r.id,
+                    stored = ?r.density,
+                    rebuilt = ?now,
+                    "stored density differs from the rebuilt bank; using the rebuilt one"
+                );
+            }
+        }
+        let meta = refs
+            .into_iter()
+            .map(|r| {
+                (
+                    r.id,
+                    Meta {
+                        file: r.file,
+                        created_ms: r.created_ms,
+                    },
+                )
+            })
+            .collect();
+        let mut view = BankView {
+            bank,
+            threshold: None,
+            meta,
+        };
+        view.refresh_threshold(row.spec.percentile);
+        Ok(Self {
+            id: row.id,
+            spec: row.spec,
+            created_ms: row.created_ms,
+            view: RwLock::new(view),
+        })
+    }
+
+    pub fn info(&self) -> Result<MonitorInfo, MonitorError> {
+        let v = self.view.read().map_err(lock_err)?;
+        let mut conditions = BTreeMap::new();
+        for &id in v.bank.ids() {
+            if let Some(c) = v.bank.condition(id) {
+                *conditions.entry(c.to_string()).or_insert(0) += 1;
+            }
+        }
+        Ok(MonitorInfo {
+            id: self.id,
+            name: self.spec.name.clone(),
+            machine_type: self.spec.machine_type.clone(),
+            section: self.spec.section.clone(),
+            density: density_name(self.spec.density),
+            neighbours: self.spec.density.neighbours_needed(v.bank.len()),
+            percentile: self.spec.percentile,
+            threshold: v.threshold,
+            references: v.bank.len(),
+            conditions,
+            created_ms: self.created_ms,
+        })
+    }
+
+    /// References in the bank.
+    pub fn size(&self) -> Result<usize, MonitorError> {
+        Ok(self.view.read().map_err(lock_err)?.bank.len())
+    }
+
+    pub fn references(&self) -> Result<Vec<ReferenceInfo>, MonitorError> {
+        let v = self.view.read().map_err(lock_err)?;
+        let mut out: Vec<ReferenceInfo> = v
+            .bank
+            .ids()
+            .iter()
+            .map(|&id| {
+                let m = v.meta.get(&id);
+                ReferenceInfo {
+                    id,
+                    condition: v.bank.condition(id).unwrap_or_default().to_string(),
+                    file: m.map(|m| m.file.clone()).unwrap_or_default(),
+                    created_ms: m.map_or(0, |m| m.created_ms),
+                    density: v.bank.density_of_id(id),
+                }
+            })
+            .collect();
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Densities by reference id and what a full refit computes for the same bank, for checks.
+    pub fn densities_and_refit(&self) -> Result<(Vec<(u64, f64)>, Vec<f64>), MonitorError> {
+        let v = self.view.read().map_err(lock_err)?;
+        let ids = v.bank.ids();
+        let now = ids.iter().copied().zip(v.bank.densities().iter().copied()).collect();
+        Ok((now, v.bank.refit().densities))
+    }
+}
+
+/// Every monitor, over one store.
+pub struct Monitors {
+    store: Mutex<Box<dyn Store>>,
+    monitors: RwLock<BTreeMap<u64, Arc<Monitor>>>,
+}
+
+impl Monitors {
+    /// Loads every monitor of the store, rebuilding each bank from its references.
+    pub fn load(store: Box<dyn Store>) -> Result<Self, MonitorError> {
+        let mut monitors = BTreeMap::new();
+        for row in store.monitors()? {
+            let refs = store.references(row.id)?;
+            let id = row.id;
+            monitors.insert(id, Arc::new(Monitor::from_store(row, refs)?));
+        }
+        Ok(Self {
+            store: Mutex::new(store),
+            monitors: RwLock::new(monitors),
+        })
+    }
+
+    pub fn get(&self, id: u64) -> Result<Arc<Monitor>, MonitorError> {
+        self.monitors
+            .read()
+            .map_err(lock_err)?
+            .get(&id)
+            .cloned()
+            .ok_or(MonitorError::NoMonitor(id))
+    }
+
+    pub fn list(&self) -> Result<Vec<Arc<Monitor>>, MonitorError> {
+        Ok(self.monitors.read().map_err(lock_err)?.values().cloned().collect())
+    }
+
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, StoreError>,
+    ) -> Result<T, MonitorError> {
+        let mut s = self.store.lock().map_err(lock_err)?;
+        Ok(f(s.as_mut())?)
+    }
+
+    /// Creates a monitor with its first references (possibly none).
+    pub fn create(
+        &self,
+        spec: MonitorSpec,
+        initial: Vec<Enrolment>,
+    ) -> Result<Arc<Monitor>, MonitorError> {
+        validate_spec(&spec)?;
+        let now = now_ms();
+        let rows: Vec<(u64, Enrolment)> = (0..initial.len() as u64).zip(initial).collect();
+        let bank = ReferenceBank::from_rows_with_ids(
+            EMBEDDING_DIM,
+            spec.density,
+            rows.iter()
+                .map(|(id, e)| (*id, &e.embedding[..], e.condition.as_str())),
+            0,
+        )?;
+        let added = rows
+            .iter()
+            .map(|(id, e)| ReferenceRow {
+                id: *id,
+                condition: e.condition.clone(),
+                file: e.file.clone(),
+                created_ms: now,
+                embedding: bank.embedding(*id).map(<[f32]>::to_vec).unwrap_or_default(),
+                density: bank.density_of_id(*id),
+            })
+            .collect();
+        let change = BankChange {
+            monitor: 0,
+            added,
+            removed: vec![],
+            densities: vec![],
+            next_ref_id: bank.next_id(),
+        };
+        let mut all = self.monitors.write().map_err(lock_err)?;
+        let id = self.with_store(|s| s.create_monitor(&spec, now, &change))?;
+        let meta = rows
+            .into_iter()
+            .map(|(rid, e)| {
+                (
+                    rid,
+                    Meta {
+                        file: e.file,
+                        created_ms: now,
+                    },
+                )
+            })
+            .collect();
+        let mut view = BankView {
+            bank,
+            threshold: None,
+            meta,
+        };
+        view.refresh_threshold(spec.percentile);
+        let m = Arc::new(Monitor {
+            id,
+            spec,
+            created_ms: now,
+            view: RwLock::new(view),
+        });
+        all.insert(id, m.clone());
+        Ok(m)
+    }
+
+    pub fn delete(&self, id: u64) -> Result<(), MonitorError> {
+        let mut all = self.monitors.write().map_err(lock_err)?;
+        if !all.contains_key(&id) {
+            return Err(MonitorError::NoMonitor(id));
+        }
+        self.with_store(|s| s.delete_monitor(id))?;
+        all.remove(&id);
+        Ok(())
+    }
+
+    /// Enrols clips as references in one transaction; returns their ids. All or nothing.
+    pub fn enrol(&self, id: u64, clips: Vec<Enrolment>) -> Result<Vec<u64>, MonitorError> {
+        let m = self.get(id)?;
+        let mut v = m.view.write().map_err(lock_err)?;
+        let before = v.densities_by_id();
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(clips.len());
+        for c in &clips {
+            match v.bank.add(&c.embedding, &c.condition) {
+                Ok(rid) => ids.push(rid),
+                Err(e) => {
+                    for &rid in ids.iter().rev() {
+                        let _ = v.bank.remove(rid);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        let mut densities = v.changed_densities(&before);
+        let added: Vec<ReferenceRow> = ids
+            .iter()
+            .zip(&clips)
+            .map(|(&rid, c)| ReferenceRow {
+                id: rid,
+                condition: c.condition.clone(),
+                file: c.file.clone(),
+                created_ms: now,
+                embedding: v.bank.embedding(rid).map(<[f32]>::to_vec).unwrap_or_default(),
+                density: v.bank.density_of_id(rid),
+            })
+            .collect();
+        densities.retain(|(rid, _)| !ids.contains(rid));
+        let change = BankChange {
+            monitor: id,
+            added,
+            removed: vec![],
+            densities,
+            next_ref_id: v.bank.next_id(),
+        };
+        if let Err(e) = self.with_store(|s| s.apply(&change)) {
+            for &rid in ids.iter().rev() {
+                let _ = v.bank.remove(rid);
+            }
+            return Err(e);
+        }
+        for (rid, c) in ids.iter().zip(clips) {
+            v.meta.insert(
+                *rid,
+                Meta {
+                    file: c.file,
+                    created_ms: now,
+                },
+            );
+        }
+        v.refresh_threshold(m.spec.percentile);
+        Ok(ids)
+    }
+
+    /// Removes one reference.
+    pub fn remove_reference(&self, id: u64, reference: u64) -> Result<(), MonitorError> {
+        let m = self.get(id)?;
+        let mut v = m.view.write().map_err(lock_err)?;
+        let Some(x) = v.bank.embedding(reference).map(<[f32]>::to_vec) else {
+            return Err(MonitorError::NoReference {
+                monitor: id,
+                id: reference,
+            });
+        };
+        let condition = v.bank.condition(reference).unwrap_or_default().to_string();
+        let before = v.densities_by_id();
+        v.bank.remove(reference)?;
+        let change = BankChange {
+            monitor: id,
+            added: vec![],
+            removed: vec![reference],
+            densities: v.changed_densities(&before),
+            next_ref_id: v.bank.next_id(),
+        };
+        if let Err(e) = self.with_store(|s| s.apply(&change)) {
+            // Put it back under its old id, so memory matches the store again.
+            let refs: Vec<(u64, Vec<f32>, String)> = v
+                .bank
+                .ids()
+                .iter()
+                .filter_map(|&rid| {
+                    Some((
+                        rid,
+                        v.bank.embedding(rid)?.to_vec(),
+                        v.bank.condition(rid)?.to_string(),
+                    ))
+                })
+                .chain(std::iter::once((reference, x, condition)))
+                .collect();
+            if let Ok(b) = ReferenceBank::from_rows_with_ids(
+                EMBEDDING_DIM,
+                m.spec.density,
+                refs.iter().map(|(i, x, c)| (*i, &x[..], c.as_str())),
+                v.bank.next_id(),
+            ) {
+                v.bank = b;
+            }
+            return Err(e);
+        }
+        v.meta.remove(&reference);
+        v.refresh_threshold(m.spec.percentile);
+        Ok(())
+    }
+
+    /// Scores clips' embeddings against a monitor's bank and records them in its history.
+    pub fn score(
+        &self,
+        id: u64,
+        clips: Vec<(String, Vec<f32>)>,
+        origin: &str,
+    ) -> Result<Vec<ClipScore>, MonitorError> {
+        let m = self.get(id)?;
+        let v = m.view.read().map_err(lock_err)?;
+        if v.bank.len() < 2 {
+            return Err(MonitorError::TooFewReferences {
+                monitor: id,
+                n: v.bank.len(),
+            });
+        }
+        let now = now_ms();
+        let mut out = Vec::with_capacity(clips.len());
+        for (file, x) in clips {
+            let s = v.bank.score(&x)?;
+            out.push(ClipScore {
+                file,
+                score: s.score,
+                threshold: v.threshold,
+                anomaly: v.threshold.map(|t| s.score > t),
+                reference: s.reference,
+                condition: s.condition,
+                percentile: s.percentile,
+                seq: 0,
+            });
+        }
+        drop(v);
+        let rows: Vec<HistoryRow> = out
+            .iter()
+            .map(|c| HistoryRow {
+                seq: 0,
+                monitor: id,
+                at_ms: now,
+                file: c.file.clone(),
+                score: c.score,
+                threshold: c.threshold,
+                anomaly: c.anomaly,
+                condition: c.condition.clone(),
+                reference: c.reference,
+                percentile: c.percentile,
+                origin: origin.to_string(),
+            })
+            .collect();
+        let seqs = self.with_store(|s| s.append_history(&rows))?;
+        for (c, s) in out.iter_mut().zip(seqs) {
+            c.seq = s;
+        }
+        Ok(out)
+    }
+
+    pub fn history(
+        &self,
+        id: u64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, MonitorError> {
+        self.get(id)?;
+        self.with_store(|s| s.history(id, before, after, limit))
+    }
+}

@@ -1,0 +1,433 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so that a change is on disk
+//! when its transaction commits and a crash (even of the machine) loses nothing acknowledged. A lock file
+//! keeps a second process from writing the same store.
+
+use crate::store::{BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub const DB_FILE: &str = "monitor.sqlite";
+pub const LOCK_FILE: &str = "monitor.lock";
+const SCHEMA_VERSION: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS monitors (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    machine_type TEXT NOT NULL,
+    section TEXT NOT NULL,
+    density TEXT NOT NULL,
+    percentile REAL NOT NULL,
+    created_ms INTEGER NOT NULL,
+    next_ref_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refs (
+    monitor INTEGER NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    id INTEGER NOT NULL,
+    condition TEXT NOT NULL,
+    file TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    embedding BLOB NOT NULL,
+    density REAL,
+    PRIMARY KEY (monitor, id)
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    monitor INTEGER NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    at_ms INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    score REAL NOT NULL,
+    threshold REAL,
+    anomaly INTEGER,
+    condition TEXT NOT NULL,
+    reference INTEGER NOT NULL,
+    percentile REAL NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_by_monitor ON history (monitor, seq);
+";
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    // Held for the store's lifetime: the OS releases it when the process ends, also on kill -9.
+    _lock: File,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn f32_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_f32(b: &[u8]) -> Option<Vec<f32>> {
+    if b.len() % 4 != 0 {
+        return None;
+    }
+    Some(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store in folder `dir`; refuses a folder another process writes.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let open_err = |path: &Path, message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| open_err(dir, e.to_string()))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| open_err(&lock_path, e.to_string()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(open_err(
+                    dir,
+                    "another asd monitor process is using this store (only one may write it)".into(),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(open_err(&lock_path, e.to_string()));
+            }
+        }
+        let path = dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|e| open_err(&path, e.to_string()))?;
+        let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(())
+        };
+        setup(&conn).map_err(|e| open_err(&path, e.to_string()))?;
+        let store = Self {
+            conn,
+            path,
+            _lock: lock,
+        };
+        match store.meta("schema_version")? {
+            None => store.set_meta("schema_version", SCHEMA_VERSION)?,
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(open_err(
+                    &store.path,
+                    format!("store schema version {v}, this build reads {SCHEMA_VERSION}"),
+                ));
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(db)
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(db)
+    }
+}
+
+fn write_change(tx: &rusqlite::Transaction<'_>, c: &BankChange) -> rusqlite::Result<()> {
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO refs (monitor, id, condition, file, created_ms, embedding, density)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for r in &c.added {
+            ins.execute(params![
+                c.monitor as i64,
+                r.id as i64,
+                r.condition,
+                r.file,
+                r.created_ms,
+                f32_blob(&r.embedding),
+                r.density
+            ])?;
+        }
+        let mut del = tx.prepare_cached("DELETE FROM refs WHERE monitor = ?1 AND id = ?2")?;
+        for id in &c.removed {
+            del.execute(params![c.monitor as i64, *id as i64])?;
+        }
+        let mut upd =
+            tx.prepare_cached("UPDATE refs SET density = ?3 WHERE monitor = ?1 AND id = ?2")?;
+        for (id, d) in &c.densities {
+            upd.execute(params![c.monitor as i64, *id as i64, d])?;
+        }
+    }
+    tx.execute(
+        "UPDATE monitors SET next_ref_id = ?2 WHERE id = ?1",
+        params![c.monitor as i64, c.next_ref_id as i64],
+    )?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn model_key(&self) -> Result<Option<String>, StoreError> {
+        self.meta("model_key")
+    }
+
+    fn set_model_key(&mut self, key: &str) -> Result<(), StoreError> {
+        self.set_meta("model_key", key)
+    }
+
+    fn create_monitor(
+        &mut self,
+        spec: &MonitorSpec,
+        created_ms: i64,
+        initial: &BankChange,
+    ) -> Result<u64, StoreError> {
+        let density = serde_json::to_string(&spec.density)
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let tx = self.conn.transaction().map_err(db)?;
+        let taken: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM monitors WHERE name = ?1",
+                [&spec.name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some(id) = taken {
+            return Err(StoreError::Conflict(format!(
+                "a monitor named '{}' exists already (id {id})",
+                spec.name
+            )));
+        }
+        tx.execute(
+            "INSERT INTO monitors (name, machine_type, section, density, percentile, created_ms, next_ref_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![
+                spec.name,
+                spec.machine_type,
+                spec.section,
+                density,
+                spec.percentile,
+                created_ms
+            ],
+        )
+        .map_err(db)?;
+        let id = tx.last_insert_rowid() as u64;
+        let change = BankChange {
+            monitor: id,
+            ..initial.clone()
+        };
+        write_change(&tx, &change).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(id)
+    }
+
+    fn delete_monitor(&mut self, id: u64) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM monitors WHERE id = ?1", [id as i64])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NoMonitor(id));
+        }
+        Ok(())
+    }
+
+    fn monitors(&self) -> Result<Vec<MonitorRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, name, machine_type, section, density, percentile, created_ms, next_ref_id
+                 FROM monitors ORDER BY id",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, f64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, name, machine_type, section, density, percentile, created_ms, next) =
+                row.map_err(db)?;
+            let density = serde_json::from_str(&density).map_err(|e| {
+                StoreError::Corrupt(format!("monitor {id}: density '{density}': {e}"))
+            })?;
+            out.push(MonitorRow {
+                id: id as u64,
+                spec: MonitorSpec {
+                    name,
+                    machine_type,
+                    section,
+                    density,
+                    percentile,
+                },
+                created_ms,
+                next_ref_id: next as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    fn references(&self, monitor: u64) -> Result<Vec<ReferenceRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, condition, file, created_ms, embedding, density FROM refs
+                 WHERE monitor = ?1 ORDER BY id",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map([monitor as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Option<f64>>(5)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, condition, file, created_ms, blob, density) = row.map_err(db)?;
+            let embedding = blob_f32(&blob).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "monitor {monitor}, reference {id}: embedding of {} bytes",
+                    blob.len()
+                ))
+            })?;
+            out.push(ReferenceRow {
+                id: id as u64,
+                condition,
+                file,
+                created_ms,
+                embedding,
+                density,
+            });
+        }
+        Ok(out)
+    }
+
+    fn apply(&mut self, change: &BankChange) -> Result<(), StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let exists: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM monitors WHERE id = ?1",
+                [change.monitor as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::NoMonitor(change.monitor));
+        }
+        write_change(&tx, change).map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn append_history(&mut self, rows: &[HistoryRow]) -> Result<Vec<i64>, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let mut seqs = Vec::with_capacity(rows.len());
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO history (monitor, at_ms, file, score, threshold, anomaly, condition,
+                     reference, percentile, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(db)?;
+            for h in rows {
+                ins.execute(params![
+                    h.monitor as i64,
+                    h.at_ms,
+                    h.file,
+                    h.score,
+                    h.threshold,
+                    h.anomaly,
+                    h.condition,
+                    h.reference as i64,
+                    h.percentile,
+                    h.origin
+                ])
+                .map_err(db)?;
+                seqs.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(seqs)
+    }
+
+    fn history(
+        &self,
+        monitor: u64,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, monitor, at_ms, file, score, threshold, anomaly, condition, reference,
+                 percentile, origin FROM history
+                 WHERE monitor = ?1 AND seq < ?2 AND seq > ?3 ORDER BY seq DESC LIMIT ?4",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(
+                params![
+                    monitor as i64,
+                    before.unwrap_or(i64::MAX),
+                    after.unwrap_or(i64::MIN),
+                    limit as i64
+                ],
+                |r| {
+                    Ok(HistoryRow {
+                        seq: r.get(0)?,
+                        monitor: r.get::<_, i64>(1)? as u64,
+                        at_ms: r.get(2)?,
+                        file: r.get(3)?,
+                        score: r.get(4)?,
+                        threshold: r.get(5)?,
+                        anomaly: r.get(6)?,
+                        condition: r.get(7)?,
+                        reference: r.get::<_, i64>(8)? as u64,
+                        percentile: r.get(9)?,
+                        origin: r.get(10)?,
+                    })
+                },
+            )
+            .map_err(db)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+    }
+}
