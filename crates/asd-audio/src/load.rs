@@ -30,7 +30,11 @@ pub fn load_clip(path: &Path, opts: &LoadOptions) -> Result<Audio, AudioError> {
 
 /// Decodes a clip held in memory (`name` stands for it in errors) and converts it to `opts.rate`.
 pub fn load_bytes(bytes: Vec<u8>, name: &str, opts: &LoadOptions) -> Result<Audio, AudioError> {
-    to_rate(decode_bytes(bytes, name, opts.channel)?, Path::new(name), opts)
+    to_rate(
+        decode_bytes(bytes, name, opts.channel)?,
+        Path::new(name),
+        opts,
+    )
 }
 
 fn to_rate(audio: Audio, path: &Path, opts: &LoadOptions) -> Result<Audio, AudioError> {

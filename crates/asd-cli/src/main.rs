@@ -76,7 +76,8 @@ fn main() -> std::process::ExitCode {
     keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,symphonia_core::formats::probe=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

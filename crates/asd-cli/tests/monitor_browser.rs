@@ -37,16 +37,19 @@ fn free_port() -> u16 {
 
 fn start_driver(driver: &Path) -> (Driver, String) {
     let port = free_port();
-    let child = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // Wrapped at once, so the process is killed and reaped on every path, panics included.
+    let driver = Driver(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (Driver(child), url);
+            return (driver, url);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -55,14 +58,19 @@ fn start_driver(driver: &Path) -> (Driver, String) {
 
 #[test]
 fn the_page_enrols_and_scores_clips_in_a_real_browser() {
-    let chromium = find("ASD_CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+    let chromium = find(
+        "ASD_CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    );
     let driver = find("ASD_CHROMEDRIVER", &["/usr/bin/chromedriver"]);
     let (Some(chromium), Some(driver)) = (chromium, driver) else {
         assert!(
             std::env::var("ASD_REQUIRE_BROWSER").as_deref() != Ok("1"),
             "ASD_REQUIRE_BROWSER=1 but chromium or chromedriver is missing"
         );
-        eprintln!("SKIPPED: chromium and chromedriver not found (apt-get install chromium chromium-driver)");
+        eprintln!(
+            "SKIPPED: chromium and chromedriver not found (apt-get install chromium chromium-driver)"
+        );
         return;
     };
     let f = fixture();
@@ -78,7 +86,10 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
         .iter()
         .map(|p| p.to_str().unwrap().to_string())
         .collect();
-    let probe = clips(f, "test", "source", "normal")[0].to_str().unwrap().to_string();
+    let probe = clips(f, "test", "source", "normal")[0]
+        .to_str()
+        .unwrap()
+        .to_string();
     rt.block_on(async {
         let mut caps = serde_json::Map::new();
         caps.insert(
@@ -98,38 +109,114 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
             .expect("a WebDriver session");
         let wait = Duration::from_secs(60);
         c.goto(&svc.url).await.unwrap();
-        c.wait().at_most(wait).for_element(Locator::Css("body[data-ready='1']")).await.unwrap();
+        c.wait()
+            .at_most(wait)
+            .for_element(Locator::Css("body[data-ready='1']"))
+            .await
+            .unwrap();
 
-        c.find(Locator::Id("new-name")).await.unwrap().send_keys("fan_00").await.unwrap();
-        c.find(Locator::Id("new-machine")).await.unwrap().send_keys("fan").await.unwrap();
-        c.find(Locator::Id("create-btn")).await.unwrap().click().await.unwrap();
-        c.wait().at_most(wait).for_element(Locator::XPath("//h2[@id='title'][contains(., 'fan_00')]")).await.unwrap();
+        c.find(Locator::Id("new-name"))
+            .await
+            .unwrap()
+            .send_keys("fan_00")
+            .await
+            .unwrap();
+        c.find(Locator::Id("new-machine"))
+            .await
+            .unwrap()
+            .send_keys("fan")
+            .await
+            .unwrap();
+        c.find(Locator::Id("create-btn"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .at_most(wait)
+            .for_element(Locator::XPath("//h2[@id='title'][contains(., 'fan_00')]"))
+            .await
+            .unwrap();
 
         // Enrol the source clips through the file input (what a drop does, too).
-        c.find(Locator::Id("mode-enrol")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("mode-enrol"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let cond = c.find(Locator::Id("condition")).await.unwrap();
         cond.clear().await.unwrap();
         cond.send_keys("source").await.unwrap();
-        c.find(Locator::Id("files")).await.unwrap().send_keys(&source.join("\n")).await.unwrap();
-        c.find(Locator::Id("send")).await.unwrap().click().await.unwrap();
-        let want = format!("//tr[@class='result']/td[contains(., 'enrolled {} clip(s)')]", source.len());
-        c.wait().at_most(wait).for_element(Locator::XPath(&want)).await.unwrap();
-        let mix = c.find(Locator::Css("#conditions .tag")).await.unwrap().text().await.unwrap();
+        c.find(Locator::Id("files"))
+            .await
+            .unwrap()
+            .send_keys(&source.join("\n"))
+            .await
+            .unwrap();
+        c.find(Locator::Id("send"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let want = format!(
+            "//tr[@class='result']/td[contains(., 'enrolled {} clip(s)')]",
+            source.len()
+        );
+        c.wait()
+            .at_most(wait)
+            .for_element(Locator::XPath(&want))
+            .await
+            .unwrap();
+        let mix = c
+            .find(Locator::Css("#conditions .tag"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(mix, format!("source: {}", source.len()));
 
         // Score one clip: its row shows a score and a decision, and the chart has its point.
-        c.find(Locator::Id("mode-score")).await.unwrap().click().await.unwrap();
-        c.find(Locator::Id("files")).await.unwrap().clear().await.unwrap();
-        c.find(Locator::Id("files")).await.unwrap().send_keys(&probe).await.unwrap();
-        c.find(Locator::Id("send")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("mode-score"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Id("files"))
+            .await
+            .unwrap()
+            .clear()
+            .await
+            .unwrap();
+        c.find(Locator::Id("files"))
+            .await
+            .unwrap()
+            .send_keys(&probe)
+            .await
+            .unwrap();
+        c.find(Locator::Id("send"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let row = c
             .wait()
             .at_most(wait)
-            .for_element(Locator::XPath("//tr[@class='result'][td[contains(., 'source_test_normal')]]"))
+            .for_element(Locator::XPath(
+                "//tr[@class='result'][td[contains(., 'source_test_normal')]]",
+            ))
             .await
             .unwrap();
         let text = row.text().await.unwrap();
-        assert!(text.contains("normal") || text.contains("anomaly"), "{text}");
+        assert!(
+            text.contains("normal") || text.contains("anomaly"),
+            "{text}"
+        );
         let score: f64 = row
             .find(Locator::Css("td.score"))
             .await
@@ -147,6 +234,11 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
     // What the page did is what the API holds.
     let (_, v) = call("GET", &format!("{}/v1/monitors", svc.url), None, None);
     assert_eq!(v["monitors"][0]["references"], source.len());
-    let (_, h) = call("GET", &format!("{}/v1/monitors/1/history", svc.url), None, None);
+    let (_, h) = call(
+        "GET",
+        &format!("{}/v1/monitors/1/history", svc.url),
+        None,
+        None,
+    );
     assert_eq!(h["history"].as_array().unwrap().len(), 1);
 }

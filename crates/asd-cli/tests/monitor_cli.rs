@@ -19,27 +19,36 @@ fn scores(url: &str, id: u64, files: &[std::path::PathBuf]) -> Vec<f64> {
 #[test]
 fn a_target_condition_is_learnt_from_three_enrolled_clips_without_retraining() {
     let f = fixture();
+    let weights = std::fs::read(f.model.join("model.safetensors")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let svc = Service::start(&f.model, &tmp.path().join("store"), &[]);
     let url = svc.url.clone();
     let id = create_monitor(&url, "fan_00");
 
+    // The monitor starts from the source-domain training clips of the tiny data.
     let source_train = clips(f, "train", "source", "normal");
     let v = enrol(&url, id, "source", &source_train);
     assert_eq!(v["references"], source_train.len());
 
     let source_normal = clips(f, "test", "source", "normal");
     let target_normal: Vec<_> = f.extra_target[3..].to_vec();
-    let anomalies: Vec<_> = clips(f, "test", "source", "anomaly")
-        .into_iter()
-        .chain(clips(f, "test", "target", "anomaly"))
-        .collect();
+    let threshold = || {
+        let (_, m) = call("GET", &format!("{url}/v1/monitors/{id}"), None, None);
+        m["threshold"].as_f64().unwrap()
+    };
     let sn = stats(&scores(&url, id, &source_normal));
-    let tn_before = stats(&scores(&url, id, &target_normal));
-    let an_before = stats(&scores(&url, id, &anomalies));
-    let (_, mon) = call("GET", &format!("{url}/v1/monitors/{id}"), None, None);
-    let thr_before = mon["threshold"].as_f64().unwrap();
-    eprintln!("before: source normal {sn:?}, target normal {tn_before:?}, anomalies {an_before:?}, threshold {thr_before}");
+    let tn = stats(&scores(&url, id, &target_normal));
+    let an = scores(&url, id, &f.strong_anomalies);
+    let thr = threshold();
+    eprintln!(
+        "source bank: source normal {sn:?}, target normal {tn:?}, anomalies {an:?}, threshold {thr}"
+    );
+    // Without target references, normal target clips look unlike anything normal.
+    assert!(
+        tn.0 > sn.2,
+        "target normals {tn:?} vs source normals {sn:?}"
+    );
+    assert!(an.iter().all(|&s| s > thr), "{an:?} vs {thr}");
 
     // Three target clips: the two of the dataset and one more rendered like them.
     let mut target_refs = clips(f, "train", "target", "normal");
@@ -47,22 +56,46 @@ fn a_target_condition_is_learnt_from_three_enrolled_clips_without_retraining() {
     assert_eq!(target_refs.len(), 3);
     let v = enrol(&url, id, "target", &target_refs);
     assert_eq!(v["conditions"]["target"], 3);
-    let (_, mon) = call("GET", &format!("{url}/v1/monitors/{id}"), None, None);
-    let thr_after = mon["threshold"].as_f64().unwrap();
-    let sn_after = stats(&scores(&url, id, &source_normal));
-    let after = score(&url, id, &target_normal);
-    let tn_after = stats(&after.iter().map(|r| r.1).collect::<Vec<_>>());
-    let an_after = stats(&scores(&url, id, &anomalies));
-    eprintln!("after: source normal {sn_after:?}, target normal {tn_after:?}, anomalies {an_after:?}, threshold {thr_after}");
+    assert_eq!(v["conditions"]["source"], source_train.len());
 
-    assert!(false, "numbers");
+    let thr = threshold();
+    let sn = stats(&scores(&url, id, &source_normal));
+    let after = score(&url, id, &target_normal);
+    let tn = stats(&after.iter().map(|r| r.1).collect::<Vec<_>>());
+    let an_after = score(&url, id, &f.strong_anomalies);
+    eprintln!(
+        "after 3 target clips: source normal {sn:?}, target normal {tn:?}, anomalies {an_after:?}, threshold {thr}"
+    );
+    // Now they score within the source normals' range, are decided normal, and are nearest to the
+    // target references...
+    assert!(
+        tn.2 <= sn.2,
+        "target normals {tn:?} vs source normals {sn:?}"
+    );
+    for (file, s, anomaly, condition) in &after {
+        assert_eq!(*anomaly, Some(false), "{file}: {s} vs threshold {thr}");
+        assert_eq!(condition, "target", "{file}");
+    }
+    // ... while anomalies of both domains still score above the threshold.
+    for (file, s, anomaly, _) in &an_after {
+        assert_eq!(*anomaly, Some(true), "{file}: {s} vs threshold {thr}");
+    }
+    // No retraining: the model is the one the service started with.
+    assert_eq!(
+        std::fs::read(f.model.join("model.safetensors")).unwrap(),
+        weights
+    );
 }
 
 #[test]
 fn bad_input_gets_a_clear_http_error_and_the_service_keeps_serving() {
     let f = fixture();
     let tmp = tempfile::tempdir().unwrap();
-    let svc = Service::start(&f.model, &tmp.path().join("store"), &["--max-body-mib", "32"]);
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &["--max-body-mib", "32"],
+    );
     let url = svc.url.clone();
     let id = create_monitor(&url, "fan_00");
     let refs = clips(f, "train", "source", "normal");
@@ -73,22 +106,45 @@ fn bad_input_gets_a_clear_http_error_and_the_service_keeps_serving() {
         ("/v1/monitors/abc/score", 404),
         ("/v1/nothing", 404),
     ] {
-        let (st, v) = call("POST", &format!("{url}{path}"), Some("audio/wav"), Some(vec![1, 2]));
+        let (st, v) = call(
+            "POST",
+            &format!("{url}{path}"),
+            Some("audio/wav"),
+            Some(vec![1, 2]),
+        );
         assert_eq!(st, want, "{path}: {v}");
-        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {v}"
+        );
     }
     // Scoring an empty bank, then a bank of one reference: 409 naming the count.
     let one = std::fs::read(&refs[0]).unwrap();
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/score"), Some("audio/wav"), Some(one.clone()));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/score"),
+        Some("audio/wav"),
+        Some(one.clone()),
+    );
     assert_eq!(st, 409, "{v}");
     assert!(v["error"].as_str().unwrap().contains("0 reference"), "{v}");
     enrol(&url, id, "source", &refs[..1]);
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/score"), Some("audio/wav"), Some(one.clone()));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/score"),
+        Some("audio/wav"),
+        Some(one.clone()),
+    );
     assert_eq!(st, 409, "{v}");
     assert!(v["error"].as_str().unwrap().contains("1 reference"), "{v}");
     // A bank smaller than K + 1 scores with K clipped to N − 1, and says so.
     enrol(&url, id, "source", &refs[1..4]);
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/score?name=a.wav"), Some("audio/wav"), Some(one.clone()));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/score?name=a.wav"),
+        Some("audio/wav"),
+        Some(one.clone()),
+    );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["neighbours"], 3);
 
@@ -99,7 +155,11 @@ fn bad_input_gets_a_clear_http_error_and_the_service_keeps_serving() {
         std::fs::read(p).unwrap()
     };
     for (name, body, needle) in [
-        ("notes.txt", b"this is not audio".to_vec(), "not a supported audio file"),
+        (
+            "notes.txt",
+            b"this is not audio".to_vec(),
+            "not a supported audio file",
+        ),
         ("empty.wav", Vec::new(), "empty body"),
         ("long.wav", ten_min, "600.0 s"),
     ] {
@@ -112,36 +172,70 @@ fn bad_input_gets_a_clear_http_error_and_the_service_keeps_serving() {
             );
             assert_eq!(st, 422, "{route} {name}: {v}");
             let e = v["error"].as_str().unwrap();
-            assert!(e.contains(name) && e.contains(needle), "{route} {name}: {e}");
+            assert!(
+                e.contains(name) && e.contains(needle),
+                "{route} {name}: {e}"
+            );
         }
     }
     // One bad clip among good ones: scoring scores the good ones and lists the bad one.
     let junk = tmp.path().join("junk.wav");
     std::fs::write(&junk, b"RIFF....WAVEjunk").unwrap();
     let (ct, body) = multipart(&[], &[refs[5].clone(), junk.clone()]);
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/score"), Some(&ct), Some(body));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/score"),
+        Some(&ct),
+        Some(body),
+    );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["results"].as_array().unwrap().len(), 1);
     assert_eq!(v["bad_clips"][0]["file"], "junk.wav");
     // ... while enrolment is all or nothing.
     let (ct, body) = multipart(&[("condition", "x")], &[refs[5].clone(), junk]);
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/references"), Some(&ct), Some(body));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/references"),
+        Some(&ct),
+        Some(body),
+    );
     assert_eq!(st, 422, "{v}");
     let (_, m) = call("GET", &format!("{url}/v1/monitors/{id}"), None, None);
     assert_eq!(m["references"], 4, "{m}");
 
     // A body over the limit: 413.
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/score"), Some("audio/wav"), Some(vec![0u8; 33 << 20]));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/score"),
+        Some("audio/wav"),
+        Some(vec![0u8; 33 << 20]),
+    );
     assert_eq!(st, 413, "{v}");
     // Bad JSON and bad settings for a monitor: 400 with the reason; a taken name: 409.
-    let (st, v) = call("POST", &format!("{url}/v1/monitors"), Some("application/json"), Some(b"{".to_vec()));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors"),
+        Some("application/json"),
+        Some(b"{".to_vec()),
+    );
     assert_eq!(st, 400, "{v}");
-    let (st, v) = post_json(&format!("{url}/v1/monitors"), serde_json::json!({"name": "z", "k": 0}));
+    let (st, v) = post_json(
+        &format!("{url}/v1/monitors"),
+        serde_json::json!({"name": "z", "k": 0}),
+    );
     assert_eq!(st, 400, "{v}");
-    let (st, v) = post_json(&format!("{url}/v1/monitors"), serde_json::json!({"name": "fan_00"}));
+    let (st, v) = post_json(
+        &format!("{url}/v1/monitors"),
+        serde_json::json!({"name": "fan_00"}),
+    );
     assert_eq!(st, 409, "{v}");
     // A stream in a sample format the service does not know: 400 naming the parameter.
-    let (st, v) = call("POST", &format!("{url}/v1/monitors/{id}/stream?format=u8"), Some("application/octet-stream"), Some(vec![0; 100]));
+    let (st, v) = call(
+        "POST",
+        &format!("{url}/v1/monitors/{id}/stream?format=u8"),
+        Some("application/octet-stream"),
+        Some(vec![0; 100]),
+    );
     assert_eq!(st, 400, "{v}");
     assert!(v["error"].as_str().unwrap().contains("format"), "{v}");
 
@@ -149,7 +243,13 @@ fn bad_input_gets_a_clear_http_error_and_the_service_keeps_serving() {
     let (st, _) = call("GET", &format!("{url}/healthz"), None, None);
     assert_eq!(st, 200);
     let a = agent();
-    let text = a.get(&format!("{url}/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
+    let text = a
+        .get(&format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
     assert!(text.contains("asd_clips_scored_total 2"), "{text}");
     assert!(text.contains("asd_http_requests_total{method=\"POST\",route=\"/v1/monitors/{id}/score\",status=\"422\"} 3"), "{text}");
     assert!(text.contains("asd_http_request_duration_seconds_bucket{route=\"/v1/monitors/{id}/score\",le=\"+Inf\"}"), "{text}");
@@ -176,7 +276,10 @@ fn kill_9_during_enrolment_loses_no_acknowledged_reference() {
                 let body = std::fs::read(r).unwrap();
                 let a = agent();
                 let Ok(mut resp) = a
-                    .post(&format!("{url}/v1/monitors/{id}/references?condition=c{}&name=r{i}.wav", i % 3))
+                    .post(&format!(
+                        "{url}/v1/monitors/{id}/references?condition=c{}&name=r{i}.wav",
+                        i % 3
+                    ))
                     .send(&body[..])
                 else {
                     return; // the service is gone
@@ -184,7 +287,9 @@ fn kill_9_during_enrolment_loses_no_acknowledged_reference() {
                 if resp.status().as_u16() != 201 {
                     return;
                 }
-                let Ok(text) = resp.body_mut().read_to_string() else { return };
+                let Ok(text) = resp.body_mut().read_to_string() else {
+                    return;
+                };
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 acked.lock().unwrap().push(v["ids"][0].as_u64().unwrap());
             }
@@ -201,14 +306,32 @@ fn kill_9_during_enrolment_loses_no_acknowledged_reference() {
 
     // Restarted, the service has every acknowledged reference.
     let svc = Service::start(&f.model, &store, &[]);
-    let (st, v) = call("GET", &format!("{}/v1/monitors/{id}/references?limit=1000", svc.url), None, None);
+    let (st, v) = call(
+        "GET",
+        &format!("{}/v1/monitors/{id}/references?limit=1000", svc.url),
+        None,
+        None,
+    );
     assert_eq!(st, 200, "{v}");
-    let ids: Vec<u64> = v["references"].as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = v["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
     for a in &acked {
-        assert!(ids.contains(a), "acknowledged reference {a} lost; have {ids:?}");
+        assert!(
+            ids.contains(a),
+            "acknowledged reference {a} lost; have {ids:?}"
+        );
     }
     // At most the one request in flight at the kill may have landed unacknowledged.
-    assert!(ids.len() <= acked.len() + 1, "{} stored, {} acked", ids.len(), acked.len());
+    assert!(
+        ids.len() <= acked.len() + 1,
+        "{} stored, {} acked",
+        ids.len(),
+        acked.len()
+    );
     drop(svc);
 
     // The densities the store holds, written change by change, equal a full refit of its rows.
@@ -218,14 +341,19 @@ fn kill_9_during_enrolment_loses_no_acknowledged_reference() {
     let bank = asd_scoring::bank::ReferenceBank::from_rows_with_ids(
         512,
         m.spec.density,
-        rows.iter().map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
+        rows.iter()
+            .map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
         m.next_ref_id,
     )
     .unwrap();
     let refit = bank.refit();
     for (i, &rid) in bank.ids().iter().enumerate() {
         let stored = rows.iter().find(|r| r.id == rid).unwrap().density;
-        assert_eq!(stored.map(f64::to_bits), Some(refit.densities[i].to_bits()), "reference {rid}");
+        assert_eq!(
+            stored.map(f64::to_bits),
+            Some(refit.densities[i].to_bits()),
+            "reference {rid}"
+        );
     }
 }
 
@@ -239,7 +367,11 @@ fn stream_and_watch_score_what_arrives() {
     enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
 
     // 10 s of raw 16-bit stereo PCM at 32 kHz: 4.38 s windows with a 2 s hop give 3 windows.
-    let src = asd_audio::load_clip(&clips(f, "test", "source", "normal")[0], &Default::default()).unwrap();
+    let src = asd_audio::load_clip(
+        &clips(f, "test", "source", "normal")[0],
+        &Default::default(),
+    )
+    .unwrap();
     let mut pcm = Vec::new();
     for i in 0..320_000usize {
         let v = (src.samples[(i / 2) % src.samples.len()] * 32767.0) as i16;
@@ -254,7 +386,10 @@ fn stream_and_watch_score_what_arrives() {
         .body_mut()
         .read_to_string()
         .unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4, "{text}");
     for (w, l) in lines[..3].iter().enumerate() {
         assert_eq!(l["window"], w);
@@ -264,7 +399,12 @@ fn stream_and_watch_score_what_arrives() {
     let end = &lines[3];
     assert_eq!(end["done"], true, "{end}");
     assert_eq!(end["windows"], 3);
-    let (_, h) = call("GET", &format!("{url}/v1/monitors/{id}/history?limit=10"), None, None);
+    let (_, h) = call(
+        "GET",
+        &format!("{url}/v1/monitors/{id}/history?limit=10"),
+        None,
+        None,
+    );
     assert_eq!(h["history"].as_array().unwrap().len(), 3);
     assert_eq!(h["history"][0]["origin"], "stream");
     assert_eq!(h["history"][2]["file"], "mic@0.00s");
@@ -280,16 +420,39 @@ fn stream_and_watch_score_what_arrives() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_asd"))
         .args(["monitor", "watch"])
         .arg(&dir)
-        .args(["--monitor", &id.to_string(), "--url", &url, "--existing", "--once", "--interval", "0.1"])
+        .args([
+            "--monitor",
+            &id.to_string(),
+            "--url",
+            &url,
+            "--existing",
+            "--once",
+            "--interval",
+            "0.1",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a bad file makes the exit status fail");
+    assert!(
+        !out.status.success(),
+        "a bad file makes the exit status fail"
+    );
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
-    assert!(stdout.contains("rec_0.wav") && stdout.contains("rec_2.wav"), "{stdout}");
-    assert!(stderr.contains("broken.wav") && stderr.contains("1 file(s) could not be scored"), "{stderr}");
-    let (_, h) = call("GET", &format!("{url}/v1/monitors/{id}/history?limit=10"), None, None);
+    assert!(
+        stdout.contains("rec_0.wav") && stdout.contains("rec_2.wav"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("broken.wav") && stderr.contains("1 file(s) could not be scored"),
+        "{stderr}"
+    );
+    let (_, h) = call(
+        "GET",
+        &format!("{url}/v1/monitors/{id}/history?limit=10"),
+        None,
+        None,
+    );
     assert_eq!(h["history"].as_array().unwrap().len(), 6);
 }
 
@@ -299,7 +462,11 @@ fn a_token_guards_every_route_but_healthz() {
     let tmp = tempfile::tempdir().unwrap();
     let token = tmp.path().join("token");
     std::fs::write(&token, "s3cret-token\n").unwrap();
-    let svc = Service::start(&f.model, &tmp.path().join("store"), &["--token-file", token.to_str().unwrap()]);
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &["--token-file", token.to_str().unwrap()],
+    );
     let url = svc.url.clone();
     let (st, _) = call("GET", &format!("{url}/healthz"), None, None);
     assert_eq!(st, 200);
@@ -308,15 +475,141 @@ fn a_token_guards_every_route_but_healthz() {
         assert_eq!(st, 401, "{path}: {v}");
     }
     let a = agent();
-    let r = a.get(&format!("{url}/v1/monitors")).header("authorization", "Bearer s3cret-token").call().unwrap();
+    let r = a
+        .get(&format!("{url}/v1/monitors"))
+        .header("authorization", "Bearer s3cret-token")
+        .call()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let r = a.get(&format!("{url}/v1/monitors")).header("authorization", "Bearer s3cret-tokeN").call().unwrap();
+    let r = a
+        .get(&format!("{url}/v1/monitors"))
+        .header("authorization", "Bearer s3cret-tokeN")
+        .call()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     // A browser: /?token= sets the cookie the page's requests carry.
     let r = a.get(&format!("{url}/?token=s3cret-token")).call().unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
-    assert!(cookie.starts_with("asd_token=s3cret-token;") && cookie.contains("HttpOnly"), "{cookie}");
-    let r = a.get(&format!("{url}/v1/monitors")).header("cookie", "asd_token=s3cret-token").call().unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.starts_with("asd_token=s3cret-token;") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let r = a
+        .get(&format!("{url}/v1/monitors"))
+        .header("cookie", "asd_token=s3cret-token")
+        .call()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+}
+
+#[test]
+fn import_turns_every_section_of_an_embedding_set_into_a_monitor() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let emb = tmp.path().join("emb");
+    let store = tmp.path().join("store");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let asd = |args: &[String]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_asd"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = asd(&[
+        "embed",
+        "--model",
+        &s(&f.model),
+        "--data",
+        &s(&f.data),
+        "--out",
+        &s(&emb),
+    ]
+    .map(String::from));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let import = [
+        "monitor",
+        "import",
+        "--embeddings",
+        &s(&emb),
+        "--model",
+        &s(&f.model),
+        "--store",
+        &s(&store),
+    ]
+    .map(String::from);
+    let out = asd(&import);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("imported 8 monitor(s)"), "{text}");
+
+    // A second import skips the sections that exist, naming them.
+    let out = asd(&import);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 'fan_section_00'"));
+
+    let svc = Service::start(&f.model, &store, &[]);
+    // While the service runs, nothing else may write its store.
+    let out = asd(&import);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another asd monitor process"));
+
+    let (_, v) = call("GET", &format!("{}/v1/monitors", svc.url), None, None);
+    let ms = v["monitors"].as_array().unwrap();
+    assert_eq!(ms.len(), 8);
+    let fan = ms.iter().find(|m| m["name"] == "fan_section_00").unwrap();
+    assert_eq!(
+        fan["conditions"]["source"],
+        clips(f, "train", "source", "normal").len()
+    );
+    assert_eq!(
+        fan["conditions"]["target"],
+        clips(f, "train", "target", "normal").len()
+    );
+    // Imported references score a clip like enrolled ones: the training clip itself is its own
+    // nearest reference, at distance 0.
+    let id = fan["id"].as_u64().unwrap();
+    let r = score(&svc.url, id, &clips(f, "train", "source", "normal")[..1]);
+    assert!(r[0].1.abs() < 1e-5, "{r:?}");
+
+    // Another model's service refuses the store.
+    drop(svc);
+    let other = tmp.path().join("other_model");
+    std::fs::create_dir_all(&other).unwrap();
+    for file in ["config.json", "classes.json", "model.safetensors"] {
+        std::fs::copy(f.model.join(file), other.join(file)).unwrap();
+    }
+    let mut w = std::fs::read(other.join("model.safetensors")).unwrap();
+    let last = w.len() - 1;
+    w[last] ^= 1;
+    std::fs::write(other.join("model.safetensors"), w).unwrap();
+    let out = asd(&[
+        "monitor",
+        "--model",
+        &s(&other),
+        "--store",
+        &s(&store),
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    .map(String::from));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("embeddings of two models cannot be compared")
+    );
 }

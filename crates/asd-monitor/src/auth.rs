@@ -39,8 +39,11 @@ fn presented(req: &Request) -> Vec<String> {
 
 fn query_token(req: &Request) -> Option<String> {
     req.uri().query()?.split('&').find_map(|kv| {
-        kv.strip_prefix("token=")
-            .map(|t| t.replace("%2B", "+").replace("%2F", "/").replace("%3D", "="))
+        kv.strip_prefix("token=").map(|t| {
+            t.replace("%2B", "+")
+                .replace("%2F", "/")
+                .replace("%3D", "=")
+        })
     })
 }
 

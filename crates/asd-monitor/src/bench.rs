@@ -138,7 +138,10 @@ fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, String> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
-pub fn run(o: &LoadBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<LoadBenchReport, String> {
+pub fn run(
+    o: &LoadBenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LoadBenchReport, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     let work = temp_dir("work")?;
     let model: PathBuf = match &o.model {

@@ -11,8 +11,7 @@ use crate::stream;
 use asd_scoring::density::Density;
 use axum::body::Bytes;
 use axum::extract::{
-    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request,
-    State,
+    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State,
 };
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -63,10 +62,7 @@ pub fn router(state: Shared) -> Router {
     let limit = state.opts.max_body_bytes;
     let api = Router::new()
         .route("/v1/monitors", get(list_monitors).post(create_monitor))
-        .route(
-            "/v1/monitors/{id}",
-            get(get_monitor).delete(delete_monitor),
-        )
+        .route("/v1/monitors/{id}", get(get_monitor).delete(delete_monitor))
         .route(
             "/v1/monitors/{id}/references",
             get(list_references).post(enrol),
@@ -130,7 +126,10 @@ async fn metrics(State(s): State<Shared>) -> Response {
         references,
     });
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()
@@ -486,7 +485,9 @@ pub async fn score_waves(
     let (names, waves): (Vec<String>, Vec<Vec<f32>>) = clips.into_iter().unzip();
     let emb = s.embedder.embed(waves).await?;
     let monitors = s.monitors.clone();
-    let results = blocking(move || Ok(monitors.score(id, names.into_iter().zip(emb).collect(), origin)?)).await?;
+    let results =
+        blocking(move || Ok(monitors.score(id, names.into_iter().zip(emb).collect(), origin)?))
+            .await?;
     let anomalies = results.iter().filter(|r| r.anomaly == Some(true)).count();
     s.metrics.scored(results.len(), anomalies);
     Ok(results)

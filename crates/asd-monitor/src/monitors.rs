@@ -3,7 +3,9 @@
 //! store while the monitor is locked and acknowledged only after its transaction has committed; if the
 //! write fails, the bank is rolled back, so memory never holds what the store lost.
 
-use crate::store::{BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError};
+use crate::store::{
+    BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
+};
 use asd_scoring::bank::{BankError, ReferenceBank};
 use asd_scoring::density::Density;
 use serde::Serialize;
@@ -132,7 +134,9 @@ pub fn now_ms() -> i64 {
 }
 
 fn lock_err<T>(_: T) -> MonitorError {
-    MonitorError::Invalid("internal lock poisoned by an earlier failure; restart the service".into())
+    MonitorError::Invalid(
+        "internal lock poisoned by an earlier failure; restart the service".into(),
+    )
 }
 
 pub fn density_name(d: Density) -> String {
@@ -260,14 +264,6 @@ impl Monitor {
         out.sort_by_key(|r| r.id);
         Ok(out)
     }
-
-    /// Densities by reference id and what a full refit computes for the same bank, for checks.
-    pub fn densities_and_refit(&self) -> Result<(Vec<(u64, f64)>, Vec<f64>), MonitorError> {
-        let v = self.view.read().map_err(lock_err)?;
-        let ids = v.bank.ids();
-        let now = ids.iter().copied().zip(v.bank.densities().iter().copied()).collect();
-        Ok((now, v.bank.refit().densities))
-    }
 }
 
 /// Every monitor, over one store.
@@ -301,7 +297,13 @@ impl Monitors {
     }
 
     pub fn list(&self) -> Result<Vec<Arc<Monitor>>, MonitorError> {
-        Ok(self.monitors.read().map_err(lock_err)?.values().cloned().collect())
+        Ok(self
+            .monitors
+            .read()
+            .map_err(lock_err)?
+            .values()
+            .cloned()
+            .collect())
     }
 
     pub fn with_store<T>(
@@ -413,7 +415,11 @@ impl Monitors {
                 condition: c.condition.clone(),
                 file: c.file.clone(),
                 created_ms: now,
-                embedding: v.bank.embedding(rid).map(<[f32]>::to_vec).unwrap_or_default(),
+                embedding: v
+                    .bank
+                    .embedding(rid)
+                    .map(<[f32]>::to_vec)
+                    .unwrap_or_default(),
                 density: v.bank.density_of_id(rid),
             })
             .collect();

@@ -2,7 +2,9 @@
 //! when its transaction commits and a crash (even of the machine) loses nothing acknowledged. A lock file
 //! keeps a second process from writing the same store.
 
-use crate::store::{BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError};
+use crate::store::{
+    BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -65,7 +67,7 @@ fn f32_blob(v: &[f32]) -> Vec<u8> {
 }
 
 fn blob_f32(b: &[u8]) -> Option<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     Some(
@@ -95,7 +97,8 @@ impl SqliteStore {
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(open_err(
                     dir,
-                    "another asd monitor process is using this store (only one may write it)".into(),
+                    "another asd monitor process is using this store (only one may write it)"
+                        .into(),
                 ));
             }
             Err(std::fs::TryLockError::Error(e)) => {

@@ -63,17 +63,16 @@ fn score_file(agent: &ureq::Agent, o: &WatchOptions, path: &Path) -> Outcome {
         Ok(b) => b,
         Err(e) => return Outcome::Failed(format!("cannot read: {e}")),
     };
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("clip");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("clip");
     let url = format!(
         "{}/v1/monitors/{}/score?name={}",
         o.url.trim_end_matches('/'),
         o.monitor,
         percent(name)
     );
-    let mut req = agent.post(&url).header("content-type", "application/octet-stream");
+    let mut req = agent
+        .post(&url)
+        .header("content-type", "application/octet-stream");
     if let Some(t) = &o.token {
         req = req.header("authorization", &format!("Bearer {t}"));
     }
@@ -90,10 +89,7 @@ fn score_file(agent: &ureq::Agent, o: &WatchOptions, path: &Path) -> Outcome {
     }
     match v["results"].get(0) {
         Some(r) => Outcome::Scored(r.clone()),
-        None => Outcome::Failed(format!(
-            "the service read no clip: {}",
-            v["bad_clips"]
-        )),
+        None => Outcome::Failed(format!("the service read no clip: {}", v["bad_clips"])),
     }
 }
 

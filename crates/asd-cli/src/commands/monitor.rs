@@ -116,9 +116,11 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
 
 fn serve(a: &ServeArgs) -> Result<()> {
     let (Some(model), Some(store)) = (&a.model, &a.store) else {
-        bail!("asd monitor needs --model MODEL_DIR and --store DIR (or a subcommand: import, watch)");
+        bail!(
+            "asd monitor needs --model MODEL_DIR and --store DIR (or a subcommand: import, watch)"
+        );
     };
-    if !(a.max_clip_seconds > 0.0) {
+    if a.max_clip_seconds.is_nan() || a.max_clip_seconds <= 0.0 {
         bail!("--max-clip-seconds must be positive");
     }
     let token = a.token_file.as_deref().map(read_token).transpose()?;
@@ -161,10 +163,7 @@ fn import(a: &ImportArgs) -> Result<()> {
     let monitors = Monitors::load(Box::new(store))?;
     let report = import_set(&monitors, &set, density, a.percentile)?;
     for m in &report.imported {
-        println!(
-            "monitor {} '{}': {} references",
-            m.id, m.name, m.references
-        );
+        println!("monitor {} '{}': {} references", m.id, m.name, m.references);
     }
     for (name, why) in &report.skipped {
         eprintln!("skipped '{name}': {why}");
@@ -183,7 +182,7 @@ fn import(a: &ImportArgs) -> Result<()> {
 }
 
 fn watch_dir(a: &WatchArgs) -> Result<()> {
-    if !(a.interval > 0.0) {
+    if a.interval.is_nan() || a.interval <= 0.0 {
         bail!("--interval must be positive");
     }
     let o = WatchOptions {

@@ -2,8 +2,9 @@
 //! client.
 #![allow(dead_code)]
 
-use asd_dataset::synth::{MACHINES, Preset, plan, render_clip};
 use asd_core::{Domain, Label};
+use asd_dataset::synth::machines::Fault;
+use asd_dataset::synth::{MACHINES, Preset, plan, render_clip};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +21,10 @@ pub struct Fixture {
     /// Extra target-domain normal clips of the machine, rendered like the dataset's (the tiny preset
     /// has only two target training clips per machine).
     pub extra_target: Vec<PathBuf>,
+    /// Rubbing at full severity in both domains, 3 each. The preset's faults are subtle (severities
+    /// drawn from [0, 1)) and a model trained for seconds on 112 one-second clips does not hear most of
+    /// them (nor imbalance or blade damage at full severity); it hears rubbing.
+    pub strong_anomalies: Vec<PathBuf>,
 }
 
 fn run(args: &[&str]) {
@@ -46,7 +51,13 @@ pub fn fixture() -> &'static Fixture {
         let model = root.join("model");
         let s = |p: &Path| p.to_str().unwrap().to_string();
         run(&[
-            "synth", "--preset", "tiny", "--seed", "2", "--out", &s(&data),
+            "synth",
+            "--preset",
+            "tiny",
+            "--seed",
+            "2",
+            "--out",
+            &s(&data),
         ]);
         run(&[
             "train",
@@ -66,9 +77,7 @@ pub fn fixture() -> &'static Fixture {
         let m = MACHINES.iter().position(|m| m.name == MACHINE).unwrap();
         let template = plan(Preset::Tiny, SEED)
             .into_iter()
-            .find(|p| {
-                p.machine == m && p.domain == Domain::Target && p.label == Label::Normal
-            })
+            .find(|p| p.machine == m && p.domain == Domain::Target && p.label == Label::Normal)
             .unwrap();
         let extra = root.join("extra_target");
         std::fs::create_dir_all(&extra).unwrap();
@@ -83,11 +92,34 @@ pub fn fixture() -> &'static Fixture {
                 path
             })
             .collect();
+        let all = plan(Preset::Tiny, SEED);
+        let mut strong_anomalies = Vec::new();
+        for domain in [Domain::Source, Domain::Target] {
+            let t = all
+                .iter()
+                .find(|p| p.machine == m && p.domain == domain && p.label == Label::Anomaly)
+                .unwrap();
+            // Rubbing, the fault this small model hears; at full severity.
+            let kind = MACHINES[m].model.anomalies()[0];
+            for rep in 0..3u64 {
+                let mut p = t.clone();
+                p.seed = 0xFA17_0000 + rep + 8 * domain as u64;
+                p.fault = Some(Fault {
+                    kind,
+                    severity: 1.0,
+                });
+                let x = render_clip(&MACHINES[m], &p, 1.0);
+                let path = extra.join(format!("section_00_{domain}_strong_anomaly_{rep}.wav"));
+                asd_audio::write_wav_i16(&path, &x, 16_000).unwrap();
+                strong_anomalies.push(path);
+            }
+        }
         Fixture {
             root,
             data,
             model,
             extra_target,
+            strong_anomalies,
         }
     })
 }
