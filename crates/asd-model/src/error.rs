@@ -20,6 +20,10 @@ pub enum ModelError {
     },
     #[error("weights: tensor '{name}' has dtype {dtype}, expected F32 (or F64/F16/BF16)")]
     Dtype { name: String, dtype: String },
+    #[error(
+        "weights: tensor '{name}' holds {count} NaN or infinite value(s); the model is unusable"
+    )]
+    NotFinite { name: String, count: usize },
     #[error("{0}")]
     Config(String),
     #[error("{0}")]

@@ -183,15 +183,12 @@ impl ModelDir {
     }
 }
 
-/// A model folder holding a freshly initialised (untrained) network: the cost of a trained one at
-/// every step, for benchmarks of what serves a model.
-pub fn write_seeded(out: &Path, clip_len: usize, seed: u64) -> Result<ModelConfig, ModelError> {
-    let net_cfg = NetConfig::new(clip_len);
-    let net = EmbeddingNet::load(
-        &mut crate::params::SeededInit::new(seed),
-        &net_cfg,
-        &Device::flex(),
-    )?;
+/// A model folder for a network that comes without training history (imported or freshly initialised).
+fn write_untrained_folder(
+    out: &Path,
+    net: &EmbeddingNet,
+    net_cfg: NetConfig,
+) -> Result<ModelConfig, ModelError> {
     let dir = ModelDir::new(out);
     dir.create()?;
     let cfg = ModelConfig {
@@ -202,10 +199,22 @@ pub fn write_seeded(out: &Path, clip_len: usize, seed: u64) -> Result<ModelConfi
         edition: None,
         channel: None,
     };
-    write_weights(&dir.path(WEIGHTS_FILE), &net)?;
+    write_weights(&dir.path(WEIGHTS_FILE), net)?;
     dir.write_classes(&[])?;
     dir.write_config(&cfg)?;
     Ok(cfg)
+}
+
+/// A model folder holding a freshly initialised (untrained) network: the cost of a trained one at
+/// every step, for benchmarks of what serves a model.
+pub fn write_seeded(out: &Path, clip_len: usize, seed: u64) -> Result<ModelConfig, ModelError> {
+    let net_cfg = NetConfig::new(clip_len);
+    let net = EmbeddingNet::load(
+        &mut crate::params::SeededInit::new(seed),
+        &net_cfg,
+        &Device::flex(),
+    )?;
+    write_untrained_folder(out, &net, net_cfg)
 }
 
 /// Turns a PyTorch state dict of the reference network (safetensors) into a model folder.
@@ -238,20 +247,7 @@ pub fn import_torch(
                 .join(", ")
         )));
     }
-    let dir = ModelDir::new(out);
-    dir.create()?;
-    let cfg = ModelConfig {
-        net: net_cfg,
-        train: TrainConfig::default(),
-        sample_rate: asd_audio::MODEL_RATE,
-        dataset: None,
-        edition: None,
-        channel: None,
-    };
-    write_weights(&dir.path(WEIGHTS_FILE), &net)?;
-    dir.write_classes(&[])?;
-    dir.write_config(&cfg)?;
-    Ok(cfg)
+    write_untrained_folder(out, &net, net_cfg)
 }
 
 #[cfg(test)]

@@ -163,6 +163,38 @@ impl ParamSource for TensorMap {
                 want: shape.to_vec(),
             });
         }
+        // A damaged file would otherwise embed every clip as NaN and let each command "succeed".
+        let count = v.iter().filter(|x| !x.is_finite()).count();
+        if count > 0 {
+            return Err(ModelError::NotFinite {
+                name: name.to_string(),
+                count,
+            });
+        }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tensor_with_nan_is_refused_with_its_name() {
+        let mut m = TensorMap::default();
+        m.tensors.insert(
+            "fft_branch.conv1.weight".into(),
+            (vec![3], vec![0.5, f32::NAN, f32::INFINITY]),
+        );
+        m.tensors.insert("ok".into(), (vec![2], vec![0.5, -1.0]));
+        assert_eq!(m.take("ok", &[2], Init::Zeros).unwrap(), vec![0.5, -1.0]);
+        let e = m
+            .take("fft_branch.conv1.weight", &[3], Init::Zeros)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fft_branch.conv1.weight") && e.contains("2 NaN"),
+            "{e}"
+        );
     }
 }

@@ -86,6 +86,10 @@ pub struct ReferenceInfo {
 struct Meta {
     file: String,
     created_ms: i64,
+    /// The embedding as it was enrolled, before the bank normalised it: what the store keeps, since
+    /// normalising a normalised vector again can change its last bits, and a rebuild must give the
+    /// same bits as the bank that grew.
+    raw: Vec<f32>,
 }
 
 struct BankView {
@@ -168,27 +172,39 @@ pub fn validate_spec(spec: &MonitorSpec) -> Result<(), MonitorError> {
     Ok(())
 }
 
+/// A monitor's bank computed from scratch from its stored rows.
+pub fn rebuild_bank(
+    row: &MonitorRow,
+    refs: &[ReferenceRow],
+) -> Result<ReferenceBank, MonitorError> {
+    Ok(ReferenceBank::from_rows_with_ids(
+        EMBEDDING_DIM,
+        row.spec.density,
+        refs.iter()
+            .map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
+        row.next_ref_id,
+    )?)
+}
+
+/// The references whose stored density (written change by change, incrementally) differs in any bit
+/// from a full refit of the stored rows: none, after any sequence of acknowledged changes.
+pub fn stale_densities(bank: &ReferenceBank, refs: &[ReferenceRow]) -> Vec<u64> {
+    refs.iter()
+        .filter(|r| bank.density_of_id(r.id).map(f64::to_bits) != r.density.map(f64::to_bits))
+        .map(|r| r.id)
+        .collect()
+}
+
 impl Monitor {
     fn from_store(row: MonitorRow, refs: Vec<ReferenceRow>) -> Result<Self, MonitorError> {
-        let bank = ReferenceBank::from_rows_with_ids(
-            EMBEDDING_DIM,
-            row.spec.density,
-            refs.iter()
-                .map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
-            row.next_ref_id,
-        )?;
-        // The densities the store holds were computed incrementally; a rebuild must give the same bits.
-        for r in &refs {
-            let now = bank.density_of_id(r.id);
-            if now.map(f64::to_bits) != r.density.map(f64::to_bits) {
-                tracing::warn!(
-                    monitor = row.id,
-                    reference = r.id,
-                    stored = ?r.density,
-                    rebuilt = ?now,
-                    "stored density differs from the rebuilt bank; using the rebuilt one"
-                );
-            }
+        let bank = rebuild_bank(&row, &refs)?;
+        let stale = stale_densities(&bank, &refs);
+        if !stale.is_empty() {
+            tracing::warn!(
+                monitor = row.id,
+                references = ?stale,
+                "stored densities differ from the rebuilt bank; using the rebuilt ones"
+            );
         }
         let meta = refs
             .into_iter()
@@ -198,6 +214,7 @@ impl Monitor {
                     Meta {
                         file: r.file,
                         created_ms: r.created_ms,
+                        raw: r.embedding,
                     },
                 )
             })
@@ -337,7 +354,7 @@ impl Monitors {
                 condition: e.condition.clone(),
                 file: e.file.clone(),
                 created_ms: now,
-                embedding: bank.embedding(*id).map(<[f32]>::to_vec).unwrap_or_default(),
+                embedding: e.embedding.clone(),
                 density: bank.density_of_id(*id),
             })
             .collect();
@@ -358,6 +375,7 @@ impl Monitors {
                     Meta {
                         file: e.file,
                         created_ms: now,
+                        raw: e.embedding,
                     },
                 )
             })
@@ -415,11 +433,7 @@ impl Monitors {
                 condition: c.condition.clone(),
                 file: c.file.clone(),
                 created_ms: now,
-                embedding: v
-                    .bank
-                    .embedding(rid)
-                    .map(<[f32]>::to_vec)
-                    .unwrap_or_default(),
+                embedding: c.embedding.clone(),
                 density: v.bank.density_of_id(rid),
             })
             .collect();
@@ -443,6 +457,7 @@ impl Monitors {
                 Meta {
                     file: c.file,
                     created_ms: now,
+                    raw: c.embedding,
                 },
             );
         }
@@ -454,12 +469,12 @@ impl Monitors {
     pub fn remove_reference(&self, id: u64, reference: u64) -> Result<(), MonitorError> {
         let m = self.get(id)?;
         let mut v = m.view.write().map_err(lock_err)?;
-        let Some(x) = v.bank.embedding(reference).map(<[f32]>::to_vec) else {
+        if v.bank.condition(reference).is_none() {
             return Err(MonitorError::NoReference {
                 monitor: id,
                 id: reference,
             });
-        };
+        }
         let condition = v.bank.condition(reference).unwrap_or_default().to_string();
         let before = v.densities_by_id();
         v.bank.remove(reference)?;
@@ -471,19 +486,21 @@ impl Monitors {
             next_ref_id: v.bank.next_id(),
         };
         if let Err(e) = self.with_store(|s| s.apply(&change)) {
-            // Put it back under its old id, so memory matches the store again.
+            // Rebuild with it, from the embeddings as enrolled, so memory matches the store again.
             let refs: Vec<(u64, Vec<f32>, String)> = v
                 .bank
                 .ids()
                 .iter()
-                .filter_map(|&rid| {
-                    Some((
-                        rid,
-                        v.bank.embedding(rid)?.to_vec(),
-                        v.bank.condition(rid)?.to_string(),
-                    ))
+                .copied()
+                .chain(std::iter::once(reference))
+                .filter_map(|rid| {
+                    let c = if rid == reference {
+                        condition.clone()
+                    } else {
+                        v.bank.condition(rid)?.to_string()
+                    };
+                    Some((rid, v.meta.get(&rid)?.raw.clone(), c))
                 })
-                .chain(std::iter::once((reference, x, condition)))
                 .collect();
             if let Ok(b) = ReferenceBank::from_rows_with_ids(
                 EMBEDDING_DIM,

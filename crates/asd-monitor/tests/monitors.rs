@@ -267,17 +267,11 @@ fn concurrent_enrolment_and_scoring_of_one_monitor_all_land() {
     let store = SqliteStore::open(tmp.path()).unwrap();
     let row = &store.monitors().unwrap()[0];
     let refs = store.references(row.id).unwrap();
-    let bank = asd_scoring::bank::ReferenceBank::from_rows_with_ids(
-        512,
-        row.spec.density,
-        refs.iter()
-            .map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
-        row.next_ref_id,
-    )
-    .unwrap();
-    let refit = bank.refit();
-    for (i, &rid) in bank.ids().iter().enumerate() {
-        let stored = refs.iter().find(|r| r.id == rid).unwrap().density;
-        assert_eq!(stored.map(f64::to_bits), Some(refit.densities[i].to_bits()));
-    }
+    let bank = asd_monitor::monitors::rebuild_bank(row, &refs).unwrap();
+    assert_eq!(refs.len(), 28);
+    assert!(refs.iter().all(|r| r.density.is_some()));
+    assert_eq!(
+        asd_monitor::monitors::stale_densities(&bank, &refs),
+        Vec::<u64>::new()
+    );
 }

@@ -337,8 +337,9 @@ impl ReferenceBank {
     }
 
     /// Recomputes the densities that may have changed (`changed_lists`, or all for GWRP, whose
-    /// normaliser depends on the bank's size) and returns the ids whose density bits changed.
-    fn update_densities(&mut self, changed_lists: &[usize]) -> Vec<usize> {
+    /// normaliser depends on the bank's size) and returns the references whose density bits changed,
+    /// with their old density (NaN where there was none).
+    fn update_densities(&mut self, changed_lists: &[usize]) -> Vec<(usize, f64)> {
         let n = self.len();
         self.densities.resize(n, f64::NAN);
         let candidates: Vec<usize> = match self.density {
@@ -348,18 +349,26 @@ impl ReferenceBank {
         let mut changed = Vec::new();
         for i in candidates {
             let v = self.density_of(i);
-            if v.to_bits() != self.densities[i].to_bits() {
+            let old = self.densities[i];
+            if v.to_bits() != old.to_bits() {
                 self.densities[i] = v;
-                changed.push(i);
+                changed.push((i, old));
             }
         }
         changed
     }
 
-    /// Brings every leave-one-out score up to date after the densities of `changed` moved and the
-    /// references `gone` left the bank: a score whose minimum was attained by neither keeps its
-    /// minimum among the others and only needs the changed candidates; any other is recomputed.
-    fn update_loo(&mut self, changed: &[usize], gone: &[u64]) {
+    /// Brings every leave-one-out score up to date after the densities of `changed` (with their old
+    /// values) moved and the references `gone` left the bank.
+    ///
+    /// d(i, j) / den(j) only moves against its density, and IEEE division is monotone: where a density
+    /// fell, the ratios through it rose (or kept their bits), so such a reference cannot become a new
+    /// minimum, and only a score whose minimum it attained must be recomputed over all references.
+    /// Where a density rose (or is new), the ratios fell: those references are the only candidates a
+    /// kept minimum must be compared with. Adding a clip mostly lowers densities (a closer neighbour
+    /// enters their lists), removing one mostly raises them, so each change touches one of the two
+    /// sets only. The result is what a full recomputation gives, bit for bit.
+    fn update_loo(&mut self, changed: &[(usize, f64)], gone: &[u64]) {
         let n = self.len();
         if n < 2 {
             self.loo.clear();
@@ -372,20 +381,29 @@ impl ReferenceBank {
                 by: u64::MAX,
             },
         );
-        let changed_ids: Vec<u64> = changed.iter().map(|&j| self.ids[j]).collect();
+        let raised: Vec<usize> = changed
+            .iter()
+            .filter(|&&(j, old)| old.is_nan() || self.densities[j] > old)
+            .map(|&(j, _)| j)
+            .collect();
+        let lowered_ids: std::collections::HashSet<u64> = changed
+            .iter()
+            .filter(|&&(j, old)| !old.is_nan() && self.densities[j] < old)
+            .map(|&(j, _)| self.ids[j])
+            .collect();
         let loo: Vec<Loo> = (0..n)
             .into_par_iter()
             .with_min_len(MIN_PAR)
             .map(|i| {
                 let old = self.loo[i];
                 let stale = old.score.is_nan()
-                    || changed_ids.contains(&old.by)
+                    || lowered_ids.contains(&old.by)
                     || gone.contains(&old.by)
                     || !self.index.contains_key(&old.by);
                 if stale {
                     self.full_loo(i)
                 } else {
-                    self.loo_over(i, old, changed.iter().copied())
+                    self.loo_over(i, old, raised.iter().copied())
                 }
             })
             .collect();

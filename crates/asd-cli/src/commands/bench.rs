@@ -75,7 +75,9 @@ pub fn run(c: &BenchCommand) -> Result<()> {
                 !a.skip_unmixed_pass,
                 &a.device.device()?,
             )?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            let mut v = serde_json::to_value(&r)?;
+            v["machine"] = asd_core::machine::describe().into();
+            println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }
         BenchCommand::Monitor(a) => {
@@ -94,6 +96,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Bank(a) => {
+            println!("machine: {}", asd_core::machine::describe());
             println!("| N | D | K | bulk build s | enrol ms | remove ms | score ms |");
             println!("| --- | --- | --- | --- | --- | --- | --- |");
             for &n in &a.n {
@@ -106,6 +109,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Score(a) => {
+            println!("machine: {}", asd_core::machine::describe());
             let gemm = asd_scoring::bench::sgemm_rate(4096, a.d);
             println!("plain SGEMM (4096 × {} × 4096): {gemm:.1} GFLOP/s", a.d);
             println!("| N | M | fit s | score s | total s | GFLOP/s | share of SGEMM |");
