@@ -116,11 +116,7 @@ async fn page() -> Html<&'static str> {
 
 async fn metrics(State(s): State<Shared>) -> Response {
     let list = s.monitors.list().unwrap_or_default();
-    let references = list
-        .iter()
-        .filter_map(|m| m.info().ok())
-        .map(|i| i.references)
-        .sum();
+    let references = list.iter().filter_map(|m| m.size().ok()).sum();
     let text = s.metrics.render(&Gauges {
         monitors: list.len(),
         references,

@@ -1,7 +1,7 @@
 //! `asd monitor import`: every (machine type, section) of an embedding set becomes a monitor whose
 //! references are its normal training clips, tagged with their domain.
 
-use crate::monitors::{Enrolment, MonitorError, Monitors, validate_spec};
+use crate::monitors::{Enrolment, MonitorError, Monitors};
 use crate::store::MonitorSpec;
 use asd_core::EmbeddingSet;
 use asd_core::record::{Label, Split};
@@ -56,7 +56,6 @@ pub fn import_set(
             density,
             percentile,
         };
-        validate_spec(&spec)?;
         let n = clips.len();
         match monitors.create(spec, clips) {
             Ok(m) => report.imported.push(Imported {
