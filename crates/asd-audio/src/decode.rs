@@ -61,6 +61,38 @@ pub fn decode_bytes(bytes: Vec<u8>, name: &str, mode: ChannelMode) -> Result<Aud
     )
 }
 
+/// A file's length in seconds from its header (no decoding); decodes the file where the header does
+/// not say (some MP3/OGG streams).
+pub fn probe_seconds(path: &Path) -> Result<f64, AudioError> {
+    let file = File::open(path).map_err(|source| AudioError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            MediaSourceStream::new(Box::new(file), Default::default()),
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| AudioError::Format {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let header = format.default_track(TrackType::Audio).and_then(|t| {
+        let rate = t.codec_params.as_ref()?.audio()?.sample_rate?;
+        Some((t.num_frames?, rate))
+    });
+    match header {
+        Some((frames, rate)) if rate > 0 => Ok(frames as f64 / f64::from(rate)),
+        _ => decode_file(path, ChannelMode::Average).map(|a| a.duration_s()),
+    }
+}
+
 fn decode_stream(
     mss: MediaSourceStream,
     path: &Path,

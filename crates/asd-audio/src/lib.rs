@@ -11,10 +11,10 @@ pub mod load;
 pub mod resample;
 pub mod wav;
 
-pub use decode::{Audio, ChannelMode, decode_bytes, decode_file};
+pub use decode::{Audio, ChannelMode, decode_bytes, decode_file, probe_seconds};
 pub use error::AudioError;
 pub use features::{FeatureExtractor, HOP, N_FFT, STFT_BINS, stft_frames, subtract_time_mean};
 pub use length::{fit_length, random_offset};
 pub use load::{LoadOptions, MODEL_RATE, load_bytes, load_clip};
 pub use resample::resample;
-pub use wav::write_wav_i16;
+pub use wav::{write_wav_i16, write_wav_i16_channels};

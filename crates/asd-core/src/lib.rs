@@ -6,11 +6,13 @@
 //! deep-learning framework, so scoring and evaluation stay light.
 
 pub mod atomic;
+pub mod channel;
 pub mod embedding_set;
 pub mod machine;
 pub mod record;
 pub mod seed;
 pub mod table;
 
+pub use channel::ChannelPolicy;
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
 pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

@@ -13,16 +13,18 @@ pub enum Edition {
     Dcase2023,
     Dcase2024,
     Dcase2025,
+    Dcase2026,
 }
 
 impl Edition {
-    pub const ALL: [Edition; 6] = [
+    pub const ALL: [Edition; 7] = [
         Edition::Dcase2020,
         Edition::Dcase2021,
         Edition::Dcase2022,
         Edition::Dcase2023,
         Edition::Dcase2024,
         Edition::Dcase2025,
+        Edition::Dcase2026,
     ];
 
     pub fn year(self) -> u16 {
@@ -33,6 +35,31 @@ impl Edition {
             Edition::Dcase2023 => 2023,
             Edition::Dcase2024 => 2024,
             Edition::Dcase2025 => 2025,
+            Edition::Dcase2026 => 2026,
+        }
+    }
+
+    /// Whether the clips are stereo recordings of a near (channel 0) and a far (channel 1) microphone
+    /// (DCASE 2026, "noise-aware").
+    pub fn near_far_stereo(self) -> bool {
+        self == Edition::Dcase2026
+    }
+
+    /// Machine types that occur in this edition only and so identify it (2026's emulated machines of
+    /// the development set and its new evaluation machines).
+    fn own_machines(self) -> &'static [&'static str] {
+        match self {
+            Edition::Dcase2026 => &[
+                "ToyCarEmu",
+                "bearingEmu",
+                "gearboxEmu",
+                "sliderEmu",
+                "valveEmu",
+                "SewingMachine",
+                "BlowerDustCollector",
+                "Sander",
+            ],
+            _ => self.eval_machines(),
         }
     }
 
@@ -42,7 +69,8 @@ impl Edition {
     }
 
     /// Machine types of the evaluation set, which is what tells 2023, 2024 and 2025 apart (their
-    /// development sets share the same seven machines).
+    /// development sets share the same seven machines). 2026's additional training / evaluation set
+    /// shares ToyDrone with 2023 and ToothBrush with 2024.
     fn eval_machines(self) -> &'static [&'static str] {
         match self {
             Edition::Dcase2023 => &[
@@ -75,6 +103,13 @@ impl Edition {
                 "ToyPet",
                 "ToyRCCar",
             ],
+            Edition::Dcase2026 => &[
+                "ToyDrone",
+                "ToothBrush",
+                "SewingMachine",
+                "BlowerDustCollector",
+                "Sander",
+            ],
             _ => &[],
         }
     }
@@ -97,7 +132,9 @@ impl FromStr for Edition {
             .into_iter()
             .find(|e| e.year().to_string() == year.trim())
             .ok_or_else(|| {
-                format!("unknown edition '{s}' (expected 2020, 2021, 2022, 2023, 2024 or 2025)")
+                format!(
+                    "unknown edition '{s}' (expected 2020, 2021, 2022, 2023, 2024, 2025 or 2026)"
+                )
             })
     }
 }
@@ -127,8 +164,15 @@ pub fn detect(e: &EditionEvidence) -> (Edition, bool) {
     if e.sections.iter().any(|s| s != "00") {
         return (Edition::Dcase2022, true);
     }
-    for ed in [Edition::Dcase2023, Edition::Dcase2024, Edition::Dcase2025] {
-        if ed.eval_machines().iter().any(|m| e.machines.contains(*m)) {
+    // 2026 first: its own machine names are distinctive, while two of its evaluation machines were
+    // already evaluation machines of 2023 and 2024.
+    for ed in [
+        Edition::Dcase2026,
+        Edition::Dcase2023,
+        Edition::Dcase2024,
+        Edition::Dcase2025,
+    ] {
+        if ed.own_machines().iter().any(|m| e.machines.contains(*m)) {
             return (ed, true);
         }
     }

@@ -1,8 +1,8 @@
-//! The file-name conventions of DCASE task 2, 2020 to 2025.
+//! The file-name conventions of DCASE task 2, 2020 to 2026.
 //!
 //! - 2020: `normal_id_00_00000000.wav`, `anomaly_id_00_00000000.wav`; eval test `id_05_00000000.wav`.
 //! - 2021: `section_00_source_train_normal_0000.wav`; eval test `section_03_target_test_0000.wav`.
-//! - 2022–2025: `section_00_source_train_normal_0000_<key>_<value>....wav` (or `..._noAttribute.wav`);
+//! - 2022–2026: `section_00_source_train_normal_0000_<key>_<value>....wav` (or `..._noAttribute.wav`);
 //!   eval test files are anonymised: `section_00_0000.wav`.
 
 use asd_core::{Domain, Label, Split};

@@ -18,6 +18,8 @@ pub struct GroupSummary {
     pub min_duration_s: Option<f64>,
     pub max_duration_s: Option<f64>,
     pub sample_rates: BTreeSet<u32>,
+    /// Channel counts of the files (2 for DCASE 2026's near/far stereo).
+    pub channels: BTreeSet<usize>,
 }
 
 impl GroupSummary {
@@ -62,6 +64,7 @@ impl Inspection {
             "classes",
             "duration s",
             "rate Hz",
+            "channels",
         ];
         let rows: Vec<Vec<String>> = self
             .groups
@@ -101,6 +104,11 @@ impl Inspection {
                         .map(u32::to_string)
                         .collect::<Vec<_>>()
                         .join(" "),
+                    g.channels
+                        .iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 ]
             })
             .collect();
@@ -111,13 +119,13 @@ impl Inspection {
 /// Inspects a dataset. With `decode`, every clip is decoded (in parallel) to check it and measure
 /// its duration; `tick` is called once per clip (for a progress bar).
 pub fn inspect(ds: &Dataset, decode: bool, tick: &(dyn Fn() + Sync)) -> Inspection {
-    let audio: Vec<Result<Option<(f64, u32)>, Problem>> = ds
+    let audio: Vec<Result<Option<(f64, u32, usize)>, Problem>> = ds
         .clips
         .par_iter()
         .map(|c: &Clip| {
             let r = if decode {
                 decode_file(&c.path, ChannelMode::Average)
-                    .map(|a| Some((a.duration_s(), a.sample_rate)))
+                    .map(|a| Some((a.duration_s(), a.sample_rate, a.channels)))
                     .map_err(|e| Problem::error(&c.path, strip_path(&e.to_string(), c)))
             } else {
                 Ok(None)
@@ -145,7 +153,8 @@ pub fn inspect(ds: &Dataset, decode: bool, tick: &(dyn Fn() + Sync)) -> Inspecti
         if r.split == Split::Train {
             g.classes.insert(c.class_name());
         }
-        if let Some((dur, rate)) = info {
+        if let Some((dur, rate, channels)) = info {
+            g.channels.insert(channels);
             g.min_duration_s = Some(g.min_duration_s.map_or(dur, |m| m.min(dur)));
             g.max_duration_s = Some(g.max_duration_s.map_or(dur, |m| m.max(dur)));
             g.sample_rates.insert(rate);

@@ -1,4 +1,4 @@
-//! DCASE task 2 datasets: folder layouts, file-name conventions of every edition (2020–2025), the
+//! DCASE task 2 datasets: folder layouts, file-name conventions of every edition (2020–2026), the
 //! evaluators' ground truth for anonymised files, dataset inspection, and a synthetic generator that
 //! writes the same layout.
 
@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod edition;
 pub mod filename;
 pub mod inspect;
+pub mod lengths;
 pub mod problem;
 pub mod synth;
 pub mod truth;

@@ -262,3 +262,152 @@ fn missing_or_empty_roots_are_errors() {
     let e = Dataset::open(d.path(), &OpenOptions::default()).unwrap_err();
     assert!(e.to_string().contains("no machine folders"), "{e}");
 }
+
+/// Layouts built from the organisers' file naming for the editions the tests above do not cover:
+/// (edition, dev machine, dev names, eval machine, eval names). 2022 has sections 00-02 in dev and
+/// 03-05 in eval; 2024 uses `noAttribute` for machines without attributes; 2025 and 2026 are told by
+/// their machine types.
+#[test]
+fn every_edition_is_recognised_from_its_release_names() {
+    let cases: [(Edition, &str, &[&str], &str, &[&str]); 4] = [
+        (
+            Edition::Dcase2022,
+            "bearing",
+            &[
+                "train/section_01_source_train_normal_0000_vel_6_loc_A.wav",
+                "test/section_02_target_test_anomaly_0000_vel_10_loc_B.wav",
+            ],
+            "bearing",
+            &[
+                "train/section_04_source_train_normal_0000_vel_8_loc_C.wav",
+                "test/section_04_0000.wav",
+            ],
+        ),
+        (
+            Edition::Dcase2024,
+            "gearbox",
+            &[
+                "train/section_00_source_train_normal_0000_volt_1.0_wt_30.wav",
+                "test/section_00_source_test_normal_0000_volt_1.0_wt_30.wav",
+            ],
+            "3DPrinter",
+            &[
+                "train/section_00_source_train_normal_0000_noAttribute.wav",
+                "test/section_00_0000.wav",
+            ],
+        ),
+        (
+            Edition::Dcase2025,
+            "fan",
+            &[
+                "train/section_00_source_train_normal_0000_m-n_W.wav",
+                "test/section_00_target_test_anomaly_0000_m-n_X.wav",
+            ],
+            "AutoTrash",
+            &[
+                "train/section_00_source_train_normal_0000_noAttribute.wav",
+                "test/section_00_0000.wav",
+            ],
+        ),
+        (
+            Edition::Dcase2026,
+            "ToyCarEmu",
+            &[
+                "train/section_00_source_train_normal_0000_car_A1_spd_28V.wav",
+                "train/section_00_target_train_normal_0000_car_B2_spd_31V.wav",
+                "test/section_00_source_test_anomaly_0000_car_A1_spd_28V.wav",
+            ],
+            // The additional training data: eval_data/raw/<machine>/train only.
+            "ToyDrone",
+            &["train/section_00_source_train_normal_0000_noAttribute.wav"],
+        ),
+    ];
+    for (edition, dev_m, dev, eval_m, eval) in cases {
+        let d = tempfile::tempdir().unwrap();
+        for f in dev {
+            wav(&d.path().join("dev_data/raw").join(dev_m).join(f));
+        }
+        for f in eval {
+            wav(&d.path().join("eval_data/raw").join(eval_m).join(f));
+        }
+        text(
+            &d.path()
+                .join("dev_data/raw")
+                .join(dev_m)
+                .join("attributes_00.csv"),
+            "file_name,d1p,d1v\n",
+        );
+        let ds = Dataset::open(d.path(), &OpenOptions::default()).unwrap();
+        assert_eq!(ds.edition, edition, "{edition}: detected {}", ds.edition);
+        assert!(ds.edition_certain, "{edition}");
+        assert_eq!(ds.clips.len(), dev.len() + eval.len(), "{edition}");
+        assert_eq!(
+            ds.machine_types()[&Part::Eval].iter().collect::<Vec<_>>(),
+            [eval_m],
+            "{edition}"
+        );
+        let errors: Vec<_> = ds
+            .problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{edition}: {errors:?}");
+        assert_eq!(edition.near_far_stereo(), edition == Edition::Dcase2026);
+    }
+    // ToyDrone alone (a 2023 evaluation machine, and one of 2026's additional training machines) stays
+    // 2023: only 2026's own machine names decide 2026.
+    let d = tempfile::tempdir().unwrap();
+    wav(&d
+        .path()
+        .join("eval_data/raw/ToyDrone/train/section_00_source_train_normal_0000_noAttribute.wav"));
+    assert_eq!(
+        Dataset::open(d.path(), &OpenOptions::default())
+            .unwrap()
+            .edition,
+        Edition::Dcase2023
+    );
+    assert_eq!("2026".parse::<Edition>().unwrap(), Edition::Dcase2026);
+}
+
+/// The network's clip length is the longest of the machine types' median lengths: one 30 s outlier
+/// among 1 s clips does not size it, a type of 2 s clips does, and the outlier is named.
+#[test]
+fn clip_length_is_the_longest_median_and_outliers_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let put = |m: &str, i: usize, seconds: f64| {
+        let p = d.path().join(format!(
+            "dev_data/raw/{m}/train/section_00_source_train_normal_{i:04}_a_1.wav"
+        ));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let x = vec![0.1f32; (seconds * 16_000.0) as usize];
+        write_wav_i16(&p, &x, 16_000).unwrap();
+    };
+    put("fan", 0, 30.0);
+    for i in 1..4 {
+        put("fan", i, 1.0);
+    }
+    for i in 0..3 {
+        put("valve", i, 2.0);
+    }
+    let ds = Dataset::open(d.path(), &OpenOptions::default()).unwrap();
+    let s = asd_dataset::lengths::survey_training_lengths(&ds);
+    assert_eq!(s.median_s["fan"], 1.0);
+    assert_eq!(s.median_s["valve"], 2.0);
+    assert_eq!(s.chosen_s, 2.0);
+    assert_eq!(s.longer.len(), 1);
+    assert!(
+        s.longer[0]
+            .0
+            .ends_with("section_00_source_train_normal_0000_a_1.wav")
+    );
+    let w = s.crop_warning().unwrap();
+    assert!(
+        w.contains("30.00 s") && w.contains("1 training clip"),
+        "{w}"
+    );
+    assert!(
+        s.describe().contains("fan 1.00 s, valve 2.00 s"),
+        "{}",
+        s.describe()
+    );
+}

@@ -224,3 +224,81 @@ fn normal_clips_of_one_attribute_stay_alike_and_the_target_domain_differs() {
         );
     }
 }
+
+/// `asd synth --edition 2026`: stereo files (near, far), 2026's machine names (so the reader calls it
+/// DCASE 2026), three clip lengths, attributes_00.csv; the near channel is the 2023 generator's signal.
+#[test]
+fn edition_2026_writes_stereo_near_far_clips_of_three_lengths() {
+    use asd_dataset::synth::{SynthEdition, plan_edition, render_near_far};
+    let d = tempfile::tempdir().unwrap();
+    let ed = SynthEdition::Dcase2026;
+    let summary = synth::generate_edition(d.path(), Preset::Tiny, 5, ed, None, &|| {}).unwrap();
+    assert_eq!(summary.clips, 8 * (12 + 2 + 12));
+    let ds = Dataset::open(d.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(ds.edition, asd_dataset::Edition::Dcase2026);
+    assert!(ds.problems.is_empty(), "{:#?}", ds.problems);
+    for (m, seconds) in [("valveEmu", 0.6), ("fan", 1.0), ("gearboxEmu", 1.6)] {
+        let clip = ds
+            .clips
+            .iter()
+            .find(|c| c.record.machine_type == m)
+            .unwrap();
+        let near = asd_audio::decode_file(&clip.path, asd_audio::ChannelMode::Pick(0)).unwrap();
+        let far = asd_audio::decode_file(&clip.path, asd_audio::ChannelMode::Pick(1)).unwrap();
+        assert_eq!(near.channels, 2, "{m}");
+        assert!((near.duration_s() - seconds).abs() < 1e-3, "{m}");
+        assert_eq!(near.samples.len(), far.samples.len());
+        assert_ne!(
+            near.samples, far.samples,
+            "{m}: the far channel is its own signal"
+        );
+    }
+    let attrs =
+        std::fs::read_to_string(d.path().join("dev_data/raw/fan/attributes_00.csv")).unwrap();
+    let rows: Vec<&str> = attrs.lines().collect();
+    assert_eq!(rows[0], "file_name,d1p,d1v");
+    assert_eq!(rows.len(), 1 + 14 + 12, "train and named test clips");
+    assert!(rows[1].starts_with("fan/train/section_00_source_train_normal_0000_spd_12.wav,spd,12"));
+    // The near channel is exactly the mono generator's clip.
+    let plans = plan_edition(Preset::Tiny, 5, ed);
+    let machines = ed.machines();
+    for p in plans.iter().step_by(37) {
+        let spec = &machines[p.machine];
+        let [near, _] = render_near_far(spec, p, spec.length);
+        assert_eq!(near, render_clip(spec, p, spec.length), "{}", p.full_name);
+    }
+}
+
+/// The far microphone hears the machine later (4 m: 187 samples), weaker, and with noise of its own.
+#[test]
+fn far_microphone_delays_attenuates_and_adds_its_own_noise() {
+    use asd_dataset::synth::{conditions_far_delay_samples, far_microphone};
+    use rand::SeedableRng;
+    let n = 16_000;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let machine = asd_dataset::synth::dsp::white(n, &mut rng);
+    let room = vec![0.0f32; n];
+    let far = far_microphone(&machine, &room, &mut rng);
+    let xcorr = |lag: usize| -> f64 {
+        (0..n - lag)
+            .map(|i| f64::from(machine[i]) * f64::from(far[i + lag]))
+            .sum()
+    };
+    let best = (0..600)
+        .max_by(|&a, &b| xcorr(a).total_cmp(&xcorr(b)))
+        .unwrap();
+    let delay = conditions_far_delay_samples();
+    assert!(
+        (delay..=delay + 2).contains(&best),
+        "peak at lag {best}, delay {delay}"
+    );
+    // Least-squares gain of the direct path: below the near field's 1.
+    let energy: f64 = machine.iter().map(|v| f64::from(*v).powi(2)).sum();
+    let gain = xcorr(best) / energy;
+    assert!(gain > 0.1 && gain < 0.4, "direct-path gain {gain}");
+    // What the far channel holds besides the machine's delayed copies: its own noise.
+    let rms = |x: &[f32]| asd_dataset::synth::dsp::rms(x);
+    let explained = gain * gain * energy / n as f64;
+    let residual = (rms(&far).powi(2) - explained).max(0.0).sqrt();
+    assert!(residual > 0.25 * rms(&machine), "residual {residual}");
+}

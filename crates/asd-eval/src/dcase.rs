@@ -7,6 +7,10 @@
 //! - `pauc_source`, `pauc_target` and `simple_auc_*`: clips of that domain only, normal and anomalous
 //!   (as the reference implementation computes the per-domain pAUC).
 //!
+//! - `precision_*`, `recall_*`, `f1_*`: from the decision file, over that domain's clips only, each
+//!   denominator floored at the float epsilon (so 0/0 gives 0), as the official evaluator computes them;
+//!   present only when every clip of the section has a decision.
+//!
 //! For DCASE 2020 (no domains) `auc` and `pauc` over all clips of the machine id.
 
 use crate::metrics::{MetricError, auc, partial_auc};
@@ -40,11 +44,13 @@ pub struct ClipTruth {
     pub anomaly: bool,
 }
 
-/// A test clip with its truth and score.
+/// A test clip with its truth, score and, where a decision file gave one, its decision (true =
+/// anomalous).
 #[derive(Debug, Clone)]
 pub struct ScoredClip {
     pub truth: ClipTruth,
     pub score: f64,
+    pub decision: Option<bool>,
 }
 
 /// Metrics of one section. A metric is `None` where it is undefined (a class or domain is missing);
@@ -66,7 +72,51 @@ pub struct SectionResult {
     pub pauc_target: Option<f64>,
     pub simple_auc_source: Option<f64>,
     pub simple_auc_target: Option<f64>,
+    #[serde(default)]
+    pub precision_source: Option<f64>,
+    #[serde(default)]
+    pub precision_target: Option<f64>,
+    #[serde(default)]
+    pub recall_source: Option<f64>,
+    #[serde(default)]
+    pub recall_target: Option<f64>,
+    #[serde(default)]
+    pub f1_source: Option<f64>,
+    #[serde(default)]
+    pub f1_target: Option<f64>,
     pub notes: Vec<String>,
+}
+
+/// Precision, recall and F1 of the decisions, with the evaluator's epsilon floors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecisionScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+impl DecisionScores {
+    /// From (is anomalous, decided anomalous) pairs.
+    pub fn of(pairs: impl Iterator<Item = (bool, bool)>) -> Self {
+        let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
+        for (truth, decided) in pairs {
+            match (truth, decided) {
+                (true, true) => tp += 1,
+                (false, true) => fp += 1,
+                (true, false) => fn_ += 1,
+                (false, false) => {}
+            }
+        }
+        let floor = |n: usize| (n as f64).max(f64::EPSILON);
+        let precision = tp as f64 / floor(tp + fp);
+        let recall = tp as f64 / floor(tp + fn_);
+        let f1 = 2.0 * precision * recall / (precision + recall).max(f64::EPSILON);
+        Self {
+            precision,
+            recall,
+            f1,
+        }
+    }
 }
 
 impl SectionResult {
@@ -182,6 +232,26 @@ pub fn evaluate(clips: &[ScoredClip], max_fpr: f64) -> Vec<SectionResult> {
                     "simple_auc_target",
                     &mut notes,
                 );
+                if cs.iter().all(|c| c.decision.is_some()) {
+                    let of = |d: Domain| {
+                        DecisionScores::of(
+                            cs.iter()
+                                .filter(|c| c.truth.domain == d)
+                                .map(|c| (c.truth.anomaly, c.decision == Some(true))),
+                        )
+                    };
+                    let (src, tgt) = (of(Domain::Source), of(Domain::Target));
+                    r.precision_source = Some(src.precision);
+                    r.precision_target = Some(tgt.precision);
+                    r.recall_source = Some(src.recall);
+                    r.recall_target = Some(tgt.recall);
+                    r.f1_source = Some(src.f1);
+                    r.f1_target = Some(tgt.f1);
+                } else if cs.iter().any(|c| c.decision.is_some()) {
+                    notes.push(
+                        "some clips have no decision: precision, recall and F1 left out".into(),
+                    );
+                }
             }
             r.notes = notes;
             r

@@ -4,6 +4,7 @@
 
 use crate::dcase::EvalError;
 use asd_core::atomic;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -46,6 +47,62 @@ pub fn write_section(dir: &Path, s: &SectionScores, threshold: f64) -> std::io::
     )
 }
 
+/// Reads `file,value` rows (blank lines skipped); a malformed line is an error naming the file and line.
+fn read_rows<T>(
+    path: &Path,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<(String, T)>, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|e| EvalError::File {
+        file: path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let mut rows = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let bad = |m: &str| EvalError::File {
+            file: path.display().to_string(),
+            message: format!("line {}: {m}", i + 1),
+        };
+        let (f, v) = line
+            .rsplit_once(',')
+            .ok_or_else(|| bad("expected 'file,value'"))?;
+        let v = parse(v.trim()).map_err(|m| bad(&m))?;
+        rows.push((f.trim().to_string(), v));
+    }
+    Ok(rows)
+}
+
+/// The decisions of a section (`decision_result_…`, true = anomalous) keyed by file name, or `None`
+/// when the submission has no decision file for it.
+pub fn read_decisions(
+    dir: &Path,
+    machine: &str,
+    section: &str,
+) -> Result<Option<HashMap<String, bool>>, EvalError> {
+    let path = dir.join(decision_file_name(machine, section));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rows = read_rows(&path, |v| match v {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(format!("decision '{v}' is not 0 or 1")),
+    })?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for (f, d) in rows {
+        if out.insert(f.clone(), d).is_some() {
+            return Err(EvalError::File {
+                file: path.display().to_string(),
+                message: format!("{f} is listed twice"),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Parses a score file's name into (machine type, section).
 pub fn parse_score_file_name(name: &str) -> Option<(String, String)> {
     let stem = name.strip_prefix("anomaly_score_")?;
@@ -78,32 +135,16 @@ pub fn read_scores_dir(dir: &Path) -> Result<Vec<SectionScores>, EvalError> {
                 message: "unrecognised score file name".into(),
             });
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| EvalError::File {
-            file: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let mut rows = Vec::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let bad = |m: &str| EvalError::File {
-                file: path.display().to_string(),
-                message: format!("line {}: {m}", i + 1),
-            };
-            let (f, v) = line
-                .rsplit_once(',')
-                .ok_or_else(|| bad("expected 'file,score'"))?;
+        let rows = read_rows(&path, |v| {
             let v: f64 = v
-                .trim()
                 .parse()
-                .map_err(|_| bad(&format!("score '{}' is not a number", v.trim())))?;
-            if !v.is_finite() {
-                return Err(bad("score is not finite"));
+                .map_err(|_| format!("score '{v}' is not a number"))?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err("score is not finite".to_string())
             }
-            rows.push((f.trim().to_string(), v));
-        }
+        })?;
         out.push(SectionScores {
             machine_type,
             section,
@@ -154,6 +195,19 @@ mod tests {
             std::fs::read_to_string(dir.path().join("decision_result_fan_section_00_test.csv"))
                 .unwrap();
         assert_eq!(dec, "a.wav,0\nb.wav,1\n");
+        let read = read_decisions(dir.path(), "fan", "00").unwrap().unwrap();
+        assert_eq!(read.get("b.wav"), Some(&true));
+        assert_eq!(read.get("a.wav"), Some(&false));
+        assert_eq!(read_decisions(dir.path(), "fan", "01").unwrap(), None);
+        std::fs::write(
+            dir.path().join("decision_result_fan_section_00_test.csv"),
+            "a.wav,0\nb.wav,yes\n",
+        )
+        .unwrap();
+        let err = read_decisions(dir.path(), "fan", "00")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("'yes'"), "{err}");
     }
 
     #[test]

@@ -35,6 +35,18 @@ pub struct Summary {
     pub mean_auc_source: Option<f64>,
     pub mean_auc_target: Option<f64>,
     pub mean_pauc: Option<f64>,
+    /// Harmonic means over every section and domain of the decisions' precision, recall and F1
+    /// (epsilon-floored, as the evaluator); `None` without decision files.
+    #[serde(default)]
+    pub hmean_precision: Option<f64>,
+    #[serde(default)]
+    pub hmean_recall: Option<f64>,
+    #[serde(default)]
+    pub hmean_f1: Option<f64>,
+    /// The official score's jackknife CI95 half-width, as the official evaluator computes it (set for
+    /// the whole submission only: see [`crate::evaluator::official_score_ci95`]).
+    #[serde(default)]
+    pub official_score_ci95: Option<f64>,
 }
 
 fn collect<F: Fn(&SectionResult) -> Vec<Option<f64>>>(
@@ -85,6 +97,16 @@ impl Summary {
             },
             mean_auc_target: if domains { mean_of(tgt) } else { None },
             mean_pauc: mean_of(|s| s.pauc),
+            hmean_precision: collect(sections, |s| vec![s.precision_source, s.precision_target])
+                .as_deref()
+                .and_then(harmonic_mean),
+            hmean_recall: collect(sections, |s| vec![s.recall_source, s.recall_target])
+                .as_deref()
+                .and_then(harmonic_mean),
+            hmean_f1: collect(sections, |s| vec![s.f1_source, s.f1_target])
+                .as_deref()
+                .and_then(harmonic_mean),
+            official_score_ci95: None,
         }
     }
 

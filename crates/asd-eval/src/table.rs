@@ -27,8 +27,12 @@ pub fn sections_table(results: &[SectionResult]) -> String {
                 pct(if r.has_domains() { r.auc_source } else { r.auc }),
                 pct(r.auc_target),
                 pct(r.pauc),
+                pct(r.pauc_source),
+                pct(r.pauc_target),
                 pct(r.simple_auc_source),
                 pct(r.simple_auc_target),
+                pct(r.f1_source),
+                pct(r.f1_target),
             ]
         })
         .collect();
@@ -39,8 +43,12 @@ pub fn sections_table(results: &[SectionResult]) -> String {
             "AUC src",
             "AUC tgt",
             "pAUC",
+            "pAUC src",
+            "pAUC tgt",
             "AUC src (simple)",
             "AUC tgt (simple)",
+            "F1 src",
+            "F1 tgt",
         ],
         &rows,
     )
@@ -58,6 +66,9 @@ pub fn summary_table(summaries: &[Summary]) -> String {
                 pct(s.hmean_source),
                 pct(s.hmean_target),
                 pct(s.amean),
+                s.official_score_ci95
+                    .map_or_else(String::new, |c| format!("± {:.4}", 100.0 * c)),
+                pct(s.hmean_f1),
             ]
         })
         .collect();
@@ -69,6 +80,8 @@ pub fn summary_table(summaries: &[Summary]) -> String {
             "hmean source",
             "hmean target",
             "arith. mean",
+            "CI95 (official)",
+            "F1 (hmean)",
         ],
         &rows,
     )

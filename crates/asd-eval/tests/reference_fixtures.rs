@@ -72,6 +72,7 @@ fn official_metrics_of_every_reference_score_set() {
                     anomaly: anomaly[i] == 1,
                 },
                 score: scores[i],
+                decision: None,
             })
             .collect();
         let results = evaluate(&clips, DEFAULT_MAX_FPR);

@@ -31,10 +31,13 @@ pub struct RunConfig {
     pub epochs: Option<usize>,
     pub batch_size: usize,
     pub learning_rate: f64,
-    /// Clip length in seconds (default: the first training clip's, at least 4.38 s).
+    /// Clip length in seconds (default: the longest of the machine types' median training-clip
+    /// lengths, at least 4.38 s; shorter clips are tiled).
     pub clip_seconds: Option<f64>,
-    /// Channel of multichannel files (from 0); default: the mean of all channels.
-    pub channel: Option<usize>,
+    /// Channel policy: "near" (channel 0), "far" (channel 1), "mean", "near+far" (far-aware: trained
+    /// on the near microphone, embeddings of both channels concatenated) or a channel number. Default:
+    /// "near" for DCASE 2026 (stereo near/far), "mean" for the mono editions.
+    pub channel: Option<asd_core::ChannelPolicy>,
     /// Scoring configurations (default: the rows of the paper's Table I).
     pub methods: Vec<String>,
     /// k-means centres per section for `@means` references.
@@ -177,6 +180,29 @@ mod tests {
         );
         bad(|c| c.decision_percentile = 1.0, "decision_percentile");
         bad(|c| c.means = 0, "means");
+    }
+
+    #[test]
+    fn channel_policies_read_from_toml_as_names_or_numbers() {
+        use asd_core::ChannelPolicy;
+        for (text, want) in [
+            ("channel = \"near\"", Some(ChannelPolicy::Near)),
+            ("channel = \"far\"", Some(ChannelPolicy::Far)),
+            ("channel = \"mean\"", Some(ChannelPolicy::Mean)),
+            ("channel = \"near+far\"", Some(ChannelPolicy::NearAndFar)),
+            ("channel = 3", Some(ChannelPolicy::Index(3))),
+            ("members = 2", None),
+        ] {
+            let c: RunConfig = toml::from_str(text).unwrap();
+            assert_eq!(c.channel, want, "{text}");
+            let back: RunConfig =
+                serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+            assert_eq!(back.channel, want, "{text} through run_config.json");
+        }
+        let e = toml::from_str::<RunConfig>("channel = \"left\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("left"), "{e}");
     }
 
     #[test]

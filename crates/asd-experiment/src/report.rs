@@ -1,10 +1,13 @@
 //! `RUN_DIR/report.md` and a self-contained `RUN_DIR/report.html` (inline SVG) from `results.json` and
-//! the ensemble's `scores/<method>/scores.csv`: Table I (per domain), the official scores per part
-//! (Table II), the K and r sweeps (Figures 2 and 3), and per machine type the score distributions of
+//! the ensemble's `scores/<method>/scores.csv`: Table I (per domain), the official evaluator's figures
+//! per part (Table II: official score and CI95, per-domain pAUC, precision/recall/F1) and the best
+//! method's sections, the K and r sweeps (Figures 2 and 3), and per machine type the score distributions of
 //! normal and anomalous clips in both domains before and after re-scaling.
 
 use crate::run::{RunError, RunResults, io, part_names};
 use asd_core::atomic;
+use asd_eval::SectionResult;
+use asd_eval::metrics::harmonic_mean;
 use asd_eval::table::{markdown, pct, pct_stats};
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -277,6 +280,59 @@ pub const TABLE_ONE_HEADER: [&str; 7] = [
 ];
 
 /// Writes report.md, report.html and the SVG figures into `run_dir`.
+const SECTION_HEADER: [&str; 12] = [
+    "machine",
+    "section",
+    "AUC src",
+    "AUC tgt",
+    "pAUC",
+    "pAUC src",
+    "pAUC tgt",
+    "precision src",
+    "precision tgt",
+    "recall src",
+    "recall tgt",
+    "F1 src / tgt",
+];
+
+fn section_rows(sections: &[SectionResult]) -> Vec<Vec<String>> {
+    sections
+        .iter()
+        .map(|s| {
+            vec![
+                s.machine_type.clone(),
+                s.section.clone(),
+                pct(s.auc_source.or(s.auc)),
+                pct(s.auc_target),
+                pct(s.pauc),
+                pct(s.pauc_source),
+                pct(s.pauc_target),
+                pct(s.precision_source),
+                pct(s.precision_target),
+                pct(s.recall_source),
+                pct(s.recall_target),
+                format!("{} / {}", pct(s.f1_source), pct(s.f1_target)),
+            ]
+        })
+        .collect()
+}
+
+/// The method with the highest ensemble official score on the first part, with that part's sections.
+fn best_method_sections<'a>(
+    r: &'a RunResults,
+    parts: &'a [String],
+) -> Option<(&'a str, &'a str, &'a [SectionResult])> {
+    let part = parts.first()?;
+    r.methods
+        .iter()
+        .filter_map(|m| {
+            let p = m.parts.get(part)?;
+            Some((m.name.as_str(), p.ensemble.hmean?, &p.ensemble_sections[..]))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, _, s)| (n, part.as_str(), s))
+}
+
 pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     let fig_dir = run_dir.join("figures");
     std::fs::create_dir_all(&fig_dir).map_err(io(&fig_dir))?;
@@ -284,12 +340,15 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     let mut doc = Doc::default();
     doc.heading(1, "Anomalous sound detection run");
     doc.para(&format!(
-        "Dataset {} ({}), {} ensemble member(s), {} epoch(s) each, clips of {:.2} s. Harmonic means in %: \
+        "Dataset {} ({}), channel policy {}, {} ensemble member(s), {} epoch(s) each, clips of {:.2} s. Harmonic means in %: \
          \"source\" and \"target\" over the sections' AUC and pAUC of that domain, \"both\" = the official \
          DCASE score over every section's AUC (source), AUC (target) and pAUC. Members: mean ± std over the \
          members; ensemble: the members' scores averaged.",
         r.dataset,
         r.edition,
+        r.config
+            .channel
+            .map_or_else(|| "mean (default)".to_string(), |c| c.to_string()),
         r.config.members,
         r.epochs,
         r.clip_len as f64 / f64::from(asd_audio::MODEL_RATE)
@@ -301,23 +360,69 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         doc.heading(2, &format!("Table I: {part} data"));
         doc.table(&TABLE_ONE_HEADER, &table_one(r, part));
     }
-    doc.heading(2, "Table II: official scores of the ensemble");
-    let mut header = vec!["method"];
-    header.extend(parts.iter().map(String::as_str));
+    doc.heading(
+        2,
+        "Table II: the official evaluator's figures of the ensemble",
+    );
+    doc.para(
+        "Per part, in %: the official score with its jackknife CI95 half-width (as the official DCASE \
+         evaluator computes it), the harmonic means over the sections of the 2026 baseline's per-domain \
+         pAUC, and of the decisions' precision, recall and F1 over sections and domains (decision \
+         threshold: the gamma fit of each section's leave-one-out training scores at the run's \
+         decision percentile).",
+    );
+    let mut header = vec!["method".to_string()];
+    for p in &parts {
+        for c in [
+            "official",
+            "CI95",
+            "pAUC src",
+            "pAUC tgt",
+            "precision",
+            "recall",
+            "F1",
+        ] {
+            header.push(format!("{p} {c}"));
+        }
+    }
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let rows: Vec<Vec<String>> = r
         .methods
         .iter()
         .map(|m| {
             let mut row = vec![m.name.clone()];
-            row.extend(
-                parts
-                    .iter()
-                    .map(|p| pct(m.parts.get(p).and_then(|x| x.ensemble.hmean))),
-            );
+            for p in &parts {
+                let Some(x) = m.parts.get(p) else {
+                    row.extend(std::iter::repeat_n("—".to_string(), 7));
+                    continue;
+                };
+                let e = &x.ensemble;
+                let hmean_of = |f: fn(&SectionResult) -> Option<f64>| {
+                    let v: Option<Vec<f64>> = x.ensemble_sections.iter().map(f).collect();
+                    v.as_deref().and_then(harmonic_mean)
+                };
+                row.extend([
+                    pct(e.hmean),
+                    e.official_score_ci95
+                        .map_or_else(|| "—".to_string(), |c| format!("± {:.3}", 100.0 * c)),
+                    pct(hmean_of(|s| s.pauc_source)),
+                    pct(hmean_of(|s| s.pauc_target)),
+                    pct(e.hmean_precision),
+                    pct(e.hmean_recall),
+                    pct(e.hmean_f1),
+                ]);
+            }
             row
         })
         .collect();
     doc.table(&header, &rows);
+    if let Some((name, part, sections)) = best_method_sections(r, &parts) {
+        doc.heading(
+            2,
+            &format!("Sections of the best method ({name}, by the official score on {part} data)"),
+        );
+        doc.table(&SECTION_HEADER, &section_rows(sections));
+    }
 
     let colors = [
         RGBColor(31, 119, 180),

@@ -4,7 +4,7 @@
 
 use crate::config::RunConfig;
 use crate::scoring::{
-    ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, score_member,
+    ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, part_ci95, score_member,
 };
 use asd_core::seed::derive_seed;
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Split, atomic};
@@ -15,7 +15,6 @@ use asd_eval::summary::{Summary, TrialStats};
 use asd_model::fit::{FitOptions, default_epochs, fit};
 use asd_model::train::{EpochReport, StepReport, TrainConfig};
 use asd_model::{DeviceChoice, ModelDir};
-use asd_scoring::threshold::GammaFit;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -161,6 +160,7 @@ fn ensure_member(
         target_labels: cfg.target_labels,
         ..TrainConfig::default()
     };
+    let policy = channel_policy(ds, cfg);
     let opts = FitOptions {
         train,
         clip_len: cfg
@@ -168,7 +168,7 @@ fn ensure_member(
             .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
         resume: true,
         device,
-        channel: cfg.channel,
+        channel: policy.training_channel(),
     };
     events(Event::Stage(format!("member {}/{n}: training", i + 1)));
     let r = fit(ds, &model, &opts, &mut |step| {
@@ -193,10 +193,11 @@ fn ensure_member(
         let (net, _) = model
             .load_net(&device)
             .map_err(|source| RunError::Member { member: i, source })?;
-        let (set, failures) = asd_model::embed::embed_dataset(
+        let (set, failures) = asd_model::embed::embed_dataset_channels(
             &net,
             cfg_m.net.clip_len,
-            cfg_m.load_options(),
+            cfg_m.sample_rate,
+            &policy.embedding_channels(),
             ds,
             &device,
             &mut |_| {},
@@ -243,13 +244,9 @@ fn write_scores(
             .rows
             .push((f.clone(), *v));
     }
+    let thresholds = scores.thresholds(percentile);
     for (k, sec) in &sections {
-        let train: Vec<f64> = scores
-            .train
-            .get(k)
-            .map(|r| r.iter().map(|(_, s)| *s).collect())
-            .unwrap_or_default();
-        let threshold = GammaFit::fit(&train).map_or(f64::INFINITY, |g| g.percentile(percentile));
+        let threshold = thresholds.get(k).copied().unwrap_or(f64::INFINITY);
         write_section(dir, sec, threshold).map_err(io(dir))?;
     }
     // One table with the metadata, for plots and for users' own analyses.
@@ -261,6 +258,16 @@ fn write_scores(
     }
     let p = dir.join("scores.csv");
     atomic::write_bytes(&p, csv.as_bytes()).map_err(io(&p))
+}
+
+fn describe_channel(c: Option<usize>) -> String {
+    c.map_or_else(|| "mean of all".to_string(), |c| c.to_string())
+}
+
+/// The run's channel policy: the configured one, else the edition's default.
+pub fn channel_policy(ds: &Dataset, cfg: &RunConfig) -> asd_core::ChannelPolicy {
+    cfg.channel
+        .unwrap_or_else(|| asd_core::ChannelPolicy::default_for(ds.edition.near_far_stereo()))
 }
 
 fn official(s: &Summary) -> Option<f64> {
@@ -284,6 +291,27 @@ pub fn run(
         ds.edition,
         cfg.members
     ));
+    let policy = channel_policy(ds, cfg);
+    log.line(&format!(
+        "channel policy: {policy}{} (training channel: {}; embedding channels: {})",
+        if cfg.channel.is_none() {
+            format!(", the default of {}", ds.edition)
+        } else {
+            String::new()
+        },
+        describe_channel(policy.training_channel()),
+        policy
+            .embedding_channels()
+            .into_iter()
+            .map(describe_channel)
+            .collect::<Vec<_>>()
+            .join(" + ")
+    ));
+    // The resolved policy is what run_config.json records, so the folder says which was used.
+    let cfg = &RunConfig {
+        channel: Some(policy),
+        ..cfg.clone()
+    };
     let mut warnings = Vec::new();
     let has_target = ds
         .clips
@@ -348,12 +376,18 @@ pub fn run(
         for f in &ens.failures {
             log.line(&format!("{name}: {f}"));
         }
+        let ens_decisions = ens.decisions(cfg.decision_percentile);
         for (part, machines) in &parts {
             let members: Vec<Summary> = per_member
                 .iter()
-                .map(|m| evaluate_part(m, &truth, machines).1)
+                .map(|m| {
+                    let d = m.decisions(cfg.decision_percentile);
+                    evaluate_part(m, &truth, machines, Some(&d)).1
+                })
                 .collect();
-            let (sections, summary) = evaluate_part(&ens, &truth, machines);
+            let (sections, mut summary) =
+                evaluate_part(&ens, &truth, machines, Some(&ens_decisions));
+            summary.official_score_ci95 = part_ci95(&ens, &truth, machines);
             if sections.is_empty() {
                 continue;
             }
@@ -391,14 +425,14 @@ pub fn run(
             ..Default::default()
         };
         for (part, machines) in &parts {
-            let e = evaluate_part(&ens, &truth, machines);
+            let e = evaluate_part(&ens, &truth, machines, None);
             if e.0.is_empty() {
                 continue;
             }
             p.ensemble.insert(part.clone(), official(&e.1));
             let m: Vec<Option<f64>> = per_member
                 .iter()
-                .map(|m| official(&evaluate_part(m, &truth, machines).1))
+                .map(|m| official(&evaluate_part(m, &truth, machines, None).1))
                 .collect();
             p.member_mean
                 .insert(part.clone(), TrialStats::of(&m).map(|s| s.mean));

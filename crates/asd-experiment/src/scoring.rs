@@ -4,8 +4,10 @@
 use crate::config::ConfigError;
 use asd_core::{ClipRecord, EmbeddingSet, Label, Split};
 use asd_eval::dcase::{ClipTruth, ScoredClip, SectionResult, evaluate};
+use asd_eval::evaluator::official_score_ci95;
 use asd_eval::summary::{MetricKind, Summary};
 use asd_scoring::pipeline::{ScoreOptions, score_set};
+use asd_scoring::threshold::GammaFit;
 use asd_scoring::{MethodSpec, ReferenceChoice};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -102,13 +104,67 @@ pub fn ensemble(members: &[MethodScores]) -> MethodScores {
     out
 }
 
-/// Evaluates the test clips of the given machine types that have ground truth.
+impl MethodScores {
+    /// Each section's decision threshold: the gamma fit of its training clips' leave-one-out scores
+    /// at `percentile` (no decision is anomalous where the fit fails).
+    pub fn thresholds(&self, percentile: f64) -> BTreeMap<(String, String), f64> {
+        self.train
+            .iter()
+            .map(|(k, rows)| {
+                let train: Vec<f64> = rows.iter().map(|(_, s)| *s).collect();
+                let t = GammaFit::fit(&train).map_or(f64::INFINITY, |g| g.percentile(percentile));
+                (k.clone(), t)
+            })
+            .collect()
+    }
+
+    /// Each test clip's decision (true = anomalous) under [`Self::thresholds`].
+    pub fn decisions(&self, percentile: f64) -> BTreeMap<ClipKey, bool> {
+        let th = self.thresholds(percentile);
+        self.test
+            .iter()
+            .map(|(k, s)| {
+                let t = th
+                    .get(&(k.0.clone(), k.1.clone()))
+                    .copied()
+                    .unwrap_or(f64::INFINITY);
+                (k.clone(), *s > t)
+            })
+            .collect()
+    }
+}
+
+/// Evaluates the test clips of the given machine types that have ground truth; with `decisions`,
+/// also their precision, recall and F1.
 pub fn evaluate_part(
     scores: &MethodScores,
     truth: &BTreeMap<ClipKey, ClipRecord>,
     machines: &BTreeSet<String>,
+    decisions: Option<&BTreeMap<ClipKey, bool>>,
 ) -> (Vec<SectionResult>, Summary) {
-    let clips: Vec<ScoredClip> = scores
+    let clips = part_clips(scores, truth, machines, decisions);
+    let sections = evaluate(&clips, 0.1);
+    let refs: Vec<&SectionResult> = sections.iter().collect();
+    let summary = Summary::of("all", &refs, MetricKind::Official);
+    (sections, summary)
+}
+
+/// The official score's jackknife CI95 over the part's clips (as the official evaluator computes it).
+pub fn part_ci95(
+    scores: &MethodScores,
+    truth: &BTreeMap<ClipKey, ClipRecord>,
+    machines: &BTreeSet<String>,
+) -> Option<f64> {
+    official_score_ci95(&part_clips(scores, truth, machines, None), 0.1)
+}
+
+fn part_clips(
+    scores: &MethodScores,
+    truth: &BTreeMap<ClipKey, ClipRecord>,
+    machines: &BTreeSet<String>,
+    decisions: Option<&BTreeMap<ClipKey, bool>>,
+) -> Vec<ScoredClip> {
+    scores
         .test
         .iter()
         .filter(|(k, _)| machines.contains(&k.0))
@@ -122,13 +178,10 @@ pub fn evaluate_part(
                     anomaly: r.label == Label::Anomaly,
                 },
                 score: *s,
+                decision: decisions.and_then(|d| d.get(k).copied()),
             })
         })
-        .collect();
-    let sections = evaluate(&clips, 0.1);
-    let refs: Vec<&SectionResult> = sections.iter().collect();
-    let summary = Summary::of("all", &refs, MetricKind::Official);
-    (sections, summary)
+        .collect()
 }
 
 #[cfg(test)]

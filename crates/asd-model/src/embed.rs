@@ -61,6 +61,75 @@ pub fn embed_dataset(
     device: &Device,
     tick: &mut dyn FnMut(usize),
 ) -> Result<(EmbeddingSet, Vec<(PathBuf, String)>), ModelError> {
+    let (rows, failures) = embed_rows(net, clip_len, load, ds, device, tick)?;
+    Ok((to_set(ds, rows, 512)?, failures))
+}
+
+/// Embeds every clip once per channel of `channels` (`None` = the mean of all channels) and
+/// concatenates the channels' embeddings in that order, scaled by 1/√k so the result is a unit vector
+/// again: with the near and the far microphone, the cosine distance between two clips is then the
+/// mean of the two channels' distances (the far-aware `near+far` policy). A clip that fails on any
+/// channel is left out, with the reason. One channel is [`embed_dataset`].
+pub fn embed_dataset_channels(
+    net: &EmbeddingNet,
+    clip_len: usize,
+    rate: u32,
+    channels: &[Option<usize>],
+    ds: &Dataset,
+    device: &Device,
+    tick: &mut dyn FnMut(usize),
+) -> Result<(EmbeddingSet, Vec<(PathBuf, String)>), ModelError> {
+    let k = channels.len().max(1);
+    let mut joined: std::collections::BTreeMap<usize, Vec<f32>> = Default::default();
+    let mut failures = Vec::new();
+    for (c, &ch) in channels.iter().enumerate() {
+        let load = crate::model_dir::load_options(ch);
+        let load = LoadOptions { rate, ..load };
+        let (rows, bad) = embed_rows(net, clip_len, load, ds, device, tick)?;
+        failures.extend(bad);
+        let rows: std::collections::BTreeMap<usize, Vec<f32>> = rows.into_iter().collect();
+        if c == 0 {
+            joined = rows;
+        } else {
+            joined.retain(|i, _| rows.contains_key(i));
+            for (i, v) in joined.iter_mut() {
+                v.extend_from_slice(&rows[i]);
+            }
+        }
+    }
+    let scale = 1.0 / (k as f32).sqrt();
+    let rows: Vec<(usize, Vec<f32>)> = joined
+        .into_iter()
+        .map(|(i, v)| (i, v.into_iter().map(|x| x * scale).collect()))
+        .collect();
+    Ok((to_set(ds, rows, 512 * k)?, failures))
+}
+
+fn to_set(
+    ds: &Dataset,
+    mut rows: Vec<(usize, Vec<f32>)>,
+    dim: usize,
+) -> Result<EmbeddingSet, ModelError> {
+    rows.sort_by_key(|(i, _)| *i);
+    let mut emb = Array2::<f32>::zeros((rows.len(), dim));
+    let mut records = Vec::with_capacity(rows.len());
+    for (r, (i, v)) in rows.into_iter().enumerate() {
+        emb.row_mut(r).assign(&ndarray::ArrayView1::from(&v[..]));
+        records.push(ds.clips[i].record.clone());
+    }
+    EmbeddingSet::new(emb, records).map_err(|e| ModelError::Input(e.to_string()))
+}
+
+/// (index in `ds.clips`, embedding) of every readable clip, and the unreadable ones.
+#[allow(clippy::type_complexity)]
+fn embed_rows(
+    net: &EmbeddingNet,
+    clip_len: usize,
+    load: LoadOptions,
+    ds: &Dataset,
+    device: &Device,
+    tick: &mut dyn FnMut(usize),
+) -> Result<(Vec<(usize, Vec<f32>)>, Vec<(PathBuf, String)>), ModelError> {
     let net = net.folded_for_inference();
     let clips = ds.clips.clone();
     let (tx, rx) = sync_channel::<(Vec<usize>, HostBatch, Vec<(PathBuf, String)>)>(2);
@@ -111,13 +180,5 @@ pub fn embed_dataset(
     producer
         .join()
         .map_err(|_| ModelError::Input("the embedding worker thread failed".into()))?;
-    rows.sort_by_key(|(i, _)| *i);
-    let mut emb = Array2::<f32>::zeros((rows.len(), 512));
-    let mut records = Vec::with_capacity(rows.len());
-    for (r, (i, v)) in rows.into_iter().enumerate() {
-        emb.row_mut(r).assign(&ndarray::ArrayView1::from(&v[..]));
-        records.push(ds.clips[i].record.clone());
-    }
-    let set = EmbeddingSet::new(emb, records).map_err(|e| ModelError::Input(e.to_string()))?;
-    Ok((set, failures))
+    Ok((rows, failures))
 }

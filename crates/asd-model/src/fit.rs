@@ -30,8 +30,9 @@ struct CheckpointState {
 #[derive(Debug, Clone)]
 pub struct FitOptions {
     pub train: TrainConfig,
-    /// Clip length in samples; by default the length of the dataset's first training clip, at least
-    /// [`NetConfig::MIN_CLIP_LEN`] (shorter clips are tiled).
+    /// Clip length in samples; by default the longest of the machine types' median training-clip
+    /// lengths ([`asd_dataset::lengths`]), at least [`NetConfig::MIN_CLIP_LEN`] (shorter clips are
+    /// tiled).
     pub clip_len: Option<usize>,
     pub resume: bool,
     pub device: DeviceChoice,
@@ -96,11 +97,19 @@ pub fn fit(
     let clip_len = match opts.clip_len {
         Some(n) => n,
         None => {
-            let first = &items[0].path;
-            asd_audio::load_clip(first, &crate::model_dir::load_options(opts.channel))
-                .map_err(|e| ModelError::Input(e.to_string()))?
-                .samples
-                .len()
+            let survey = asd_dataset::lengths::survey_training_lengths(ds);
+            if survey.median_s.is_empty() {
+                let (p, e) = survey.failures.first().cloned().unwrap_or_default();
+                return Err(ModelError::Input(format!(
+                    "no training clip's length could be read (first: {}: {e})",
+                    p.display()
+                )));
+            }
+            tracing::info!("{}", survey.describe());
+            if let Some(w) = survey.crop_warning() {
+                tracing::warn!("{w}");
+            }
+            ((survey.chosen_s * f64::from(asd_audio::MODEL_RATE)).round() as usize)
                 .max(NetConfig::MIN_CLIP_LEN)
         }
     };

@@ -17,7 +17,7 @@ pub enum DatasetCommand {
 pub struct InspectArgs {
     /// Dataset root (holding dev_data and/or eval_data), or one part folder.
     pub dir: PathBuf,
-    /// Edition (2020-2025) instead of the one detected from the file names.
+    /// Edition (2020-2026) instead of the one detected from the file names.
     #[arg(long)]
     pub edition: Option<Edition>,
     /// Folder with the evaluators' ground_truth_* folders (default: searched under the dataset root).

@@ -160,9 +160,10 @@ fn reference(a: &DemoArgs) -> Result<()> {
         let method: MethodSpec = name.parse()?;
         let dir = a.out.join(name);
         score_to_dir(&set, &ScoreOptions::new(method), 0.9, &dir)?;
-        let results = evaluate_dir(&dir, &truth)?;
-        let summaries = Summary::all_and_per_machine(&results, MetricKind::Official);
-        write_results(&dir, &results, &summaries)?;
+        let e = evaluate_dir(&dir, &truth)?;
+        let mut summaries = Summary::all_and_per_machine(&e.results, MetricKind::Official);
+        summaries[0].official_score_ci95 = e.ci95;
+        write_results(&dir, &e.results, &summaries, e.ci95)?;
         let s = &summaries[0];
         rows.push(vec![
             name.to_string(),

@@ -23,6 +23,10 @@ pub struct EmbedArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Channel(s) to embed: near, far, mean, a channel number, or near+far (both channels'
+    /// embeddings concatenated, 1024-d). Default: the channel the model was trained on.
+    #[arg(long)]
+    pub channel: Option<asd_core::ChannelPolicy>,
 }
 
 pub fn run(a: &EmbedArgs) -> Result<()> {
@@ -35,7 +39,11 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
         (Some(data), None) => {
             let ds = Dataset::open(data, &OpenOptions::default())
                 .with_context(|| format!("reading dataset {}", data.display()))?;
-            embed_to_set(&net, &cfg, &ds, &a.out, &device)
+            let channels = match a.channel {
+                Some(p) => p.embedding_channels(),
+                None => vec![cfg.channel],
+            };
+            embed_to_set(&net, &cfg, &channels, &ds, &a.out, &device)
         }
         (None, Some(waves)) => {
             let x: Array2<f32> = read_npy(waves).with_context(|| {
@@ -68,15 +76,17 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
 pub fn embed_to_set(
     net: &asd_model::EmbeddingNet,
     cfg: &asd_model::ModelConfig,
+    channels: &[Option<usize>],
     ds: &Dataset,
     out: &Path,
     device: &burn::tensor::Device,
 ) -> Result<()> {
-    let pb = progress::bar(ds.clips.len() as u64, "embedding");
-    let (set, failures) = asd_model::embed::embed_dataset(
+    let pb = progress::bar((ds.clips.len() * channels.len()) as u64, "embedding");
+    let (set, failures) = asd_model::embed::embed_dataset_channels(
         net,
         cfg.net.clip_len,
-        cfg.load_options(),
+        cfg.sample_rate,
+        channels,
         ds,
         device,
         &mut |n| pb.inc(n as u64),
@@ -85,8 +95,9 @@ pub fn embed_to_set(
     set.write(out)
         .with_context(|| format!("writing {}", out.display()))?;
     println!(
-        "{} embeddings written to {}",
+        "{} embeddings ({}-d) written to {}",
         set.embeddings.nrows(),
+        set.dim(),
         out.display()
     );
     if !failures.is_empty() {

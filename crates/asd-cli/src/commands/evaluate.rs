@@ -2,7 +2,8 @@ use anyhow::{Context, Result, bail};
 use asd_core::embedding_set::{INDEX_FILE, read_index};
 use asd_core::{Label, Split, atomic};
 use asd_eval::dcase::{DEFAULT_MAX_FPR, ScoredClip};
-use asd_eval::submission::read_scores_dir;
+use asd_eval::evaluator::{self, official_score_ci95};
+use asd_eval::submission::{read_decisions, read_scores_dir};
 use asd_eval::summary::{MetricKind, Summary, TrialStats};
 use asd_eval::{ClipTruth, SectionResult, evaluate, table};
 use clap::{Args, ValueEnum};
@@ -24,8 +25,9 @@ pub struct EvaluateArgs {
     /// independently trained models) to also get mean ± std over them.
     #[arg(long, num_args = 1.., required = true)]
     pub scores: Vec<PathBuf>,
-    /// Ground truth: an embedding set's index.csv (or its folder), or a dataset folder (DCASE layout;
-    /// labels from the file names and, for anonymised files, from the evaluators' ground-truth files).
+    /// Ground truth: an embedding set's index.csv (or its folder), the official evaluator's folder
+    /// (with ground_truth_data/ and ground_truth_domain/), or a dataset folder (DCASE layout; labels
+    /// from the file names and, for anonymised files, from the evaluators' ground-truth files).
     #[arg(long)]
     pub truth: PathBuf,
     #[arg(long, value_enum, default_value = "official")]
@@ -36,8 +38,21 @@ pub struct EvaluateArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Ground truth from an embedding set's index or from a dataset folder.
+/// Ground truth from an embedding set's index, an evaluator folder or a dataset folder.
 pub fn truth_from(path: &Path) -> Result<HashMap<(String, String), ClipTruth>> {
+    if evaluator::is_truth_dir(path) {
+        let t = evaluator::read_truth_dir(path).with_context(|| {
+            format!("reading the evaluator's ground truth in {}", path.display())
+        })?;
+        // Submissions may name clips by their full DCASE names; both spellings map to one truth.
+        let mut out: HashMap<(String, String), ClipTruth> = t.clips.clone().into_iter().collect();
+        for ((m, full), anon) in &t.anonymised {
+            if let Some(c) = t.clips.get(&(m.clone(), anon.clone())) {
+                out.insert((m.clone(), full.clone()), c.clone());
+            }
+        }
+        return Ok(out);
+    }
     if path.is_dir() && !path.join(INDEX_FILE).exists() {
         let ds = asd_dataset::Dataset::open(path, &asd_dataset::OpenOptions::default())
             .with_context(|| format!("reading ground truth from dataset {}", path.display()))?;
@@ -77,11 +92,20 @@ fn truth_from_records(records: Vec<asd_core::ClipRecord>) -> HashMap<(String, St
         .collect()
 }
 
-/// Evaluates a scores folder; fails listing every unknown machine type or clip without truth.
+/// A scores folder evaluated: its sections and the official score's CI95.
+pub struct Evaluated {
+    pub results: Vec<SectionResult>,
+    pub ci95: Option<f64>,
+    /// Sections without a decision file (no precision, recall or F1 for them).
+    pub without_decisions: Vec<String>,
+}
+
+/// Evaluates a scores folder (with its decision files, where present); fails listing every unknown
+/// machine type, clip without truth, or clip without a decision in a section that has decisions.
 pub fn evaluate_dir(
     scores: &Path,
     truth: &HashMap<(String, String), ClipTruth>,
-) -> Result<Vec<SectionResult>> {
+) -> Result<Evaluated> {
     let sections = read_scores_dir(scores)?;
     let known: BTreeSet<&str> = truth.keys().map(|(m, _)| m.as_str()).collect();
     let unknown: BTreeSet<&str> = sections
@@ -98,16 +122,40 @@ pub fn evaluate_dir(
     }
     let mut clips = Vec::new();
     let mut missing = Vec::new();
+    let mut undecided = Vec::new();
+    let mut without_decisions = Vec::new();
     for s in &sections {
+        let decisions = read_decisions(scores, &s.machine_type, &s.section)?;
+        if decisions.is_none() {
+            without_decisions.push(format!("{} section {}", s.machine_type, s.section));
+        }
         for (file, score) in &s.rows {
+            let decision = match &decisions {
+                None => None,
+                Some(d) => match d.get(file) {
+                    Some(v) => Some(*v),
+                    None => {
+                        undecided.push(format!("{}/{file}", s.machine_type));
+                        None
+                    }
+                },
+            };
             match truth.get(&(s.machine_type.clone(), file.clone())) {
                 Some(t) => clips.push(ScoredClip {
                     truth: t.clone(),
                     score: *score,
+                    decision,
                 }),
                 None => missing.push(format!("{}/{file}", s.machine_type)),
             }
         }
+    }
+    if !undecided.is_empty() {
+        bail!(
+            "{} scored clip(s) are missing from their decision_result file: {}",
+            undecided.len(),
+            undecided.join(", ")
+        );
     }
     if !missing.is_empty() {
         bail!(
@@ -116,11 +164,22 @@ pub fn evaluate_dir(
             missing.join(", ")
         );
     }
-    Ok(evaluate(&clips, DEFAULT_MAX_FPR))
+    Ok(Evaluated {
+        results: evaluate(&clips, DEFAULT_MAX_FPR),
+        ci95: official_score_ci95(&clips, DEFAULT_MAX_FPR),
+        without_decisions,
+    })
 }
 
-/// Writes results.json (sections and summaries) and results.csv (one row per section) atomically.
-pub fn write_results(out: &Path, results: &[SectionResult], summaries: &[Summary]) -> Result<()> {
+/// Writes results.json (sections and summaries), results.csv (one row per section) and, where every
+/// section has its domain and decision metrics, official_result.csv (the official evaluator's own
+/// layout), atomically.
+pub fn write_results(
+    out: &Path,
+    results: &[SectionResult],
+    summaries: &[Summary],
+    ci95: Option<f64>,
+) -> Result<()> {
     let json = serde_json::json!({ "sections": results, "summaries": summaries });
     atomic::write_bytes(
         &out.join("results.json"),
@@ -130,12 +189,12 @@ pub fn write_results(out: &Path, results: &[SectionResult], summaries: &[Summary
     atomic::write_with(&out.join("results.csv"), |w| {
         writeln!(
             w,
-            "machine_type,section,auc,auc_source,auc_target,pauc,pauc_source,pauc_target,simple_auc_source,simple_auc_target"
+            "machine_type,section,auc,auc_source,auc_target,pauc,pauc_source,pauc_target,simple_auc_source,simple_auc_target,precision_source,precision_target,recall_source,recall_target,f1_source,f1_target"
         )?;
         for r in results {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 r.machine_type,
                 r.section,
                 f(r.auc),
@@ -145,11 +204,20 @@ pub fn write_results(out: &Path, results: &[SectionResult], summaries: &[Summary
                 f(r.pauc_source),
                 f(r.pauc_target),
                 f(r.simple_auc_source),
-                f(r.simple_auc_target)
+                f(r.simple_auc_target),
+                f(r.precision_source),
+                f(r.precision_target),
+                f(r.recall_source),
+                f(r.recall_target),
+                f(r.f1_source),
+                f(r.f1_target)
             )?;
         }
         Ok(())
     })?;
+    if let Some(text) = evaluator::official_result_csv(results, ci95) {
+        atomic::write_bytes(&out.join("official_result.csv"), text.as_bytes())?;
+    }
     Ok(())
 }
 
@@ -161,8 +229,19 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
     };
     let mut overall = Vec::new();
     for scores in &a.scores {
-        let results = evaluate_dir(scores, &truth)?;
-        let summaries = Summary::all_and_per_machine(&results, kind);
+        let Evaluated {
+            results,
+            ci95,
+            without_decisions,
+        } = evaluate_dir(scores, &truth)?;
+        if !without_decisions.is_empty() {
+            tracing::warn!(
+                "no decision_result file for {}: precision, recall and F1 left out",
+                without_decisions.join(", ")
+            );
+        }
+        let mut summaries = Summary::all_and_per_machine(&results, kind);
+        summaries[0].official_score_ci95 = ci95;
         for r in results.iter().filter(|r| !r.notes.is_empty()) {
             tracing::warn!(
                 "{} section {}: {}",
@@ -183,7 +262,7 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
             (Some(o), 1) => o.clone(),
             _ => scores.clone(),
         };
-        write_results(&out, &results, &summaries)?;
+        write_results(&out, &results, &summaries, ci95)?;
         tracing::info!("results written to {}", out.display());
         overall.push(summaries[0].clone());
     }

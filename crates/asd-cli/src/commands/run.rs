@@ -29,6 +29,11 @@ pub struct RunArgs {
     /// Seed of everything (overrides the config).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Channel policy (overrides the config): near, far, mean, near+far (far-aware: trained on the
+    /// near microphone, both channels' embeddings concatenated) or a channel number. Default: near for
+    /// DCASE 2026 (stereo near/far microphones), mean for the mono editions.
+    #[arg(long)]
+    pub channel: Option<asd_core::ChannelPolicy>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -47,6 +52,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
     }
     if let Some(s) = a.seed {
         cfg.seed = s;
+    }
+    if let Some(c) = a.channel {
+        cfg.channel = Some(c);
     }
     cfg.validate()?;
     let ds = Dataset::open(&a.data, &OpenOptions::default())

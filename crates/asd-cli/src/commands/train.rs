@@ -28,17 +28,19 @@ pub struct TrainArgs {
     /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
-    /// Clip length in seconds (default: the first training clip's, at least 4.38 s; shorter clips
-    /// are tiled, longer ones cropped at a random offset).
+    /// Clip length in seconds (default: the longest of the machine types' median training-clip
+    /// lengths, at least 4.38 s; shorter clips are tiled, longer ones cropped at a random offset).
     #[arg(long)]
     pub clip_seconds: Option<f64>,
     /// Continue an interrupted run from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Channel of multichannel files the model sees (from 0; default: the mean of all channels).
-    /// `asd embed` uses the same.
+    /// Channel the model is trained on: near (0), far (1), mean, or a channel number; near+far
+    /// trains on near (`asd embed --channel near+far` then concatenates both channels' embeddings).
+    /// Default: near for DCASE 2026 (stereo near/far microphones), mean for the mono editions.
+    /// `asd embed` uses the same unless told otherwise.
     #[arg(long)]
-    pub channel: Option<usize>,
+    pub channel: Option<asd_core::ChannelPolicy>,
     /// Train the AdaProj class sub-spaces too (the paper keeps them fixed).
     #[arg(long)]
     pub trainable_centers: bool,
@@ -49,7 +51,7 @@ pub struct TrainArgs {
     /// Train target-domain clips with their labels (the reference trains them with all-zero labels).
     #[arg(long)]
     pub target_labels: bool,
-    /// Edition (2020-2025) instead of the detected one.
+    /// Edition (2020-2026) instead of the detected one.
     #[arg(long)]
     pub edition: Option<Edition>,
 }
@@ -80,7 +82,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         train: train.clone(),
         resume: a.resume,
         device: a.device,
-        channel: a.channel,
+        channel: a
+            .channel
+            .unwrap_or_else(|| asd_core::ChannelPolicy::default_for(ds.edition.near_far_stereo()))
+            .training_channel(),
     };
     train_model(&ds, &ModelDir::new(&a.out), &opts)
 }

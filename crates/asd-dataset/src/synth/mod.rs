@@ -1,16 +1,23 @@
 //! A synthetic DCASE 2023-style dataset: machine types with physical sound models, attributes, a
-//! target domain with few training clips, and subtle anomalies in both domains of the test set.
+//! target domain with few training clips, and subtle anomalies in both domains of the test set; or,
+//! with [`SynthEdition::Dcase2026`], the 2026 release's shape: stereo clips of a near and a far
+//! microphone and machine types with clips of different lengths.
 //! `docs/synthetic-data.md` describes every model and parameter.
 
 mod conditions;
 pub mod dsp;
 pub mod machines;
 
-pub use conditions::{Microphone, add_background};
+pub use conditions::{Microphone, add_background, far_microphone};
+
+/// The far microphone's delay in samples at the generator's rate.
+pub fn conditions_far_delay_samples() -> usize {
+    (conditions::FAR_DELAY_S * dsp::RATE).round() as usize
+}
 pub use machines::{AnomalyKind, Build, Fault, Model};
 
 use crate::dataset::Part;
-use asd_audio::write_wav_i16;
+use asd_audio::{write_wav_i16, write_wav_i16_channels};
 use asd_core::seed::{derive_seed, splitmix};
 use asd_core::{Domain, Label, Split, atomic};
 use rand::seq::SliceRandom;
@@ -35,6 +42,8 @@ pub struct MachineSpec {
     pub target: (&'static str, f64),
     pub target_mic: Microphone,
     pub hum_hz: f64,
+    /// Clip length as a multiple of the preset's (DCASE 2026 mixes 6, 10 and 16 s clips).
+    pub length: f64,
 }
 
 impl MachineSpec {
@@ -60,6 +69,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("26", 26.0),
         target_mic: Microphone::Bright,
         hum_hz: 50.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "gearbox",
@@ -75,6 +85,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("3.0", 24.0),
         target_mic: Microphone::Thin,
         hum_hz: 50.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "valve",
@@ -90,6 +101,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("03", 3.0),
         target_mic: Microphone::Bright,
         hum_hz: 60.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "bearing",
@@ -105,6 +117,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("40", 40.0),
         target_mic: Microphone::Thin,
         hum_hz: 50.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "blower",
@@ -120,6 +133,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("38", 38.0),
         target_mic: Microphone::Thin,
         hum_hz: 60.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "geartrain",
@@ -135,6 +149,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("D", 17.0),
         target_mic: Microphone::Bright,
         hum_hz: 50.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "solenoid",
@@ -150,6 +165,7 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("04", 4.0),
         target_mic: Microphone::Thin,
         hum_hz: 50.0,
+        length: 1.0,
     },
     MachineSpec {
         name: "motor",
@@ -165,8 +181,67 @@ pub const MACHINES: [MachineSpec; 8] = [
         target: ("50", 50.0),
         target_mic: Microphone::Bright,
         hum_hz: 60.0,
+        length: 1.0,
     },
 ];
+
+/// Which release the synthetic data imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynthEdition {
+    /// Mono clips of one length, the machine types of [`MACHINES`].
+    #[default]
+    Dcase2023,
+    /// Stereo clips (channel 0 the near, channel 1 the far microphone), 2026's machine names, and
+    /// three clip lengths (0.6, 1 and 1.6 times the preset's, as 6, 10 and 16 s in the release).
+    Dcase2026,
+}
+
+impl std::str::FromStr for SynthEdition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s
+            .trim()
+            .trim_start_matches("dcase")
+            .trim_start_matches("DCASE")
+        {
+            "2023" => Ok(SynthEdition::Dcase2023),
+            "2026" => Ok(SynthEdition::Dcase2026),
+            _ => Err(format!(
+                "unknown synthetic edition '{s}' (expected 2023 or 2026)"
+            )),
+        }
+    }
+}
+
+/// 2026's names for the same eight physical models, and each type's clip length.
+const NAMES_2026: [(&str, f64); 8] = [
+    ("fan", 1.0),
+    ("gearboxEmu", 1.6),
+    ("valveEmu", 0.6),
+    ("bearingEmu", 1.0),
+    ("BlowerDustCollector", 1.0),
+    ("SewingMachine", 1.6),
+    ("ToothBrush", 0.6),
+    ("Sander", 1.0),
+];
+
+impl SynthEdition {
+    pub fn machines(self) -> Vec<MachineSpec> {
+        match self {
+            SynthEdition::Dcase2023 => MACHINES.to_vec(),
+            SynthEdition::Dcase2026 => MACHINES
+                .iter()
+                .zip(NAMES_2026)
+                .map(|(m, (name, length))| MachineSpec { name, length, ..*m })
+                .collect(),
+        }
+    }
+
+    /// Whether clips carry a far-microphone channel.
+    pub fn stereo(self) -> bool {
+        self == SynthEdition::Dcase2026
+    }
+}
 
 /// Dataset sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +324,23 @@ pub struct ClipPlan {
 
 /// Renders one clip: machine (with its fault), background, microphone, level.
 pub fn render_clip(spec: &MachineSpec, plan: &ClipPlan, seconds: f64) -> Vec<f32> {
+    render(spec, plan, seconds, false).0
+}
+
+/// Renders one clip as the near and the far microphone hear it; the near channel is exactly
+/// [`render_clip`]'s signal.
+pub fn render_near_far(spec: &MachineSpec, plan: &ClipPlan, seconds: f64) -> [Vec<f32>; 2] {
+    let (near, far) = render(spec, plan, seconds, true);
+    let far = far.unwrap_or_else(|| near.clone());
+    [near, far]
+}
+
+fn render(
+    spec: &MachineSpec,
+    plan: &ClipPlan,
+    seconds: f64,
+    with_far: bool,
+) -> (Vec<f32>, Option<Vec<f32>>) {
     let n = (seconds * dsp::RATE).round() as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     let mut arng = ChaCha8Rng::seed_from_u64(splitmix(plan.seed ^ 0xA5A5));
@@ -264,21 +356,46 @@ pub fn render_clip(spec: &MachineSpec, plan: &ClipPlan, seconds: f64) -> Vec<f32
         plan.fault,
         &mut arng,
     );
+    let machine = with_far.then(|| x.clone());
     add_background(&mut x, plan.domain, spec.hum_hz, &mut rng);
+    // The far channel's own random numbers come from a stream of their own, so the near channel is
+    // the same signal whether or not a far one is rendered.
+    let mut far = machine.map(|m| {
+        let room: Vec<f32> = x.iter().zip(&m).map(|(a, b)| a - b).collect();
+        let mut frng = ChaCha8Rng::seed_from_u64(splitmix(plan.seed ^ 0xFA12));
+        far_microphone(&m, &room, &mut frng)
+    });
     if plan.domain == Domain::Target {
         spec.target_mic.apply(&mut x);
+        if let Some(f) = far.as_mut() {
+            spec.target_mic.apply(f);
+        }
     }
-    // Recording level varies by ±1.5 dB around −26 dBFS RMS.
+    // Recording level varies by ±1.5 dB around −26 dBFS RMS; the far channel keeps its level relative
+    // to the near one.
     let gain_db = -26.0 + 3.0 * (rng.random::<f64>() - 0.5);
-    dsp::set_rms(&mut x, 10f64.powf(gain_db / 20.0));
-    x
+    let r = dsp::rms(&x);
+    if r > 0.0 {
+        let g = (10f64.powf(gain_db / 20.0) / r) as f32;
+        x.iter_mut().for_each(|v| *v *= g);
+        if let Some(f) = far.as_mut() {
+            f.iter_mut().for_each(|v| *v *= g);
+        }
+    }
+    (x, far)
 }
 
-/// The clips of a preset, in a fixed order.
+/// The clips of a preset, in a fixed order (DCASE 2023 style).
 pub fn plan(preset: Preset, seed: u64) -> Vec<ClipPlan> {
+    plan_edition(preset, seed, SynthEdition::Dcase2023)
+}
+
+/// The clips of a preset for one edition's shape; `ClipPlan::machine` indexes
+/// [`SynthEdition::machines`].
+pub fn plan_edition(preset: Preset, seed: u64, edition: SynthEdition) -> Vec<ClipPlan> {
     let sizes = preset.sizes();
     let mut plans = Vec::new();
-    for (m, spec) in MACHINES.iter().enumerate() {
+    for (m, spec) in edition.machines().iter().enumerate() {
         let part_dir = match spec.part {
             Part::Dev => "dev_data",
             Part::Eval => "eval_data",
@@ -380,27 +497,50 @@ pub struct SynthSummary {
 /// Folder (under the dataset root) that holds the evaluator-style ground truth.
 pub const EVALUATOR_DIR: &str = "evaluator";
 
-/// Writes the whole dataset under `out`. `tick` is called once per clip written.
+/// Writes the whole dataset under `out` (DCASE 2023 style). `tick` is called once per clip written.
 pub fn generate(
     out: &Path,
     preset: Preset,
     seed: u64,
     tick: &(dyn Fn() + Sync),
 ) -> std::io::Result<SynthSummary> {
-    let plans = plan(preset, seed);
-    let secs = preset.sizes().clip_seconds;
+    generate_edition(out, preset, seed, SynthEdition::Dcase2023, None, tick)
+}
+
+/// Writes the whole dataset of one edition's shape under `out`; `clip_seconds` replaces the preset's
+/// clip length (each machine type's length factor still applies).
+pub fn generate_edition(
+    out: &Path,
+    preset: Preset,
+    seed: u64,
+    edition: SynthEdition,
+    clip_seconds: Option<f64>,
+    tick: &(dyn Fn() + Sync),
+) -> std::io::Result<SynthSummary> {
+    let plans = plan_edition(preset, seed, edition);
+    let machines = edition.machines();
+    let secs = clip_seconds.unwrap_or(preset.sizes().clip_seconds);
     plans.par_iter().try_for_each(|p| -> std::io::Result<()> {
         let path = out.join(&p.rel_path);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let x = render_clip(&MACHINES[p.machine], p, secs);
-        write_wav_i16(&path, &x, dsp::RATE as u32)?;
+        let spec = &machines[p.machine];
+        let seconds = secs * spec.length;
+        if edition.stereo() {
+            let [near, far] = render_near_far(spec, p, seconds);
+            write_wav_i16_channels(&path, &[&near, &far], dsp::RATE as u32)?;
+        } else {
+            write_wav_i16(&path, &render_clip(spec, p, seconds), dsp::RATE as u32)?;
+        }
         tick();
         Ok(())
     })?;
+    if edition == SynthEdition::Dcase2026 {
+        write_attribute_files(out, &plans, &machines)?;
+    }
     let mut truth_files = 0;
-    for (m, spec) in MACHINES.iter().enumerate() {
+    for (m, spec) in machines.iter().enumerate() {
         if spec.part != Part::Eval {
             continue;
         }
@@ -436,7 +576,46 @@ pub fn generate(
     }
     Ok(SynthSummary {
         clips: plans.len(),
-        machines: MACHINES.len(),
+        machines: machines.len(),
         truth_files,
     })
+}
+
+/// `<part>/raw/<machine>/attributes_00.csv` as the 2024–2026 releases ship it: one row per named clip
+/// (`file_name,d1p,d1v`, the path relative to the part's `raw/` folder); anonymised test clips are not
+/// listed, as in the releases.
+fn write_attribute_files(
+    out: &Path,
+    plans: &[ClipPlan],
+    machines: &[MachineSpec],
+) -> std::io::Result<()> {
+    for (m, spec) in machines.iter().enumerate() {
+        let mut text = String::from("file_name,d1p,d1v\n");
+        let mut dir = None;
+        for p in plans.iter().filter(|p| p.machine == m) {
+            let Some(name) = p.rel_path.file_name().and_then(|f| f.to_str()) else {
+                continue;
+            };
+            dir = p
+                .rel_path
+                .parent()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf);
+            if !name.starts_with(&p.full_name) {
+                continue;
+            }
+            let value = p.value.map_or(spec.target.0, |i| spec.source[i].0);
+            let _ = writeln!(
+                text,
+                "{}/{}/{name},{},{value}",
+                spec.name,
+                p.split.as_str(),
+                spec.key
+            );
+        }
+        if let Some(dir) = dir {
+            atomic::write_bytes(&out.join(dir).join("attributes_00.csv"), text.as_bytes())?;
+        }
+    }
+    Ok(())
 }
