@@ -80,6 +80,11 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,symphonia_core::formats::probe=off".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -68,6 +68,12 @@ fn run_on_synthetic_2026_with_near_and_far_aware_policies() {
         );
         let log = std::fs::read_to_string(run.join("run.log")).unwrap();
         assert!(log.contains(&format!("channel policy: {want}")), "{log}");
+        // ISO 8601 UTC stamps, e.g. [2026-12-05T08:03:23Z].
+        assert!(
+            log.lines()
+                .all(|l| l.len() > 22 && l.starts_with("[20") && &l[21..23] == "Z]"),
+            "{log}"
+        );
         if policy.is_none() {
             assert!(log.contains("the default of DCASE 2026"), "{log}");
         }

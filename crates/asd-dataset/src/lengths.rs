@@ -36,7 +36,7 @@ impl LengthSurvey {
             .map(|(m, s)| format!("{m} {s:.2} s"))
             .collect();
         format!(
-            "clip length {:.2} s: the longest of the machine types' median training-clip lengths ({}); shorter clips are tiled",
+            "clip length {:.2} s, the longest of the machine types' median training-clip lengths ({}); shorter clips are tiled",
             self.chosen_s,
             per.join(", ")
         )

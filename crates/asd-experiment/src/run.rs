@@ -117,6 +117,7 @@ impl RunLog {
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let secs = iso8601_utc(secs);
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -125,6 +126,28 @@ impl RunLog {
             let _ = writeln!(f, "[{secs}] {msg}");
         }
     }
+}
+
+/// `2026-12-05T08:03:23Z` for seconds since the Unix epoch (proleptic Gregorian calendar, UTC).
+pub fn iso8601_utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
 }
 
 pub fn member_dir(run_dir: &Path, i: usize) -> PathBuf {
@@ -492,4 +515,14 @@ pub fn part_names(r: &RunResults) -> Vec<String> {
         .collect();
     v.extend(s.into_iter().filter(|p| !order.contains(&p.as_str())));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso8601_stamps_of_known_instants() {
+        assert_eq!(super::iso8601_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::iso8601_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::iso8601_utc(1_796_459_003), "2026-12-05T08:23:23Z");
+    }
 }

@@ -61,6 +61,46 @@ pub fn training_items(ds: &Dataset) -> (Vec<TrainItem>, Vec<String>) {
     (items, classes)
 }
 
+fn canonical(path: &str) -> String {
+    std::fs::canonicalize(path).map_or_else(|_| path.to_string(), |p| p.display().to_string())
+}
+
+/// The settings (dotted JSON keys) in which two model configurations differ; the dataset is compared
+/// by its canonical path, never by how the path was typed.
+fn differing_settings(old: &ModelConfig, new: &ModelConfig) -> Vec<String> {
+    let norm = |c: &ModelConfig| {
+        let mut c = c.clone();
+        c.dataset = c.dataset.as_deref().map(canonical);
+        serde_json::to_value(c).unwrap_or_default()
+    };
+    fn diff(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let null = serde_json::Value::Null;
+                    let name = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    diff(
+                        &name,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if a != b => out.push(format!("{prefix}: {a} then, {b} now")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    diff("", &norm(old), &norm(new), &mut out);
+    out
+}
+
 /// The result of a training run.
 #[derive(Debug)]
 pub struct FitResult {
@@ -109,8 +149,14 @@ pub fn fit(
             if let Some(w) = survey.crop_warning() {
                 tracing::warn!("{w}");
             }
-            ((survey.chosen_s * f64::from(asd_audio::MODEL_RATE)).round() as usize)
-                .max(NetConfig::MIN_CLIP_LEN)
+            let chosen = (survey.chosen_s * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+            if chosen < NetConfig::MIN_CLIP_LEN {
+                tracing::info!(
+                    "raised to the network's minimum of {:.2} s (clips are tiled up to it)",
+                    NetConfig::MIN_CLIP_LEN as f64 / f64::from(asd_audio::MODEL_RATE)
+                );
+            }
+            chosen.max(NetConfig::MIN_CLIP_LEN)
         }
     };
     let net_cfg = NetConfig::new(clip_len);
@@ -119,7 +165,8 @@ pub fn fit(
         net: net_cfg.clone(),
         train: opts.train.clone(),
         sample_rate: asd_audio::MODEL_RATE,
-        dataset: Some(ds.root.display().to_string()),
+        // The canonical path, so that `./data` and `data` resume the same model.
+        dataset: Some(canonical(&ds.root.display().to_string())),
         edition: Some(ds.edition.to_string()),
         channel: opts.channel,
     };
@@ -136,10 +183,12 @@ pub fn fit(
     )?;
     let (model, optim, scales, first_epoch, mut log) = if opts.resume && state_path.exists() {
         let old = out.config()?;
-        if old != cfg {
+        let differing = differing_settings(&old, &cfg);
+        if !differing.is_empty() {
             return Err(ModelError::Config(format!(
-                "{}: the checkpoint was made with other settings; start a new model folder or drop --resume",
-                out.dir.display()
+                "{}: the checkpoint was made with other settings ({}); train into a new model folder",
+                out.dir.display(),
+                differing.join(", ")
             )));
         }
         if out.classes()? != classes {
@@ -248,5 +297,34 @@ pub fn default_epochs(edition: asd_dataset::Edition) -> usize {
         asd_dataset::Edition::Dcase2020 => 15,
         asd_dataset::Edition::Dcase2024 => 10,
         _ => 5,
+    }
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+
+    fn config(dataset: &str, seed: u64) -> ModelConfig {
+        ModelConfig {
+            net: NetConfig::new(NetConfig::MIN_CLIP_LEN),
+            train: TrainConfig {
+                seed,
+                ..TrainConfig::default()
+            },
+            sample_rate: asd_audio::MODEL_RATE,
+            dataset: Some(dataset.to_string()),
+            edition: Some("DCASE 2026".into()),
+            channel: Some(0),
+        }
+    }
+
+    #[test]
+    fn resume_compares_the_dataset_by_meaning_and_names_what_differs() {
+        let d = tempfile::tempdir().unwrap();
+        let plain = d.path().display().to_string();
+        let typed_otherwise = format!("{plain}/./");
+        assert!(differing_settings(&config(&plain, 1), &config(&typed_otherwise, 1)).is_empty());
+        let diff = differing_settings(&config(&plain, 1), &config(&plain, 2));
+        assert_eq!(diff, ["train.seed: 1 then, 2 now"]);
     }
 }

@@ -17,7 +17,9 @@ pub enum ScoringError {
     EmptyDomain { key: String, domain: &'static str },
     #[error("{key}: test clips of {what} have zero score variance; standardisation is undefined")]
     ZeroVariance { key: String, what: &'static str },
-    #[error("invalid method '{0}'")]
+    #[error(
+        "invalid method '{0}' (expected nn, knn-mean, ratio, difference or lof, or a full name such as ratio_k16, ratio_gwrp_r0.9, lof_k8)"
+    )]
     InvalidMethod(String),
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),

@@ -92,6 +92,20 @@ fn truth_from_records(records: Vec<asd_core::ClipRecord>) -> HashMap<(String, St
         .collect()
 }
 
+/// The first 10 items and the count of the rest, so that an error stays readable.
+fn some_of(items: &[String]) -> String {
+    let shown = items
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match items.len().saturating_sub(10) {
+        0 => shown,
+        rest => format!("{shown} and {rest} more"),
+    }
+}
+
 /// A scores folder evaluated: its sections and the official score's CI95.
 pub struct Evaluated {
     pub results: Vec<SectionResult>,
@@ -140,7 +154,14 @@ pub fn evaluate_dir(
                     }
                 },
             };
-            match truth.get(&(s.machine_type.clone(), file.clone())) {
+            // A file listed with a folder (`test/x.wav`) is matched by its base name, as the truth is.
+            let base = Path::new(file)
+                .file_name()
+                .map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
+            match truth
+                .get(&(s.machine_type.clone(), file.clone()))
+                .or_else(|| truth.get(&(s.machine_type.clone(), base)))
+            {
                 Some(t) => clips.push(ScoredClip {
                     truth: t.clone(),
                     score: *score,
@@ -154,14 +175,14 @@ pub fn evaluate_dir(
         bail!(
             "{} scored clip(s) are missing from their decision_result file: {}",
             undecided.len(),
-            undecided.join(", ")
+            some_of(&undecided)
         );
     }
     if !missing.is_empty() {
         bail!(
             "{} scored clip(s) have no ground truth: {}",
             missing.len(),
-            missing.join(", ")
+            some_of(&missing)
         );
     }
     Ok(Evaluated {

@@ -21,7 +21,8 @@ pub struct ScoreArgs {
     /// Embedding-set folder (embeddings.npy + index.csv).
     #[arg(long)]
     pub embeddings: PathBuf,
-    /// Method: nn, knn-mean, ratio, difference or lof.
+    /// Method: nn, knn-mean, ratio, difference or lof (with --k / --gwrp), or a full name as the run
+    /// config and the reports write it: ratio_k16, ratio_gwrp_r0.9, lof_k8, knn-mean_k16, difference_k16.
     #[arg(long, default_value = "ratio")]
     pub method: String,
     /// K: neighbours of the density (ratio, difference; default 16), of knn-mean (16) or lof (8).
@@ -106,7 +107,17 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
             a.decision_percentile
         );
     }
-    let method = MethodSpec::from_parts(&a.method, a.k, a.gwrp)?;
+    let method = if a.method.contains('_') {
+        if a.k.is_some() || a.gwrp.is_some() {
+            anyhow::bail!(
+                "method '{}' already names its parameter: drop --k / --gwrp",
+                a.method
+            );
+        }
+        a.method.parse::<MethodSpec>()?
+    } else {
+        MethodSpec::from_parts(&a.method, a.k, a.gwrp)?
+    };
     let set = EmbeddingSet::read(&a.embeddings).context("reading the embedding set")?;
     let mut opts = ScoreOptions::new(method);
     opts.standardize = a.standardize;

@@ -131,9 +131,7 @@ impl MethodSpec {
             "lof" => Ok(MethodSpec::Lof { k: only_k(8)? }),
             "ratio" => Ok(MethodSpec::Ratio(density()?)),
             "difference" => Ok(MethodSpec::Difference(density()?)),
-            other => Err(ScoringError::InvalidMethod(format!(
-                "{other} (expected nn, knn-mean, ratio, difference or lof)"
-            ))),
+            other => Err(ScoringError::InvalidMethod(other.to_string())),
         }
     }
 }
