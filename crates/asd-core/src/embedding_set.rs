@@ -31,7 +31,7 @@ pub enum EmbeddingSetError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: not a float32 2-D .npy array: {message}")]
+    #[error("{path}: not a float32 or float64 2-D .npy array: {message}")]
     Npy { path: PathBuf, message: String },
     #[error("{path}: line {line}: {message}")]
     Index {
@@ -100,15 +100,7 @@ impl EmbeddingSet {
     /// Reads a folder and checks it: equal row counts, finite values, no zero-norm rows.
     pub fn read(dir: &Path) -> Result<Self, EmbeddingSetError> {
         let npy = dir.join(EMBEDDINGS_FILE);
-        let file = File::open(&npy).map_err(|source| EmbeddingSetError::Io {
-            path: npy.clone(),
-            source,
-        })?;
-        let embeddings =
-            Array2::<f32>::read_npy(BufReader::new(file)).map_err(|e| EmbeddingSetError::Npy {
-                path: npy.clone(),
-                message: e.to_string(),
-            })?;
+        let embeddings = read_embeddings(&npy)?;
         let records = read_index(&dir.join(INDEX_FILE))?;
         if embeddings.nrows() != records.len() {
             return Err(EmbeddingSetError::RowMismatch {
@@ -117,31 +109,52 @@ impl EmbeddingSet {
                 records: records.len(),
             });
         }
-        for (row, (emb, rec)) in embeddings.rows().into_iter().zip(&records).enumerate() {
-            let problem = if emb.iter().any(|v| !v.is_finite()) {
-                Some("contains NaN or infinite values")
-            } else if emb.iter().all(|&v| v == 0.0) {
-                Some("has zero norm")
-            } else {
-                None
-            };
-            if let Some(problem) = problem {
-                return Err(EmbeddingSetError::BadEmbedding {
-                    dir: dir.to_path_buf(),
-                    row,
-                    file: rec.file.clone(),
-                    problem: problem.to_string(),
-                });
-            }
-        }
-        Ok(Self {
+        let set = Self {
             embeddings,
             records,
-        })
+        };
+        if let Some((row, problem)) = set.first_bad_row() {
+            return Err(EmbeddingSetError::BadEmbedding {
+                dir: dir.to_path_buf(),
+                row,
+                file: set.records[row].file.clone(),
+                problem: problem.to_string(),
+            });
+        }
+        Ok(set)
+    }
+
+    /// The first row with a NaN/infinite value or zero norm, and what is wrong with it.
+    fn first_bad_row(&self) -> Option<(usize, &'static str)> {
+        self.embeddings
+            .rows()
+            .into_iter()
+            .enumerate()
+            .find_map(|(row, emb)| {
+                if emb.iter().any(|v| !v.is_finite()) {
+                    Some((row, "contains NaN or infinite values"))
+                } else if emb.iter().all(|&v| v == 0.0) {
+                    Some((row, "has zero norm"))
+                } else {
+                    None
+                }
+            })
     }
 
     /// Writes both files atomically.
     pub fn write(&self, dir: &Path) -> Result<(), EmbeddingSetError> {
+        // What the format forbids is refused here too, so no reader ever meets it.
+        if let Some((row, problem)) = self.first_bad_row() {
+            return Err(EmbeddingSetError::BadEmbedding {
+                dir: dir.to_path_buf(),
+                row,
+                file: self
+                    .records
+                    .get(row)
+                    .map_or_else(String::new, |r| r.file.clone()),
+                problem: problem.to_string(),
+            });
+        }
         let npy = dir.join(EMBEDDINGS_FILE);
         let standard = self.embeddings.as_standard_layout();
         atomic::write_with(&npy, |w| {
@@ -152,6 +165,28 @@ impl EmbeddingSet {
             source,
         })?;
         write_index(&dir.join(INDEX_FILE), &self.records)
+    }
+}
+
+/// Reads `embeddings.npy`: float32 as the format has it, or float64 (NumPy's default dtype), converted
+/// to float32 once; C or Fortran order.
+fn read_embeddings(npy: &Path) -> Result<Array2<f32>, EmbeddingSetError> {
+    let bytes = std::fs::read(npy).map_err(|source| EmbeddingSetError::Io {
+        path: npy.to_path_buf(),
+        source,
+    })?;
+    match Array2::<f32>::read_npy(&bytes[..]) {
+        Ok(a) => Ok(a),
+        Err(e32) => match Array2::<f64>::read_npy(&bytes[..]) {
+            Ok(a) => {
+                tracing::info!("{}: float64 embeddings converted to float32", npy.display());
+                Ok(a.mapv(|v| v as f32))
+            }
+            Err(_) => Err(EmbeddingSetError::Npy {
+                path: npy.to_path_buf(),
+                message: e32.to_string(),
+            }),
+        },
     }
 }
 
@@ -239,6 +274,36 @@ mod tests {
         assert_eq!(back.records, set.records);
     }
 
+    /// NumPy's defaults: float64, and Fortran order from a transposed array; both are read.
+    #[test]
+    fn float64_and_fortran_order_arrays_are_read() {
+        use ndarray::ShapeBuilder;
+        let dir = tempfile::tempdir().unwrap();
+        write_index(
+            &dir.path().join(INDEX_FILE),
+            &[record("a.wav"), record("b.wav"), record("c.wav")],
+        )
+        .unwrap();
+        let values = vec![1.0f64, 0.6, 0.0, 0.0, 0.8, 1.0];
+        // Column-major (3 × 2): rows [1, 0], [0.6, 0.8], [0, 1].
+        let fortran = Array2::from_shape_vec((3, 2).f(), values).unwrap();
+        assert!(!fortran.is_standard_layout());
+        ndarray_npy::write_npy(dir.path().join(EMBEDDINGS_FILE), &fortran).unwrap();
+        let back = EmbeddingSet::read(dir.path()).unwrap();
+        assert_eq!(
+            back.embeddings,
+            array![[1.0f32, 0.0], [0.6, 0.8], [0.0, 1.0]]
+        );
+        // Fortran-order float32 too.
+        let f32s = fortran.mapv(|v| v as f32);
+        ndarray_npy::write_npy(dir.path().join(EMBEDDINGS_FILE), &f32s).unwrap();
+        assert_eq!(EmbeddingSet::read(dir.path()).unwrap().embeddings, f32s);
+        // An int array is refused, naming the file.
+        ndarray_npy::write_npy(dir.path().join(EMBEDDINGS_FILE), &array![[1i64, 2]]).unwrap();
+        let e = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("embeddings.npy") && e.contains("float64"), "{e}");
+    }
+
     #[test]
     fn rejects_mismatched_rows_nan_and_zero_norm() {
         let dir = tempfile::tempdir().unwrap();
@@ -257,24 +322,26 @@ mod tests {
             }
         ));
 
-        let set = EmbeddingSet {
-            embeddings: array![[1.0f32, f32::NAN], [0.0, 0.0]],
-            records: vec![record("a"), record("b")],
-        };
-        set.write(dir.path()).unwrap();
-        let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("embedding 0") && err.contains("NaN"), "{err}");
-
-        let set = EmbeddingSet {
-            embeddings: array![[1.0f32, 0.0], [0.0, 0.0]],
-            records: vec![record("a"), record("b")],
-        };
-        set.write(dir.path()).unwrap();
-        let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains("embedding 1") && err.contains("zero norm"),
-            "{err}"
-        );
+        // Refused when written, and refused when read from files made elsewhere.
+        let records = vec![record("a"), record("b")];
+        write_index(&dir.path().join(INDEX_FILE), &records).unwrap();
+        for (embeddings, want) in [
+            (array![[1.0f32, f32::NAN], [0.0, 1.0]], "embedding 0"),
+            (array![[1.0f32, 0.0], [0.0, 0.0]], "embedding 1"),
+        ] {
+            let set = EmbeddingSet {
+                embeddings: embeddings.clone(),
+                records: records.clone(),
+            };
+            let err = set.write(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+            ndarray_npy::write_npy(dir.path().join(EMBEDDINGS_FILE), &embeddings).unwrap();
+            let err = EmbeddingSet::read(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains(want) && (err.contains("NaN") || err.contains("zero norm")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

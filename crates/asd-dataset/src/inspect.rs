@@ -23,6 +23,13 @@ pub struct GroupSummary {
 }
 
 impl GroupSummary {
+    /// Whether the group's clips carry source/target domains (not DCASE 2020).
+    pub fn has_domains(&self) -> bool {
+        self.counts
+            .keys()
+            .any(|(_, d, _)| matches!(d, Domain::Source | Domain::Target))
+    }
+
     pub fn count(&self, split: Split, domain: Option<Domain>, label: Option<Label>) -> usize {
         self.counts
             .iter()
@@ -77,24 +84,33 @@ impl Inspection {
                     _ => "—".into(),
                 };
                 let unlabelled = n(Split::Test, None, Some(Label::Unknown));
+                // Without domains (DCASE 2020) the counts over all clips stand in the source columns.
+                let src = if g.has_domains() {
+                    Some(Domain::Source)
+                } else {
+                    None
+                };
+                let tgt = |split, label| {
+                    if g.has_domains() {
+                        n(split, Some(Domain::Target), label).to_string()
+                    } else {
+                        "—".to_string()
+                    }
+                };
                 vec![
                     part.as_str().to_string(),
                     machine.clone(),
                     g.sections.iter().cloned().collect::<Vec<_>>().join(" "),
+                    format!("{}/{}", n(Split::Train, src, None), tgt(Split::Train, None)),
                     format!(
                         "{}/{}",
-                        n(Split::Train, Some(Domain::Source), None),
-                        n(Split::Train, Some(Domain::Target), None)
+                        n(Split::Test, src, Some(Label::Normal)),
+                        n(Split::Test, src, Some(Label::Anomaly))
                     ),
                     format!(
                         "{}/{}",
-                        n(Split::Test, Some(Domain::Source), Some(Label::Normal)),
-                        n(Split::Test, Some(Domain::Source), Some(Label::Anomaly))
-                    ),
-                    format!(
-                        "{}/{}",
-                        n(Split::Test, Some(Domain::Target), Some(Label::Normal)),
-                        n(Split::Test, Some(Domain::Target), Some(Label::Anomaly))
+                        tgt(Split::Test, Some(Label::Normal)),
+                        tgt(Split::Test, Some(Label::Anomaly))
                     ),
                     unlabelled.to_string(),
                     g.classes.len().to_string(),
@@ -116,10 +132,13 @@ impl Inspection {
     }
 }
 
+/// (duration in seconds, sample rate, channels) of a decoded clip.
+type AudioFacts = (f64, u32, usize);
+
 /// Inspects a dataset. With `decode`, every clip is decoded (in parallel) to check it and measure
 /// its duration; `tick` is called once per clip (for a progress bar).
 pub fn inspect(ds: &Dataset, decode: bool, tick: &(dyn Fn() + Sync)) -> Inspection {
-    let audio: Vec<Result<Option<(f64, u32, usize)>, Problem>> = ds
+    let audio: Vec<Result<Option<AudioFacts>, Problem>> = ds
         .clips
         .par_iter()
         .map(|c: &Clip| {

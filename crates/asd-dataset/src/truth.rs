@@ -193,7 +193,7 @@ impl TruthStore {
         self.list_2020.get_or_insert_with(HashMap::new)
     }
 
-    /// The truth of a clip of 2021–2025, if any evaluator file lists it.
+    /// The truth of a clip of 2021–2026, if any evaluator file lists it.
     pub fn lookup(&mut self, machine: &str, section: &str, file: &str) -> Option<ClipTruth> {
         self.section(machine, section).get(file).cloned()
     }

@@ -1,6 +1,6 @@
 //! Per-section metrics with the definitions of the official DCASE evaluators.
 //!
-//! For a section with domains (DCASE 2021–2025):
+//! For a section with domains (DCASE 2021–2026):
 //! - `auc_source`: source-domain normal clips plus *all* anomalous clips of the section; `auc_target`
 //!   likewise with target normals;
 //! - `pauc`: all clips of the section (max FPR 0.1);

@@ -216,7 +216,8 @@ mod tests {
         let s = [0.1, 0.9, 0.4, 0.4, 0.7, 0.2, 0.9, 0.3];
         for max_fpr in [1.0, 0.1, 0.5] {
             let loo = leave_one_out(&y, &s, max_fpr).unwrap();
-            for i in 0..y.len() {
+            assert_eq!(loo.len(), y.len());
+            for (i, &got) in loo.iter().enumerate() {
                 let yi: Vec<bool> = (0..y.len()).filter(|&j| j != i).map(|j| y[j]).collect();
                 let si: Vec<f64> = (0..y.len()).filter(|&j| j != i).map(|j| s[j]).collect();
                 let want = if max_fpr == 1.0 {
@@ -224,7 +225,7 @@ mod tests {
                 } else {
                     partial_auc(&yi, &si, max_fpr).unwrap()
                 };
-                assert_eq!(loo[i], want, "clip {i}, max_fpr {max_fpr}");
+                assert_eq!(got, want, "clip {i}, max_fpr {max_fpr}");
             }
         }
     }

@@ -27,6 +27,10 @@ pub struct EmbedArgs {
     /// embeddings concatenated, 1024-d). Default: the channel the model was trained on.
     #[arg(long)]
     pub channel: Option<asd_core::ChannelPolicy>,
+    /// Exit with success even when some clips could not be read (they are listed and left out of
+    /// the set); without it such a run writes the set but exits non-zero.
+    #[arg(long)]
+    pub skip_bad: bool,
 }
 
 pub fn run(a: &EmbedArgs) -> Result<()> {
@@ -43,7 +47,17 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
                 Some(p) => p.embedding_channels(),
                 None => vec![cfg.channel],
             };
-            embed_to_set(&net, &cfg, &channels, &ds, &a.out, &device)
+            let skipped = embed_to_set(&net, &cfg, &channels, &ds, &a.out, &device)?;
+            if skipped > 0 && !a.skip_bad {
+                bail!(
+                    "{skipped} clip(s) could not be read and are not in {} (listed above); --skip-bad accepts a set without them",
+                    a.out.display()
+                );
+            }
+            if skipped > 0 {
+                println!("{skipped} clip(s) skipped (--skip-bad)");
+            }
+            Ok(())
         }
         (None, Some(waves)) => {
             let x: Array2<f32> = read_npy(waves).with_context(|| {
@@ -72,7 +86,8 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
     }
 }
 
-/// Embeds a dataset into an embedding-set folder, listing clips that could not be read.
+/// Embeds a dataset into an embedding-set folder, listing clips that could not be read; returns
+/// their count.
 pub fn embed_to_set(
     net: &asd_model::EmbeddingNet,
     cfg: &asd_model::ModelConfig,
@@ -80,7 +95,7 @@ pub fn embed_to_set(
     ds: &Dataset,
     out: &Path,
     device: &burn::tensor::Device,
-) -> Result<()> {
+) -> Result<usize> {
     let pb = progress::bar((ds.clips.len() * channels.len()) as u64, "embedding");
     let (set, failures) = asd_model::embed::embed_dataset_channels(
         net,
@@ -109,5 +124,5 @@ pub fn embed_to_set(
             println!("  {}: {e}", p.display());
         }
     }
-    Ok(())
+    Ok(failures.len())
 }
