@@ -71,7 +71,7 @@ fn run_on_synthetic_2026_with_near_and_far_aware_policies() {
         // ISO 8601 UTC stamps, e.g. [2026-12-05T08:03:23Z].
         assert!(
             log.lines()
-                .all(|l| l.len() > 22 && l.starts_with("[20") && &l[21..23] == "Z]"),
+                .all(|l| l.len() > 22 && l.starts_with("[20") && &l[20..22] == "Z]"),
             "{log}"
         );
         if policy.is_none() {

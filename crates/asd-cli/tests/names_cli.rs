@@ -108,6 +108,28 @@ fn full_method_names_relative_files_and_bounded_error_lists() {
         gw.to_str().unwrap(),
     ]));
 
+    // K beyond the 24 references of a section: clipped, and said once per section.
+    let big = tmp.path().join("big");
+    let out = asd(&[
+        "score",
+        "--embeddings",
+        e,
+        "--method",
+        "lof",
+        "--k",
+        "100",
+        "--out",
+        big.to_str().unwrap(),
+    ]);
+    ok(&out);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        log.matches("K = 100 but only 23 neighbours among its 24 references")
+            .count(),
+        2,
+        "{log}"
+    );
+
     let twice = asd(&[
         "score",
         "--embeddings",

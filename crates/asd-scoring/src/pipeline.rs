@@ -40,6 +40,8 @@ pub struct ScoreResult {
     pub train: Vec<Option<f64>>,
     /// Reference sets that could not be scored, with the reason; their clips stay `None`.
     pub failures: Vec<(String, ScoringError)>,
+    /// Reference sets scored with fewer neighbours than the method asks for (K clipped), one line each.
+    pub notes: Vec<String>,
 }
 
 /// Rows whose norm is within this of 1 are already unit vectors and are left bit-identical, so that the
@@ -97,6 +99,12 @@ pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult,
             let refs =
                 ReferenceSet::build(key.clone(), train_emb.view(), &is_source, opts.references);
             let test_emb = emb.select(Axis(0), &test);
+            let note = opts.method.k_clipped(refs.len()).map(|(k, available)| {
+                format!(
+                    "{key}: K = {k} but only {available} neighbours among its {} references; all {available} used",
+                    refs.len()
+                )
+            });
             let result = method.fit(&refs, test_emb.view()).map(|fitted| {
                 let test_scores = fitted.score(test_emb.view(), None);
                 // Leave-one-out: a training clip that is itself a reference skips that entry.
@@ -109,15 +117,17 @@ pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult,
                 let train_scores = fitted.score(train_emb.view(), Some(&skip));
                 (test_scores, train_scores)
             });
-            (key, train, test, result)
+            (key, train, test, result, note)
         })
         .collect();
     let mut out = ScoreResult {
         test: vec![None; set.len()],
         train: vec![None; set.len()],
         failures: Vec::new(),
+        notes: Vec::new(),
     };
-    for (key, train, test, result) in outcomes {
+    for (key, train, test, result, note) in outcomes {
+        out.notes.extend(note);
         match result {
             Ok((ts, tr)) => {
                 for (i, s) in test.into_iter().zip(ts) {

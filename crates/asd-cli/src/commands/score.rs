@@ -88,6 +88,9 @@ pub fn score_to_dir(
         write_section(out, s, threshold)
             .with_context(|| format!("writing scores to {}", out.display()))?;
     }
+    for note in &result.notes {
+        tracing::warn!("{note}");
+    }
     for (key, err) in &result.failures {
         tracing::error!("{key}: {err}");
     }

@@ -52,6 +52,19 @@ pub enum MethodSpec {
 }
 
 impl MethodSpec {
+    /// `(asked, available)` when the method asks for more neighbours than a reference set of
+    /// `n_refs` has (it then uses all of them, as scikit-learn clips LOF's `n_neighbors`).
+    pub fn k_clipped(&self, n_refs: usize) -> Option<(usize, usize)> {
+        let (k, available) = match self {
+            MethodSpec::KnnMean { k } => (*k, n_refs),
+            MethodSpec::Ratio(Density::KnnMean(k))
+            | MethodSpec::Difference(Density::KnnMean(k)) => (*k, n_refs.saturating_sub(1)),
+            MethodSpec::Lof { k } => (*k, n_refs.saturating_sub(1).max(1)),
+            _ => return None,
+        };
+        (k > available).then_some((k, available))
+    }
+
     /// Builds the method. `standardize` applies the domain-wise standardisation to the distance-matrix
     /// family (nn, ratio, difference).
     pub fn build(&self, standardize: bool) -> Result<Box<dyn Method>, ScoringError> {
