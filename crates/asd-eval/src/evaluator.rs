@@ -74,25 +74,7 @@ fn parse_truth_name(name: &str) -> Option<(String, String)> {
 }
 
 fn read_rows(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
-    let bad = |message: String| EvalError::File {
-        file: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            l.split_once(',')
-                .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "line {}: expected two comma-separated fields",
-                        i + 1
-                    ))
-                })
-        })
-        .collect()
+    crate::submission::read_rows(path, |v| Ok(v.to_string()))
 }
 
 fn flag(path: &Path, line: usize, v: &str) -> Result<bool, EvalError> {
@@ -117,14 +99,10 @@ pub fn is_truth_dir(dir: &Path) -> bool {
 /// file is an error naming both.
 pub fn read_truth_dir(dir: &Path) -> Result<EvaluatorTruth, EvalError> {
     let data_dir = dir.join(DATA_DIR);
-    let entries = std::fs::read_dir(&data_dir)
-        .map_err(|e| EvalError::Io(format!("{}: cannot list folder: {e}", data_dir.display())))?;
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("ground_truth_") && n.ends_with(".csv"))
+    let names: Vec<String> = crate::submission::sorted_names(&data_dir, "ground_truth_")?
+        .into_iter()
+        .filter(|n| n.ends_with(".csv"))
         .collect();
-    names.sort();
     let mut out = EvaluatorTruth::default();
     for name in names {
         let path = data_dir.join(&name);

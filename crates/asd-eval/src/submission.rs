@@ -47,8 +47,21 @@ pub fn write_section(dir: &Path, s: &SectionScores, threshold: f64) -> std::io::
     )
 }
 
+/// The sorted names of the files in `dir` that start with `prefix`.
+pub(crate) fn sorted_names(dir: &Path, prefix: &str) -> Result<Vec<String>, EvalError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| EvalError::Io(format!("{}: cannot list folder: {e}", dir.display())))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Reads `file,value` rows (blank lines skipped); a malformed line is an error naming the file and line.
-fn read_rows<T>(
+pub(crate) fn read_rows<T>(
     path: &Path,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Vec<(String, T)>, EvalError> {
@@ -118,14 +131,7 @@ pub fn parse_score_file_name(name: &str) -> Option<(String, String)> {
 /// Reads every score file of a folder. Files that are not score files are ignored; a malformed score
 /// file is an error naming the file and line.
 pub fn read_scores_dir(dir: &Path) -> Result<Vec<SectionScores>, EvalError> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| EvalError::Io(format!("{}: {e}", dir.display())))?;
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("anomaly_score_"))
-        .collect();
-    names.sort();
+    let names = sorted_names(dir, "anomaly_score_")?;
     let mut out = Vec::new();
     for name in names {
         let path = dir.join(&name);

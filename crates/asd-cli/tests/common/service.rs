@@ -195,6 +195,16 @@ pub fn call(
     content_type: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> (u16, serde_json::Value) {
+    try_call(method, url, content_type, body).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// [`call`], with a transport error returned instead of a panic.
+pub fn try_call(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Result<(u16, serde_json::Value), ureq::Error> {
     let a = agent();
     let resp = match (method, body) {
         ("GET", _) => a.get(url).call(),
@@ -207,16 +217,15 @@ pub fn call(
             r.send(&b.unwrap_or_default()[..])
         }
     };
-    let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut resp = resp?;
     let status = resp.status().as_u16();
     let text = resp
         .body_mut()
         .with_config()
         .limit(64 << 20)
-        .read_to_string()
-        .unwrap();
+        .read_to_string()?;
     let v = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-    (status, v)
+    Ok((status, v))
 }
 
 pub fn post_json(url: &str, v: serde_json::Value) -> (u16, serde_json::Value) {
