@@ -104,8 +104,43 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes joined by ": ", each message once: library errors that name a path
+/// already include their cause's text, which anyhow's `{:#}` would print a second time.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_message_of_the_chain_is_printed_once() {
+        let os = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let os_text = os.to_string();
+        #[derive(Debug, thiserror::Error)]
+        #[error("data/x.wav: {source}")]
+        struct Named {
+            source: std::io::Error,
+        }
+        let e = anyhow::Error::new(Named { source: os }).context("reading the dataset");
+        let text = super::error_chain(&e);
+        assert_eq!(text, format!("reading the dataset: data/x.wav: {os_text}"));
+        assert_eq!(text.matches(&os_text).count(), 1);
     }
 }

@@ -155,16 +155,36 @@ impl EmbeddingSet {
                 problem: problem.to_string(),
             });
         }
-        let npy = dir.join(EMBEDDINGS_FILE);
+        // The folder is replaced as a unit, so it never holds one set's embeddings beside another's
+        // index, nor files of an older set; a folder with anything else in it is not ours to replace.
+        let foreign = atomic::foreign_entries(dir, |n| n == EMBEDDINGS_FILE || n == INDEX_FILE)
+            .map_err(|source| EmbeddingSetError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        if !foreign.is_empty() {
+            return Err(EmbeddingSetError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "the folder holds other files ({}); an embedding set is written to an empty folder or over another set",
+                    foreign.join(", ")
+                )),
+            });
+        }
         let standard = self.embeddings.as_standard_layout();
-        atomic::write_with(&npy, |w| {
-            standard.write_npy(w).map_err(std::io::Error::other)
+        atomic::replace_dir(dir, |tmp| {
+            std::fs::File::create(tmp.join(EMBEDDINGS_FILE)).and_then(|f| {
+                let mut w = std::io::BufWriter::new(f);
+                standard.write_npy(&mut w).map_err(std::io::Error::other)?;
+                std::io::Write::flush(&mut w)?;
+                w.get_ref().sync_all()
+            })?;
+            write_index_to(&tmp.join(INDEX_FILE), &self.records)
         })
         .map_err(|source| EmbeddingSetError::Io {
-            path: npy.clone(),
+            path: dir.to_path_buf(),
             source,
-        })?;
-        write_index(&dir.join(INDEX_FILE), &self.records)
+        })
     }
 }
 
@@ -227,16 +247,19 @@ pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
 
 /// Writes `index.csv` atomically.
 pub fn write_index(path: &Path, records: &[ClipRecord]) -> Result<(), EmbeddingSetError> {
+    write_index_to(path, records).map_err(|source| EmbeddingSetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_index_to(path: &Path, records: &[ClipRecord]) -> std::io::Result<()> {
     atomic::write_with(path, |w| {
         let mut writer = csv::Writer::from_writer(w);
         for r in records {
             writer.serialize(r).map_err(std::io::Error::other)?;
         }
         writer.flush()
-    })
-    .map_err(|source| EmbeddingSetError::Io {
-        path: path.to_path_buf(),
-        source,
     })
 }
 

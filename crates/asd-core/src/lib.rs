@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod channel;
 pub mod embedding_set;
+pub mod lock;
 pub mod machine;
 pub mod record;
 pub mod seed;
@@ -15,4 +16,5 @@ pub mod table;
 
 pub use channel::ChannelPolicy;
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
+pub use lock::{FolderLock, LockError};
 pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

@@ -28,7 +28,7 @@ mod tests {
     #[test]
     fn seeds_of_runs_and_members_never_collide() {
         let mut seen = HashSet::new();
-        for run in 0..64u64 {
+        for run in 0..100u64 {
             for member in 0..64u64 {
                 assert!(
                     seen.insert(derive_seed(run, &[member])),

@@ -104,8 +104,9 @@ fn is_machine_dir(p: &Path) -> bool {
     SPLIT_FOLDERS.iter().any(|(f, _, _)| p.join(f).is_dir())
 }
 
-/// (part, machine type, machine folder) for every machine folder under `root`.
-fn machine_dirs(root: &Path) -> Vec<(Part, String, PathBuf)> {
+/// (part, machine type, machine folder) for every machine folder under `root`; a machine folder
+/// whose name is not UTF-8 (it could not name a machine type in any output) is reported and skipped.
+fn machine_dirs(root: &Path, problems: &mut Vec<Problem>) -> Vec<(Part, String, PathBuf)> {
     let mut parts: Vec<(Part, PathBuf)> = [(Part::Dev, "dev_data"), (Part::Eval, "eval_data")]
         .into_iter()
         .map(|(p, n)| (p, root.join(n)))
@@ -123,15 +124,86 @@ fn machine_dirs(root: &Path) -> Vec<(Part, String, PathBuf)> {
     for (part, dir) in parts {
         for base in [dir.clone(), dir.join("raw")] {
             for m in sorted_dirs(&base) {
-                if is_machine_dir(&m)
-                    && let Some(name) = m.file_name().and_then(|n| n.to_str())
-                {
-                    out.push((part, name.to_string(), m));
+                if !is_machine_dir(&m) {
+                    continue;
+                }
+                match m.file_name().and_then(|n| n.to_str()) {
+                    Some(name) => out.push((part, name.to_string(), m.clone())),
+                    None => problems.push(Problem::warning(
+                        &m,
+                        "machine folder name is not valid UTF-8; its clips are ignored",
+                    )),
                 }
             }
         }
     }
     out
+}
+
+/// The files of a split folder. Hidden names are skipped; what cannot be read as a file (a broken
+/// link, a symlink loop) or is a folder is reported, never dropped without a word.
+fn clip_files(dir: &Path, problems: &mut Vec<Problem>) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = match entry {
+            Ok(e) => e.path(),
+            Err(e) => {
+                problems.push(Problem::error(dir, format!("cannot list an entry: {e}")));
+                continue;
+            }
+        };
+        if path
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+        {
+            continue;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(m) if m.is_dir() => {
+                problems.push(Problem::warning(&path, "a folder among the clips; ignored"))
+            }
+            Ok(_) => problems.push(Problem::warning(&path, "not a regular file; ignored")),
+            Err(e) => problems.push(Problem::error(&path, format!("cannot read: {e}"))),
+        }
+    }
+    Ok(files)
+}
+
+/// A warning per section that has test clips but no training clip: it has no references, so
+/// none of its clips can be scored.
+fn sections_without_training(clips: &[Clip], machines: &[(Part, String, PathBuf)]) -> Vec<Problem> {
+    let mut trained: BTreeSet<(Part, &str, &str)> = BTreeSet::new();
+    let mut tested: BTreeMap<(Part, &str, &str), usize> = BTreeMap::new();
+    for c in clips {
+        let key = (
+            c.part,
+            c.record.machine_type.as_str(),
+            c.record.section.as_str(),
+        );
+        match c.record.split {
+            Split::Train => {
+                trained.insert(key);
+            }
+            Split::Test => *tested.entry(key).or_default() += 1,
+        }
+    }
+    tested
+        .into_iter()
+        .filter(|(k, _)| !trained.contains(k))
+        .map(|((part, m, s), n)| {
+            let dir = machines
+                .iter()
+                .find(|(p, name, _)| *p == part && name == m)
+                .map_or_else(PathBuf::new, |(_, _, d)| d.clone());
+            Problem::warning(
+                &dir,
+                format!(
+                    "section {s} has {n} test clip(s) but no training clip: it has no references and cannot be scored"
+                ),
+            )
+        })
+        .collect()
 }
 
 struct Found {
@@ -149,11 +221,11 @@ impl Dataset {
         if !root.is_dir() {
             return Err(DatasetError::Missing(root.to_path_buf()));
         }
-        let machines = machine_dirs(root);
+        let mut problems = Vec::new();
+        let machines = machine_dirs(root, &mut problems);
         if machines.is_empty() {
             return Err(DatasetError::NoMachines(root.to_path_buf()));
         }
-        let mut problems = Vec::new();
         let mut found = Vec::new();
         let mut evidence = EditionEvidence::default();
         for (part, machine, mdir) in &machines {
@@ -165,11 +237,8 @@ impl Dataset {
                 if folder_domain.is_some() {
                     evidence.domain_test_folders = true;
                 }
-                let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-                    Ok(rd) => rd
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.is_file())
-                        .collect(),
+                let mut files = match clip_files(&dir, &mut problems) {
+                    Ok(f) => f,
                     Err(e) => {
                         problems.push(Problem::error(&dir, format!("cannot list folder: {e}")));
                         continue;
@@ -288,6 +357,7 @@ impl Dataset {
             });
         }
         problems.append(&mut truth.problems);
+        problems.extend(sections_without_training(&clips, &machines));
         Ok(Dataset {
             root: root.to_path_buf(),
             edition,

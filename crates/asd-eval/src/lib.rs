@@ -7,6 +7,7 @@
 
 pub mod dcase;
 pub mod evaluator;
+pub mod folder;
 pub mod metrics;
 pub mod submission;
 pub mod summary;

@@ -97,6 +97,30 @@ pub struct RunResults {
     pub sweep_k: Vec<SweepPoint>,
     pub sweep_r: Vec<SweepPoint>,
     pub warnings: Vec<String>,
+    /// Clips of the dataset that some member could not embed (unreadable, too short, not finite):
+    /// they are missing from the scores and the evaluation.
+    #[serde(default)]
+    pub skipped: Vec<String>,
+}
+
+/// The dataset's clips that are missing from an embedding set, by path.
+fn missing_clips(ds: &Dataset, set: &EmbeddingSet) -> Vec<String> {
+    let embedded: BTreeSet<(&str, Split, &str)> = set
+        .records
+        .iter()
+        .map(|r| (r.machine_type.as_str(), r.split, r.file.as_str()))
+        .collect();
+    ds.clips
+        .iter()
+        .filter(|c| {
+            !embedded.contains(&(
+                c.record.machine_type.as_str(),
+                c.record.split,
+                c.record.file.as_str(),
+            ))
+        })
+        .map(|c| c.path.display().to_string())
+        .collect()
 }
 
 pub const RESULTS_FILE: &str = "results.json";
@@ -232,12 +256,9 @@ fn ensure_member(
                 p.display()
             ));
         }
-        // Written under a temporary name and renamed, so a half-written set never counts as done.
-        let tmp = dir.join("embeddings.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        set.write(&tmp)
-            .map_err(|e| RunError::Other(format!("{}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, &emb_dir).map_err(io(&emb_dir))?;
+        // The set replaces its folder as a unit, so a half-written set never counts as done.
+        set.write(&emb_dir)
+            .map_err(|e| RunError::Other(format!("{}: {e}", emb_dir.display())))?;
         log.line(&format!("member {i}: {} clips embedded", set.len()));
     }
     let set = EmbeddingSet::read(&emb_dir)
@@ -254,7 +275,6 @@ fn write_scores(
     truth: &BTreeMap<ClipKey, ClipRecord>,
     percentile: f64,
 ) -> Result<(), RunError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut sections: BTreeMap<(String, String), SectionScores> = BTreeMap::new();
     for ((m, s, f), v) in &scores.test {
         sections
@@ -268,10 +288,6 @@ fn write_scores(
             .push((f.clone(), *v));
     }
     let thresholds = scores.thresholds(percentile);
-    for (k, sec) in &sections {
-        let threshold = thresholds.get(k).copied().unwrap_or(f64::INFINITY);
-        write_section(dir, sec, threshold).map_err(io(dir))?;
-    }
     // One table with the metadata, for plots and for users' own analyses.
     let mut csv = String::from("machine_type,section,file,domain,label,score\n");
     for (k, v) in &scores.test {
@@ -279,8 +295,39 @@ fn write_scores(
             csv += &format!("{},{},{},{},{},{v}\n", k.0, k.1, k.2, r.domain, r.label);
         }
     }
-    let p = dir.join("scores.csv");
-    atomic::write_bytes(&p, csv.as_bytes()).map_err(io(&p))
+    // The method's folder is replaced as a unit: never one run's sections beside another's.
+    atomic::replace_dir(dir, |tmp| {
+        for (k, sec) in &sections {
+            let threshold = thresholds.get(k).copied().unwrap_or(f64::INFINITY);
+            write_section(tmp, sec, threshold)?;
+        }
+        std::fs::write(tmp.join("scores.csv"), csv.as_bytes())
+    })
+    .map_err(io(dir))
+}
+
+/// Files that describe a finished run; a new run removes them before it starts, so that a run that
+/// is interrupted never leaves an older summary that looks current.
+const SUMMARY_FILES: [&str; 3] = [RESULTS_FILE, "report.md", "report.html"];
+
+/// Prepares a run folder for a new run: removes what killed writers left behind (temporary files,
+/// an interrupted folder swap) and the previous run's summary.
+fn prepare_run_dir(run_dir: &Path, log: &RunLog) -> Result<(), RunError> {
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    for p in atomic::clean_stale(run_dir, 4).map_err(io(run_dir))? {
+        log.line(&format!(
+            "removed what an interrupted run left: {}",
+            p.display()
+        ));
+    }
+    for name in SUMMARY_FILES {
+        let p = run_dir.join(name);
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p)(e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn describe_channel(c: Option<usize>) -> String {
@@ -308,6 +355,7 @@ pub fn run(
     cfg.validate().map_err(|e| RunError::Other(e.to_string()))?;
     std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
     let log = RunLog::new(run_dir);
+    prepare_run_dir(run_dir, &log)?;
     log.line(&format!(
         "run on {} ({}), {} member(s)",
         ds.root.display(),
@@ -358,8 +406,10 @@ pub fn run(
     let mut sets = Vec::new();
     let mut training = Vec::new();
     let mut clip_len = 0;
+    let mut skipped = BTreeSet::new();
     for i in 0..cfg.members {
         let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, &log, events)?;
+        skipped.extend(missing_clips(ds, &set));
         log.line(&format!("member {i}: ready ({} epochs logged)", t.len()));
         sets.push(set);
         training.push(t);
@@ -486,6 +536,7 @@ pub fn run(
         sweep_k,
         sweep_r,
         warnings,
+        skipped: skipped.into_iter().collect(),
     };
     let text =
         serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;
@@ -497,6 +548,12 @@ pub fn run(
 
 pub fn read_results(run_dir: &Path) -> Result<RunResults, RunError> {
     let p = run_dir.join(RESULTS_FILE);
+    if !p.exists() && run_dir.join("run_config.json").exists() {
+        return Err(RunError::Other(format!(
+            "{} has no {RESULTS_FILE}: its last run did not finish; run it again to complete it",
+            run_dir.display()
+        )));
+    }
     let text = std::fs::read_to_string(&p).map_err(io(&p))?;
     serde_json::from_str(&text).map_err(|e| RunError::Other(format!("{}: {e}", p.display())))
 }

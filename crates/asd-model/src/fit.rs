@@ -171,6 +171,11 @@ pub fn fit(
         channel: opts.channel,
     };
     let device = opts.device.device()?.autodiff();
+    // What a killed trainer left (temporary files, a checkpoint swap cut between its renames).
+    atomic::clean_stale(&out.dir, 1).map_err(|source| ModelError::Io {
+        path: out.dir.clone(),
+        source,
+    })?;
     let ck = out.path(CHECKPOINT_DIR);
     let state_path = ck.join(STATE_FILE);
     // A freshly initialised model: trained from, or the shape a checkpoint is loaded into.
@@ -211,7 +216,9 @@ pub fn fit(
         let optim = optimizer(&opts.train)
             .load(ck.join(OPTIM_FILE))
             .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(OPTIM_FILE).display())))?;
-        (model, optim, st.scales, st.epochs_done, out.log()?)
+        let mut log = out.log()?;
+        log.retain(|r| r.epoch <= st.epochs_done);
+        (model, optim, st.scales, st.epochs_done, log)
     } else {
         out.create()?;
         out.write_config(&cfg)?;
@@ -237,22 +244,10 @@ pub fn fit(
                 failures.push(x.clone());
             }
         }
-        // Weights first, then the checkpoint, then the state that says it is complete: an
-        // interruption at any point leaves a consistent folder.
+        // Weights and log first, then the checkpoint (module, optimizer and the state that says which
+        // epoch they belong to) replaces its folder as one unit: an interruption at any point
+        // resumes from one consistent epoch. Resuming cuts the log back to that epoch.
         write_weights(&out.path(WEIGHTS_FILE), &m.net)?;
-        let tmp_module = ck.join(format!("{MODULE_FILE}.tmp"));
-        m.clone()
-            .save_file(&tmp_module)
-            .map_err(|e| ModelError::Config(format!("saving checkpoint: {e}")))?;
-        let tmp_optim = ck.join(format!("{OPTIM_FILE}.tmp"));
-        o.save(&tmp_optim)
-            .map_err(|e| ModelError::Config(format!("saving optimizer state: {e}")))?;
-        for (tmp, fin) in [(tmp_module, MODULE_FILE), (tmp_optim, OPTIM_FILE)] {
-            std::fs::rename(&tmp, ck.join(fin)).map_err(|source| ModelError::Io {
-                path: tmp.clone(),
-                source,
-            })?;
-        }
         log.push(r.clone());
         out.write_log(&log)?;
         let st = CheckpointState {
@@ -261,8 +256,16 @@ pub fn fit(
         };
         let text =
             serde_json::to_string_pretty(&st).map_err(|e| ModelError::Config(e.to_string()))?;
-        atomic::write_bytes(&state_path, text.as_bytes()).map_err(|source| ModelError::Io {
-            path: state_path.clone(),
+        atomic::replace_dir(&ck, |tmp| -> std::io::Result<()> {
+            m.clone()
+                .save_file(tmp.join(MODULE_FILE))
+                .map_err(|e| std::io::Error::other(format!("saving the module: {e}")))?;
+            o.save(&tmp.join(OPTIM_FILE))
+                .map_err(|e| std::io::Error::other(format!("saving the optimizer state: {e}")))?;
+            std::fs::write(tmp.join(STATE_FILE), text.as_bytes())
+        })
+        .map_err(|source| ModelError::Io {
+            path: ck.clone(),
             source,
         })
     };

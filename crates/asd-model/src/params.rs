@@ -82,10 +82,23 @@ impl TensorMap {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_bytes(&bytes).map_err(|reason| ModelError::Safetensors {
+        let map = Self::from_bytes(&bytes).map_err(|reason| ModelError::Safetensors {
             path: path.to_path_buf(),
             reason,
-        })
+        })?;
+        // A network with a NaN or infinite weight embeds every clip as NaN: refused here, by name.
+        if let Some((name, (_, v))) = map
+            .tensors
+            .iter()
+            .find(|(_, (_, v))| v.iter().any(|x| !x.is_finite()))
+        {
+            let bad = v.iter().filter(|x| !x.is_finite()).count();
+            return Err(ModelError::Safetensors {
+                path: path.to_path_buf(),
+                reason: format!("tensor {name} holds {bad} value(s) that are not finite"),
+            });
+        }
+        Ok(map)
     }
 
     /// Float tensors are converted to f32; integer tensors (BatchNorm counters) are skipped.

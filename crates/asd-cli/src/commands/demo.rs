@@ -1,9 +1,10 @@
-use super::evaluate::{evaluate_dir, truth_from_index, write_results};
+use super::evaluate::truth_from_index;
 use super::score::score_to_dir;
 use anyhow::{Context, Result};
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Label, Split};
 use asd_dataset::synth::Preset;
 use asd_dataset::{Dataset, OpenOptions};
+use asd_eval::folder::{evaluate_folder, write_results};
 use asd_eval::summary::{MetricKind, Summary};
 use asd_eval::table;
 use asd_experiment::RunConfig;
@@ -160,10 +161,10 @@ fn reference(a: &DemoArgs) -> Result<()> {
         let method: MethodSpec = name.parse()?;
         let dir = a.out.join(name);
         score_to_dir(&set, &ScoreOptions::new(method), 0.9, &dir)?;
-        let e = evaluate_dir(&dir, &truth)?;
+        let e = evaluate_folder(&dir, &truth, false)?;
         let mut summaries = Summary::all_and_per_machine(&e.results, MetricKind::Official);
         summaries[0].official_score_ci95 = e.ci95;
-        write_results(&dir, &e.results, &summaries, e.ci95)?;
+        write_results(&dir, &e.results, &summaries, e.ci95, &e.incomplete)?;
         let s = &summaries[0];
         rows.push(vec![
             name.to_string(),

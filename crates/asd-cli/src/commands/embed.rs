@@ -34,6 +34,8 @@ pub struct EmbedArgs {
 }
 
 pub fn run(a: &EmbedArgs) -> Result<()> {
+    let _lock = asd_core::FolderLock::acquire(&a.out)?;
+    super::score::clean_beside(&a.out);
     let device = a.device.device()?;
     let dir = ModelDir::new(&a.model);
     let (net, cfg) = dir

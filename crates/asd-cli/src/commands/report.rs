@@ -10,6 +10,7 @@ pub struct ReportArgs {
 
 /// Rebuilds report.md, report.html and the figures from the saved results.
 pub fn run(a: &ReportArgs) -> Result<()> {
+    let _lock = asd_core::FolderLock::acquire(&a.run_dir)?;
     let r = asd_experiment::read_results(&a.run_dir)
         .with_context(|| format!("reading {}", a.run_dir.display()))?;
     asd_experiment::report::write_report(&a.run_dir, &r).context("writing the report")?;

@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Exit with success even when some clips could not be read (they are listed in run.log and left
+    /// out of the scores); without it such a run writes its results but exits non-zero.
+    #[arg(long)]
+    pub skip_bad: bool,
 }
 
 pub fn run(a: &RunArgs) -> Result<()> {
@@ -61,7 +65,32 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .with_context(|| format!("reading dataset {}", a.data.display()))?;
     let results = run_with_progress(&ds, &a.out, &cfg, a.device)?;
     print_summary(&a.out, &results);
-    Ok(())
+    check_skipped(&results, a.skip_bad)
+}
+
+/// A run that left clips out succeeds only when the user accepted that with --skip-bad.
+pub fn check_skipped(r: &RunResults, skip_bad: bool) -> Result<()> {
+    if r.skipped.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = r.skipped.iter().take(10).map(String::as_str).collect();
+    let rest = r.skipped.len().saturating_sub(shown.len());
+    let list = if rest > 0 {
+        format!("{} and {rest} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    };
+    if skip_bad {
+        println!(
+            "{} clip(s) skipped (--skip-bad; reasons in run.log): {list}",
+            r.skipped.len()
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} clip(s) could not be read and are missing from the results (reasons in run.log): {list}; --skip-bad accepts results without them",
+        r.skipped.len()
+    )
 }
 
 /// Runs the experiment with one overall progress bar (member, stage, ETA) and writes the report.
@@ -71,6 +100,7 @@ pub fn run_with_progress(
     cfg: &RunConfig,
     device: DeviceChoice,
 ) -> Result<RunResults> {
+    let _lock = asd_core::FolderLock::acquire(out)?;
     let n = training_items(ds).0.len();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let epochs = cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition));

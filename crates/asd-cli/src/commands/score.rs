@@ -1,5 +1,5 @@
 use anyhow::{Context, Result, bail};
-use asd_core::{EmbeddingSet, Split};
+use asd_core::{EmbeddingSet, FolderLock, Split, atomic};
 use asd_eval::submission::{SectionScores, write_section};
 use asd_scoring::pipeline::{ScoreOptions, score_set};
 use asd_scoring::threshold::GammaFit;
@@ -83,11 +83,26 @@ pub fn score_to_dir(
             _ => {}
         }
     }
-    for (s, train) in sections.values().filter(|(s, _)| !s.rows.is_empty()) {
-        let threshold = GammaFit::fit(train).map_or(f64::INFINITY, |g| g.percentile(percentile));
-        write_section(out, s, threshold)
-            .with_context(|| format!("writing scores to {}", out.display()))?;
+    let foreign = atomic::foreign_entries(out, is_submission_file)
+        .with_context(|| format!("listing {}", out.display()))?;
+    if !foreign.is_empty() {
+        bail!(
+            "{} holds files that are not a submission's ({}); --out takes an empty folder or a scores folder, which is replaced as a whole",
+            out.display(),
+            foreign.join(", ")
+        );
     }
+    // The folder is replaced as a unit: a failed or interrupted run leaves the previous complete
+    // submission, never one method's sections beside another's.
+    atomic::replace_dir(out, |tmp| -> std::io::Result<()> {
+        for (s, train) in sections.values().filter(|(s, _)| !s.rows.is_empty()) {
+            let threshold =
+                GammaFit::fit(train).map_or(f64::INFINITY, |g| g.percentile(percentile));
+            write_section(tmp, s, threshold)?;
+        }
+        Ok(())
+    })
+    .with_context(|| format!("writing scores to {}", out.display()))?;
     for note in &result.notes {
         tracing::warn!("{note}");
     }
@@ -101,6 +116,29 @@ pub fn score_to_dir(
         );
     }
     Ok(())
+}
+
+/// Removes what killed writers left beside an output folder (its temporary sibling, or the old
+/// folder of a swap cut between its renames, which is put back).
+pub fn clean_beside(out: &Path) {
+    match atomic::clean_stale_of(out) {
+        Ok(touched) => {
+            for p in touched {
+                tracing::info!("removed what an interrupted run left: {}", p.display());
+            }
+        }
+        Err(e) => tracing::warn!("beside {}: cannot tidy: {e}", out.display()),
+    }
+}
+
+/// Files a scores folder may hold: the submission's and what `asd evaluate` writes beside them.
+fn is_submission_file(name: &str) -> bool {
+    name.starts_with("anomaly_score_")
+        || name.starts_with("decision_result_")
+        || matches!(
+            name,
+            "results.json" | "results.csv" | "official_result.csv" | "trials.json"
+        )
 }
 
 pub fn run(a: &ScoreArgs) -> Result<()> {
@@ -121,6 +159,8 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     } else {
         MethodSpec::from_parts(&a.method, a.k, a.gwrp)?
     };
+    let _lock = FolderLock::acquire(&a.out)?;
+    clean_beside(&a.out);
     let set = EmbeddingSet::read(&a.embeddings).context("reading the embedding set")?;
     let mut opts = ScoreOptions::new(method);
     opts.standardize = a.standardize;

@@ -87,6 +87,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             .unwrap_or_else(|| asd_core::ChannelPolicy::default_for(ds.edition.near_far_stereo()))
             .training_channel(),
     };
+    let _lock = asd_core::FolderLock::acquire(&a.out)?;
     train_model(&ds, &ModelDir::new(&a.out), &opts)
 }
 

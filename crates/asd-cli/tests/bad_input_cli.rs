@@ -1,0 +1,216 @@
+//! A corpus of bad inputs through inspect, train, embed, score and evaluate: no panic anywhere,
+//! every problem named, and exit statuses that tell the truth (non-zero while something was left
+//! out, unless the user accepted that with --skip-bad or --allow-partial).
+
+mod common;
+use common::{asd, ok};
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::process::Output;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn no_panic(out: &Output, what: &str) {
+    let t = text(out);
+    assert_ne!(out.status.code(), Some(101), "{what} panicked:\n{t}");
+    assert!(!t.contains("panicked"), "{what} panicked:\n{t}");
+}
+
+fn wav(path: &Path, spec: hound::WavSpec, seconds: f64, sample: impl Fn(usize) -> f32) {
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let n = (seconds * f64::from(spec.sample_rate)) as usize * usize::from(spec.channels);
+    for i in 0..n {
+        let v = sample(i);
+        match (spec.sample_format, spec.bits_per_sample) {
+            (hound::SampleFormat::Float, _) => w.write_sample(v).unwrap(),
+            (_, 24) => w.write_sample((v * 8_000_000.0) as i32).unwrap(),
+            _ => w.write_sample((v * 30_000.0) as i16).unwrap(),
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn spec(channels: u16, bits: u16, float: bool) -> hound::WavSpec {
+    hound::WavSpec {
+        channels,
+        sample_rate: 16_000,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    }
+}
+
+#[test]
+fn a_corpus_of_bad_inputs_is_named_never_panics_and_sets_the_exit_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&asd(&[
+        "synth", "--preset", "tiny", "--seed", "6", "--out", d,
+    ]));
+    let fan = data.join("dev_data/raw/fan");
+    let tone = |i: usize| (i as f32 * 0.05).sin() * 0.3;
+    let train = |n: u32| {
+        fan.join(format!(
+            "train/section_00_source_train_normal_{n:04}_spd_12.wav"
+        ))
+    };
+
+    // Unusable: each must be named as an error.
+    let truncated = train(900);
+    wav(&truncated, spec(1, 16, false), 1.0, tone);
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..60]).unwrap();
+    let empty = train(901);
+    std::fs::write(&empty, b"").unwrap();
+    let nan = train(902);
+    wav(&nan, spec(1, 32, true), 1.0, |i| {
+        if i == 100 { f32::NAN } else { tone(i) }
+    });
+    let looped = train(903);
+    std::os::unix::fs::symlink(&looped, &looped).unwrap();
+    let odd_name = fan.join("train").join(std::ffi::OsStr::from_bytes(
+        b"section_00_source_train_normal_0904_\xff.wav",
+    ));
+    wav(&odd_name, spec(1, 16, false), 1.0, tone);
+    let errors = [&truncated, &empty, &nan, &looped];
+
+    // Usable, perhaps with a warning: eight channels (WAVE_FORMAT_EXTENSIBLE), 24 bits, very short
+    // and very long clips.
+    wav(&train(905), spec(8, 16, false), 1.0, tone);
+    wav(&train(906), spec(1, 24, false), 1.0, tone);
+    wav(&train(907), spec(1, 16, false), 0.1, tone);
+    wav(&train(908), spec(1, 16, false), 600.0, tone);
+    // A section with test clips and no training clip.
+    wav(
+        &fan.join("test/section_05_source_test_normal_0000_spd_12.wav"),
+        spec(1, 16, false),
+        1.0,
+        tone,
+    );
+    // A machine folder whose name is not UTF-8.
+    let odd_machine = data
+        .join("dev_data/raw")
+        .join(std::ffi::OsStr::from_bytes(b"m\xffchine"));
+    std::fs::create_dir_all(odd_machine.join("train")).unwrap();
+
+    let out = asd(&["dataset", "inspect", d]);
+    no_panic(&out, "inspect");
+    assert!(!out.status.success(), "inspect must fail on unusable files");
+    let t = text(&out);
+    for p in errors {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(t.matches(&name).count(), 1, "{name} named once in:\n{t}");
+    }
+    for needle in [
+        "not valid UTF-8",
+        "section 05 has 1 test clip(s) but no training clip",
+        "machine folder name is not valid UTF-8",
+    ] {
+        assert!(t.contains(needle), "{needle} in:\n{t}");
+    }
+
+    // Training skips what it cannot read, names it, and still writes a model.
+    let model = tmp.path().join("model");
+    let m = model.to_str().unwrap();
+    let out = asd(&[
+        "train",
+        "--data",
+        d,
+        "--out",
+        m,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+    ]);
+    no_panic(&out, "train");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for p in [&truncated, &empty, &nan] {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(t.contains(&name), "train names {name}:\n{t}");
+    }
+    assert!(
+        t.contains("section_00_source_train_normal_0908_spd_12.wav"),
+        "the 600 s clip is named as an outlier:\n{t}"
+    );
+
+    // Embedding: non-zero while clips are left out, success with --skip-bad.
+    let emb = tmp.path().join("emb");
+    let e = emb.to_str().unwrap();
+    let out = asd(&["embed", "--model", m, "--data", d, "--out", e]);
+    no_panic(&out, "embed");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("--skip-bad"));
+    let out = asd(&["embed", "--model", m, "--data", d, "--out", e, "--skip-bad"]);
+    no_panic(&out, "embed --skip-bad");
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Scoring: the section without references cannot be scored, is named, and the rest is written.
+    let scores = tmp.path().join("scores");
+    let s = scores.to_str().unwrap();
+    let out = asd(&["score", "--embeddings", e, "--out", s]);
+    no_panic(&out, "score");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("05"), "{}", text(&out));
+    assert!(
+        scores
+            .join("anomaly_score_fan_section_00_test.csv")
+            .exists()
+    );
+
+    // Evaluation: the unscored section is a gap the evaluator refuses, unless it is allowed.
+    let out = asd(&["evaluate", "--scores", s, "--truth", e]);
+    no_panic(&out, "evaluate");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("fan section 05 has no score file"),
+        "{}",
+        text(&out)
+    );
+    let out = asd(&["evaluate", "--scores", s, "--truth", e, "--allow-partial"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Numeric flags at their edges are refused with a message, never a panic.
+    for (flag, values) in [
+        ("--means", &["0", "-1", "NaN", "99999999999999999999"][..]),
+        ("--k", &["0", "-1", "NaN"][..]),
+        ("--gwrp", &["-0.5", "1.5", "NaN"][..]),
+        ("--decision-percentile", &["-1", "1", "NaN"][..]),
+    ] {
+        for v in values {
+            let mut args = vec!["score", "--embeddings", e, "--out", s, flag, v];
+            if flag == "--means" {
+                args.extend(["--references", "source-means"]);
+            }
+            let out = asd(&args);
+            no_panic(&out, &format!("score {flag} {v}"));
+            assert!(!out.status.success(), "score {flag} {v} accepted");
+        }
+    }
+    for (flag, v) in [
+        ("--epochs", "0"),
+        ("--batch-size", "0"),
+        ("--batch-size", "1"),
+        ("--learning-rate", "NaN"),
+        ("--learning-rate", "-1"),
+        ("--clip-seconds", "0"),
+        ("--clip-seconds", "NaN"),
+        ("--clip-seconds", "1e9"),
+    ] {
+        let out = asd(&["train", "--data", d, "--out", m, flag, v]);
+        no_panic(&out, &format!("train {flag} {v}"));
+        assert!(!out.status.success(), "train {flag} {v} accepted");
+    }
+}
