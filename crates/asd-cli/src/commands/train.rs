@@ -56,7 +56,30 @@ pub struct TrainArgs {
     pub edition: Option<Edition>,
 }
 
+/// Every numeric flag checked before any work, so no value reaches an assertion.
+fn check_flags(a: &TrainArgs) -> Result<()> {
+    if a.epochs == Some(0) {
+        anyhow::bail!("--epochs must be at least 1");
+    }
+    if a.batch_size < 2 {
+        anyhow::bail!(
+            "--batch-size must be at least 2 (mixup pairs clips), got {}",
+            a.batch_size
+        );
+    }
+    if !(a.learning_rate.is_finite() && a.learning_rate > 0.0) {
+        anyhow::bail!("--learning-rate must be positive, got {}", a.learning_rate);
+    }
+    if let Some(s) = a.clip_seconds
+        && !(s.is_finite() && s > 0.0 && s <= 600.0)
+    {
+        anyhow::bail!("--clip-seconds must lie in (0, 600], got {s}");
+    }
+    Ok(())
+}
+
 pub fn run(a: &TrainArgs) -> Result<()> {
+    check_flags(a)?;
     let ds = Dataset::open(
         &a.data,
         &OpenOptions {
