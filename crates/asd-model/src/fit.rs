@@ -260,7 +260,7 @@ pub fn fit(
             m.clone()
                 .save_file(tmp.join(MODULE_FILE))
                 .map_err(|e| std::io::Error::other(format!("saving the module: {e}")))?;
-            o.save(&tmp.join(OPTIM_FILE))
+            o.save(tmp.join(OPTIM_FILE))
                 .map_err(|e| std::io::Error::other(format!("saving the optimizer state: {e}")))?;
             std::fs::write(tmp.join(STATE_FILE), text.as_bytes())
         })
