@@ -83,7 +83,22 @@ fn a_corpus_of_bad_inputs_is_named_never_panics_and_sets_the_exit_status() {
         b"section_00_source_train_normal_0904_\xff.wav",
     ));
     wav(&odd_name, spec(1, 16, false), 1.0, tone);
-    let errors = [&truncated, &empty, &nan, &looped];
+    // Unreadable: a link to nothing, and (where the tests do not run as root, which reads anything)
+    // a file without read permission.
+    let dangling = train(909);
+    std::os::unix::fs::symlink(tmp.path().join("gone.wav"), &dangling).unwrap();
+    let locked = train(910);
+    wav(&locked, spec(1, 16, false), 1.0, tone);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let mut errors = vec![&truncated, &empty, &nan, &looped, &dangling];
+    if std::fs::File::open(&locked).is_err() {
+        errors.push(&locked);
+    } else {
+        std::fs::remove_file(&locked).unwrap();
+    }
 
     // Usable, perhaps with a warning: eight channels (WAVE_FORMAT_EXTENSIBLE), 24 bits, very short
     // and very long clips.
@@ -108,7 +123,7 @@ fn a_corpus_of_bad_inputs_is_named_never_panics_and_sets_the_exit_status() {
     no_panic(&out, "inspect");
     assert!(!out.status.success(), "inspect must fail on unusable files");
     let t = text(&out);
-    for p in errors {
+    for p in &errors {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(t.matches(&name).count(), 1, "{name} named once in:\n{t}");
     }
@@ -213,4 +228,65 @@ fn a_corpus_of_bad_inputs_is_named_never_panics_and_sets_the_exit_status() {
         no_panic(&out, &format!("train {flag} {v}"));
         assert!(!out.status.success(), "train {flag} {v} accepted");
     }
+}
+
+/// An I/O error says whether it was a read or a write, names the path, and gives the OS text once.
+#[test]
+fn io_errors_say_read_or_write_name_the_path_and_the_os_text_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    ok(&asd(&[
+        "synth", "--preset", "tiny", "--seed", "3", "--out", d,
+    ]));
+    let once = |out: &Output, verb: &str, path: &str, os: &str| {
+        no_panic(out, verb);
+        assert!(!out.status.success());
+        let t = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            t.contains(&format!("cannot {verb}")),
+            "'cannot {verb}' in:\n{t}"
+        );
+        assert!(t.contains(path), "{path} in:\n{t}");
+        assert_eq!(t.matches(os).count(), 1, "'{os}' once in:\n{t}");
+    };
+    let missing = tmp.path().join("missing");
+    let ms = missing.to_str().unwrap();
+    let out = asd(&["score", "--embeddings", ms, "--out", d]);
+    once(&out, "read", ms, "No such file or directory");
+
+    // A folder that cannot be made: its parent is a file.
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let under_file = file.join("scores");
+    let uf = under_file.to_str().unwrap();
+    let model = tmp.path().join("model");
+    let m = model.to_str().unwrap();
+    ok(&asd(&[
+        "train",
+        "--data",
+        d,
+        "--out",
+        m,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+    ]));
+    let out = asd(&["embed", "--model", m, "--data", d, "--out", uf]);
+    no_panic(&out, "embed into a file");
+    assert!(!out.status.success());
+    let t = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(t.contains(file.to_str().unwrap()), "the path in:\n{t}");
+    assert!(t.contains("cannot create folder"), "{t}");
+    let lower = t.to_lowercase();
+    assert_eq!(
+        lower.matches("not a directory").count(),
+        1,
+        "OS text once in:\n{t}"
+    );
+    assert!(
+        !t.contains("cannot read"),
+        "a write is not called a read:\n{t}"
+    );
 }

@@ -5,6 +5,7 @@
 //! Both are readable with NumPy and pandas alone, so embeddings from any model can be scored here.
 
 use crate::atomic;
+use crate::io_op::IoOp;
 use crate::record::ClipRecord;
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
@@ -26,11 +27,14 @@ pub const INDEX_HEADER: [&str; 7] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddingSetError {
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot {op}: {source}")]
     Io {
         path: PathBuf,
+        op: IoOp,
         source: std::io::Error,
     },
+    #[error("{path}: the folder holds other files ({}); an embedding set is written to an empty folder or over another set", files.join(", "))]
+    Foreign { path: PathBuf, files: Vec<String> },
     #[error("{path}: not a float32 or float64 2-D .npy array: {message}")]
     Npy { path: PathBuf, message: String },
     #[error("{path}: line {line}: {message}")]
@@ -160,15 +164,13 @@ impl EmbeddingSet {
         let foreign = atomic::foreign_entries(dir, |n| n == EMBEDDINGS_FILE || n == INDEX_FILE)
             .map_err(|source| EmbeddingSetError::Io {
                 path: dir.to_path_buf(),
+                op: IoOp::ListFolder,
                 source,
             })?;
         if !foreign.is_empty() {
-            return Err(EmbeddingSetError::Io {
+            return Err(EmbeddingSetError::Foreign {
                 path: dir.to_path_buf(),
-                source: std::io::Error::other(format!(
-                    "the folder holds other files ({}); an embedding set is written to an empty folder or over another set",
-                    foreign.join(", ")
-                )),
+                files: foreign,
             });
         }
         let standard = self.embeddings.as_standard_layout();
@@ -183,6 +185,7 @@ impl EmbeddingSet {
         })
         .map_err(|source| EmbeddingSetError::Io {
             path: dir.to_path_buf(),
+            op: IoOp::Write,
             source,
         })
     }
@@ -193,6 +196,7 @@ impl EmbeddingSet {
 fn read_embeddings(npy: &Path) -> Result<Array2<f32>, EmbeddingSetError> {
     let bytes = std::fs::read(npy).map_err(|source| EmbeddingSetError::Io {
         path: npy.to_path_buf(),
+        op: IoOp::Read,
         source,
     })?;
     match Array2::<f32>::read_npy(&bytes[..]) {
@@ -214,6 +218,7 @@ fn read_embeddings(npy: &Path) -> Result<Array2<f32>, EmbeddingSetError> {
 pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
     let file = File::open(path).map_err(|source| EmbeddingSetError::Io {
         path: path.to_path_buf(),
+        op: IoOp::Read,
         source,
     })?;
     let mut reader = csv::Reader::from_reader(BufReader::new(file));
@@ -249,6 +254,7 @@ pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
 pub fn write_index(path: &Path, records: &[ClipRecord]) -> Result<(), EmbeddingSetError> {
     write_index_to(path, records).map_err(|source| EmbeddingSetError::Io {
         path: path.to_path_buf(),
+        op: IoOp::Write,
         source,
     })
 }

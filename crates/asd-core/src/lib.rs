@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod channel;
 pub mod embedding_set;
+pub mod io_op;
 pub mod lock;
 pub mod machine;
 pub mod record;
@@ -16,5 +17,6 @@ pub mod table;
 
 pub use channel::ChannelPolicy;
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
+pub use io_op::IoOp;
 pub use lock::{FolderLock, LockError};
 pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

@@ -5,6 +5,7 @@
 //! operating system releases the lock when its holder exits, killed or not, so a stale lock never
 //! blocks the next writer; the file itself stays and only records the last holder's process id.
 
+use crate::io_op::IoOp;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -13,8 +14,12 @@ use std::path::{Path, PathBuf};
 pub enum LockError {
     #[error("{} is in use by {holder}; wait for it to finish or write elsewhere", folder.display())]
     Busy { folder: PathBuf, holder: String },
-    #[error("{}: cannot lock: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{}: cannot {op}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        op: IoOp,
+        source: io::Error,
+    },
 }
 
 /// Held while a process writes a folder; dropping it releases the lock.
@@ -39,10 +44,20 @@ impl FolderLock {
         let path = Self::path_for(folder);
         let io_err = |source| LockError::Io {
             path: path.clone(),
+            op: IoOp::Write,
             source,
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io_err)?;
+            std::fs::create_dir_all(parent).map_err(|source| LockError::Io {
+                path: parent.to_path_buf(),
+                op: IoOp::CreateFolder,
+                // create_dir_all reports "File exists" when a file stands where the folder goes.
+                source: if parent.exists() && !parent.is_dir() {
+                    io::Error::from(io::ErrorKind::NotADirectory)
+                } else {
+                    source
+                },
+            })?;
         }
         let mut file = OpenOptions::new()
             .read(true)

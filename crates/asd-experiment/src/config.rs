@@ -118,9 +118,12 @@ impl RunConfig {
             return bad("epochs must be at least 1".into());
         }
         if let Some(s) = self.clip_seconds
-            && !(s > 0.0 && s.is_finite())
+            && !(s > 0.0 && s <= asd_audio::length::MAX_CLIP_SECONDS)
         {
-            return bad(format!("clip_seconds must be positive, got {s}"));
+            return bad(format!(
+                "clip_seconds must lie in (0, {}], got {s}",
+                asd_audio::length::MAX_CLIP_SECONDS
+            ));
         }
         if self.methods.is_empty() {
             return bad("methods is empty".into());
@@ -180,6 +183,14 @@ mod tests {
         );
         bad(|c| c.decision_percentile = 1.0, "decision_percentile");
         bad(|c| c.means = 0, "means");
+        bad(|c| c.clip_seconds = Some(1e9), "clip_seconds");
+        bad(|c| c.clip_seconds = Some(f64::NAN), "clip_seconds");
+        bad(|c| c.clip_seconds = Some(0.0), "clip_seconds");
+        let ok = RunConfig {
+            clip_seconds: Some(asd_audio::length::MAX_CLIP_SECONDS),
+            ..RunConfig::default()
+        };
+        assert!(ok.validate().is_ok());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! normal and anomalous clips in both domains before and after re-scaling.
 
 use crate::run::{RunError, RunResults, io, part_names};
-use asd_core::atomic;
+use asd_core::{IoOp, atomic};
 use asd_eval::SectionResult;
 use asd_eval::metrics::harmonic_mean;
 use asd_eval::table::{markdown, pct, pct_stats};
@@ -247,7 +247,7 @@ fn distribution_plot(machine: &str, panels: &[(String, Scored)]) -> Result<Strin
 
 fn write_svg(dir: &Path, name: &str, svg: &str) -> Result<(), RunError> {
     let p = dir.join(name);
-    atomic::write_bytes(&p, svg.as_bytes()).map_err(io(&p))
+    atomic::write_bytes(&p, svg.as_bytes()).map_err(io(&p, IoOp::Write))
 }
 
 /// Table I rows of one part: members' mean ± std and the ensemble, per domain.
@@ -335,7 +335,7 @@ fn best_method_sections<'a>(
 
 pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     let fig_dir = run_dir.join("figures");
-    std::fs::create_dir_all(&fig_dir).map_err(io(&fig_dir))?;
+    std::fs::create_dir_all(&fig_dir).map_err(io(&fig_dir, IoOp::CreateFolder))?;
     let parts = part_names(r);
     let mut doc = Doc::default();
     doc.heading(1, "Anomalous sound detection run");
@@ -553,7 +553,7 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         }
     }
     let md = run_dir.join("report.md");
-    atomic::write_bytes(&md, doc.md.as_bytes()).map_err(io(&md))?;
+    atomic::write_bytes(&md, doc.md.as_bytes()).map_err(io(&md, IoOp::Write))?;
     let html = format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ASD run</title><style>\
          body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}\
@@ -563,5 +563,5 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         doc.html
     );
     let hp = run_dir.join("report.html");
-    atomic::write_bytes(&hp, html.as_bytes()).map_err(io(&hp))
+    atomic::write_bytes(&hp, html.as_bytes()).map_err(io(&hp, IoOp::Write))
 }

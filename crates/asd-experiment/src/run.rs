@@ -7,7 +7,7 @@ use crate::scoring::{
     ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, part_ci95, score_member,
 };
 use asd_core::seed::derive_seed;
-use asd_core::{ClipRecord, Domain, EmbeddingSet, Split, atomic};
+use asd_core::{ClipRecord, Domain, EmbeddingSet, IoOp, Split, atomic};
 use asd_dataset::{Dataset, Part};
 use asd_eval::dcase::SectionResult;
 use asd_eval::submission::{SectionScores, write_section};
@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot {op}: {source}")]
     Io {
         path: PathBuf,
+        op: IoOp,
         #[source]
         source: std::io::Error,
     },
@@ -39,9 +40,10 @@ pub enum RunError {
 }
 
 /// Maps an I/O error to one naming `path`.
-pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+pub(crate) fn io(path: &Path, op: IoOp) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     move |source| RunError::Io {
         path: path.to_path_buf(),
+        op,
         source,
     }
 }
@@ -303,7 +305,7 @@ fn write_scores(
         }
         std::fs::write(tmp.join("scores.csv"), csv.as_bytes())
     })
-    .map_err(io(dir))
+    .map_err(io(dir, IoOp::Write))
 }
 
 /// Files that describe a finished run; a new run removes them before it starts, so that a run that
@@ -313,8 +315,8 @@ const SUMMARY_FILES: [&str; 3] = [RESULTS_FILE, "report.md", "report.html"];
 /// Prepares a run folder for a new run: removes what killed writers left behind (temporary files,
 /// an interrupted folder swap) and the previous run's summary.
 fn prepare_run_dir(run_dir: &Path, log: &RunLog) -> Result<(), RunError> {
-    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
-    for p in atomic::clean_stale(run_dir, 4).map_err(io(run_dir))? {
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir, IoOp::CreateFolder))?;
+    for p in atomic::clean_stale(run_dir, 4).map_err(io(run_dir, IoOp::CleanUp))? {
         log.line(&format!(
             "removed what an interrupted run left: {}",
             p.display()
@@ -323,7 +325,9 @@ fn prepare_run_dir(run_dir: &Path, log: &RunLog) -> Result<(), RunError> {
     for name in SUMMARY_FILES {
         let p = run_dir.join(name);
         match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p)(e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io(&p, IoOp::Remove)(e));
+            }
             _ => {}
         }
     }
@@ -353,7 +357,7 @@ pub fn run(
     events: &mut dyn FnMut(Event),
 ) -> Result<RunResults, RunError> {
     cfg.validate().map_err(|e| RunError::Other(e.to_string()))?;
-    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir, IoOp::CreateFolder))?;
     let log = RunLog::new(run_dir);
     prepare_run_dir(run_dir, &log)?;
     log.line(&format!(
@@ -400,8 +404,8 @@ pub fn run(
         tracing::warn!("{w}");
     }
     let cfg_text = serde_json::to_string_pretty(cfg).map_err(|e| RunError::Other(e.to_string()))?;
-    atomic::write_bytes(&run_dir.join("run_config.json"), cfg_text.as_bytes())
-        .map_err(io(run_dir))?;
+    let cfg_path = run_dir.join("run_config.json");
+    atomic::write_bytes(&cfg_path, cfg_text.as_bytes()).map_err(io(&cfg_path, IoOp::Write))?;
 
     let mut sets = Vec::new();
     let mut training = Vec::new();
@@ -541,7 +545,7 @@ pub fn run(
     let text =
         serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;
     let p = run_dir.join(RESULTS_FILE);
-    atomic::write_bytes(&p, text.as_bytes()).map_err(io(&p))?;
+    atomic::write_bytes(&p, text.as_bytes()).map_err(io(&p, IoOp::Write))?;
     log.line("results written");
     Ok(results)
 }
@@ -554,7 +558,7 @@ pub fn read_results(run_dir: &Path) -> Result<RunResults, RunError> {
             run_dir.display()
         )));
     }
-    let text = std::fs::read_to_string(&p).map_err(io(&p))?;
+    let text = std::fs::read_to_string(&p).map_err(io(&p, IoOp::Read))?;
     serde_json::from_str(&text).map_err(|e| RunError::Other(format!("{}: {e}", p.display())))
 }
 

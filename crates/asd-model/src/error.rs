@@ -2,9 +2,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot {op}: {source}")]
     Io {
         path: PathBuf,
+        op: asd_core::IoOp,
         #[source]
         source: std::io::Error,
     },

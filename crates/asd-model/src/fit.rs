@@ -9,7 +9,7 @@ use crate::network::NetConfig;
 use crate::train::{
     EpochReport, Scales, StepReport, TrainConfig, Trainable, initial_scales, optimizer, train,
 };
-use asd_core::{Domain, Split, atomic};
+use asd_core::{Domain, IoOp, Split, atomic};
 use asd_dataset::Dataset;
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
@@ -174,6 +174,7 @@ pub fn fit(
     // What a killed trainer left (temporary files, a checkpoint swap cut between its renames).
     atomic::clean_stale(&out.dir, 1).map_err(|source| ModelError::Io {
         path: out.dir.clone(),
+        op: IoOp::CleanUp,
         source,
     })?;
     let ck = out.path(CHECKPOINT_DIR);
@@ -206,6 +207,7 @@ pub fn fit(
             serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|source| {
                 ModelError::Io {
                     path: state_path.clone(),
+                    op: IoOp::Read,
                     source,
                 }
             })?)
@@ -266,6 +268,7 @@ pub fn fit(
         })
         .map_err(|source| ModelError::Io {
             path: ck.clone(),
+            op: IoOp::Write,
             source,
         })
     };

@@ -6,7 +6,7 @@ use crate::error::ModelError;
 use crate::network::{EmbeddingNet, NetConfig};
 use crate::params::TensorMap;
 use crate::train::{EpochReport, TrainConfig};
-use asd_core::atomic;
+use asd_core::{IoOp, atomic};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -50,20 +50,21 @@ pub fn load_options(channel: Option<usize>) -> asd_audio::LoadOptions {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
+fn io_err(path: &Path, op: IoOp) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     move |source| ModelError::Io {
         path: path.to_path_buf(),
+        op,
         source,
     }
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), ModelError> {
     let text = serde_json::to_string_pretty(v).map_err(|e| ModelError::Config(e.to_string()))?;
-    atomic::write_bytes(path, text.as_bytes()).map_err(io_err(path))
+    atomic::write_bytes(path, text.as_bytes()).map_err(io_err(path, IoOp::Write))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ModelError> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let text = std::fs::read_to_string(path).map_err(io_err(path, IoOp::Read))?;
     serde_json::from_str(&text).map_err(|e| ModelError::Config(format!("{}: {e}", path.display())))
 }
 
@@ -79,7 +80,7 @@ pub fn write_weights(path: &Path, net: &EmbeddingNet) -> Result<(), ModelError> 
         map.tensors.insert(name, (shape, values));
     }
     let bytes = map.to_bytes(&counters).map_err(ModelError::Config)?;
-    atomic::write_bytes(path, &bytes).map_err(io_err(path))
+    atomic::write_bytes(path, &bytes).map_err(io_err(path, IoOp::Write))
 }
 
 /// A model folder on disk.
@@ -100,7 +101,8 @@ impl ModelDir {
     }
 
     pub fn create(&self) -> Result<(), ModelError> {
-        std::fs::create_dir_all(self.path(CHECKPOINT_DIR)).map_err(io_err(&self.dir))
+        std::fs::create_dir_all(self.path(CHECKPOINT_DIR))
+            .map_err(io_err(&self.dir, IoOp::CreateFolder))
     }
 
     pub fn write_config(&self, cfg: &ModelConfig) -> Result<(), ModelError> {
@@ -136,7 +138,7 @@ impl ModelDir {
             );
         }
         let p = self.path(LOG_FILE);
-        atomic::write_bytes(&p, text.as_bytes()).map_err(io_err(&p))
+        atomic::write_bytes(&p, text.as_bytes()).map_err(io_err(&p, IoOp::Write))
     }
 
     pub fn log(&self) -> Result<Vec<EpochReport>, ModelError> {
@@ -144,7 +146,7 @@ impl ModelDir {
         if !p.exists() {
             return Ok(Vec::new());
         }
-        let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
+        let text = std::fs::read_to_string(&p).map_err(io_err(&p, IoOp::Read))?;
         let bad = |l: &str| ModelError::Config(format!("{}: bad row '{l}'", p.display()));
         text.lines()
             .skip(1)

@@ -80,6 +80,7 @@ impl TensorMap {
     pub fn read(path: &Path) -> Result<Self, ModelError> {
         let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
+            op: asd_core::IoOp::Read,
             source,
         })?;
         let map = Self::from_bytes(&bytes).map_err(|reason| ModelError::Safetensors {

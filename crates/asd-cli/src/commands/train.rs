@@ -71,9 +71,12 @@ fn check_flags(a: &TrainArgs) -> Result<()> {
         anyhow::bail!("--learning-rate must be positive, got {}", a.learning_rate);
     }
     if let Some(s) = a.clip_seconds
-        && !(s.is_finite() && s > 0.0 && s <= 600.0)
+        && !(s > 0.0 && s <= asd_audio::length::MAX_CLIP_SECONDS)
     {
-        anyhow::bail!("--clip-seconds must lie in (0, 600], got {s}");
+        anyhow::bail!(
+            "--clip-seconds must lie in (0, {}], got {s}",
+            asd_audio::length::MAX_CLIP_SECONDS
+        );
     }
     Ok(())
 }
