@@ -2,9 +2,10 @@
 //! the work is done by the library crates.
 
 mod commands;
+mod examples;
 mod progress;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -86,7 +87,11 @@ fn main() -> std::process::ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
-    let cli = Cli::parse();
+    let matches = examples::attach(Cli::command()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Score(a) => commands::score::run(&a),
         Command::Evaluate(a) => commands::evaluate::run(&a),
@@ -129,6 +134,64 @@ fn error_chain(e: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Every leaf subcommand has an example, every option a description, and nothing shows a path of
+    /// the machine that built the binary.
+    #[test]
+    fn every_subcommand_has_an_example_and_every_flag_a_description() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
+            if subs.is_empty() {
+                let after = cmd
+                    .get_after_help()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                if !after.contains("Example:\n  asd ") {
+                    problems.push(format!("{path}: no example"));
+                }
+            }
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none_or(|h| h.to_string().trim().is_empty()) {
+                    problems.push(format!("{path} --{id}: no description"));
+                }
+                for d in a.get_default_values() {
+                    if d.to_string_lossy().contains(env!("CARGO_MANIFEST_DIR")) {
+                        problems.push(format!("{path} --{id}: default is a build path"));
+                    }
+                }
+            }
+            for s in subs {
+                walk(s, &format!("{path} {}", s.get_name()), problems);
+            }
+        }
+        let cmd = super::examples::attach(super::Cli::command());
+        cmd.clone().debug_assert();
+        let mut problems = Vec::new();
+        walk(&cmd, "asd", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        // Each example parses as it is written.
+        for (_, text) in super::examples::EXAMPLES {
+            for line in text.split('\n') {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if let Err(e) = cmd.clone().try_get_matches_from(&words) {
+                    panic!("example '{line}' does not parse: {e}");
+                }
+            }
+        }
+        for (path, _) in super::examples::EXAMPLES {
+            let mut c = &cmd;
+            for p in path.split(' ') {
+                c = c
+                    .find_subcommand(p)
+                    .unwrap_or_else(|| panic!("example for unknown subcommand '{path}'"));
+            }
+        }
+    }
+
     #[test]
     fn each_message_of_the_chain_is_printed_once() {
         let os = std::io::Error::from(std::io::ErrorKind::NotFound);

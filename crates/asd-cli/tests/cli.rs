@@ -15,20 +15,38 @@ fn fixtures() -> PathBuf {
 #[test]
 fn score_and_evaluate_reproduce_reference_metrics() {
     let tmp = tempfile::tempdir().unwrap();
+    // The copy built into the binary (what an installed `asd` uses) equals the fixture on disk.
     let demo = tmp.path().join("demo");
-    let out = asd(&[
-        "demo",
-        "--reference",
-        "--out",
-        demo.to_str().unwrap(),
-        "--fixtures",
-        fixtures().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let from_disk = tmp.path().join("demo-disk");
+    for args in [
+        vec!["demo", "--reference", "--out", demo.to_str().unwrap()],
+        vec![
+            "demo",
+            "--reference",
+            "--out",
+            from_disk.to_str().unwrap(),
+            "--fixtures",
+            fixtures().to_str().unwrap(),
+        ],
+    ] {
+        let out = asd(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in [
+        "embeddings/embeddings.npy",
+        "embeddings/index.csv",
+        "nn/results.json",
+    ] {
+        assert_eq!(
+            std::fs::read(demo.join(f)).unwrap(),
+            std::fs::read(from_disk.join(f)).unwrap(),
+            "{f}"
+        );
+    }
     let emb = demo.join("embeddings");
     let official: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures().join("metrics_official.json")).unwrap(),
@@ -189,20 +207,38 @@ fn bad_input_gives_clear_errors() {
 #[test]
 fn evaluate_several_score_sets_reports_mean_and_std() {
     let tmp = tempfile::tempdir().unwrap();
+    // The copy built into the binary (what an installed `asd` uses) equals the fixture on disk.
     let demo = tmp.path().join("demo");
-    let out = asd(&[
-        "demo",
-        "--reference",
-        "--out",
-        demo.to_str().unwrap(),
-        "--fixtures",
-        fixtures().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let from_disk = tmp.path().join("demo-disk");
+    for args in [
+        vec!["demo", "--reference", "--out", demo.to_str().unwrap()],
+        vec![
+            "demo",
+            "--reference",
+            "--out",
+            from_disk.to_str().unwrap(),
+            "--fixtures",
+            fixtures().to_str().unwrap(),
+        ],
+    ] {
+        let out = asd(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in [
+        "embeddings/embeddings.npy",
+        "embeddings/index.csv",
+        "nn/results.json",
+    ] {
+        assert_eq!(
+            std::fs::read(demo.join(f)).unwrap(),
+            std::fs::read(from_disk.join(f)).unwrap(),
+            "{f}"
+        );
+    }
     let trials = tmp.path().join("trials");
     let out = asd(&[
         "evaluate",

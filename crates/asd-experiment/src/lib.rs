@@ -3,6 +3,7 @@
 //! and a report. Everything is kept on disk: a re-run continues where it stopped.
 
 pub mod config;
+pub mod plots;
 pub mod report;
 pub mod run;
 pub mod scoring;

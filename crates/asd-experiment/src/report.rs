@@ -4,14 +4,18 @@
 //! method's sections, the K and r sweeps (Figures 2 and 3), and per machine type the score distributions of
 //! normal and anomalous clips in both domains before and after re-scaling.
 
+use crate::plots::{Line, Scored, Stroke, distribution_plot, sweep_plot};
 use crate::run::{RunError, RunResults, io, part_names};
 use asd_core::{IoOp, atomic};
 use asd_eval::SectionResult;
 use asd_eval::metrics::harmonic_mean;
 use asd_eval::table::{markdown, pct, pct_stats};
-use plotters::prelude::*;
+use plotters::style::RGBColor;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The paper's proposed setting (Section III-B: "we propose to make r = 0.9 the default").
+pub const PAPERS_METHOD: &str = "ratio_gwrp_r0.9";
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -20,7 +24,8 @@ fn html_escape(s: &str) -> String {
 }
 
 fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut h = String::from("<table><thead><tr>");
+    // Wide tables scroll inside their box on a phone instead of widening the page.
+    let mut h = String::from("<div class=\"scroll\"><table><thead><tr>");
     for c in header {
         h += &format!("<th>{}</th>", html_escape(c));
     }
@@ -32,7 +37,7 @@ fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
         h += "</tr>";
     }
-    h + "</tbody></table>\n"
+    h + "</tbody></table></div>\n"
 }
 
 /// A document written to Markdown and HTML at once.
@@ -56,84 +61,31 @@ impl Doc {
         self.md += "\n";
         self.html += &html_table(header, rows);
     }
+    /// A figure under the heading that names it; `caption` says what is drawn (not the title again).
     fn figure(&mut self, file: &str, svg: &str, caption: &str) {
-        self.md += &format!("![{caption}]({file})\n\n*{caption}*\n\n");
+        self.md += &format!("![{caption}]({file})\n\n{caption}\n\n");
         self.html += &format!(
             "<figure>{svg}<figcaption>{}</figcaption></figure>\n",
             html_escape(caption)
         );
     }
-}
-
-type Series = Vec<(String, Vec<(f64, f64)>, RGBColor, bool)>;
-
-/// (domain, label, score) of the test clips of one machine type.
-type Scored = Vec<(String, String, f64)>;
-/// One panel per method: its name and its clips.
-type Panels = Vec<(String, Scored)>;
-
-fn line_plot(title: &str, xlabel: &str, series: &Series, log2_x: bool) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let tx = |x: f64| if log2_x { x.max(1e-9).log2() } else { x };
-        let pts: Vec<(f64, f64)> = series
-            .iter()
-            .flat_map(|s| s.1.iter().map(|&(x, y)| (tx(x), y)))
-            .collect();
-        if pts.is_empty() {
-            return Ok(String::new());
+    /// Label–value pairs in a box.
+    fn facts(&mut self, title: &str, rows: &[(&str, String)]) {
+        self.md += &format!("**{title}**\n\n");
+        for (k, v) in rows {
+            self.md += &format!("- {k}: `{v}`\n");
         }
-        let (x0, x1) = pts
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-        let (y0, y1) = pts
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-        let pad = ((y1 - y0) * 0.1).max(0.5);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x0..x1.max(x0 + 1e-6), (y0 - pad)..(y1 + pad))
-            .map_err(|e| e.to_string())?;
-        let fmt_x = move |x: &f64| {
-            if log2_x {
-                format!("{}", 2f64.powf(*x).round())
-            } else {
-                format!("{x:.2}")
-            }
-        };
-        chart
-            .configure_mesh()
-            .x_desc(xlabel)
-            .y_desc("official score (%)")
-            .x_label_formatter(&fmt_x)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        for (name, data, color, dashed) in series {
-            let d: Vec<(f64, f64)> = data.iter().map(|&(x, y)| (tx(x), y)).collect();
-            let style = ShapeStyle::from(color).stroke_width(if *dashed { 1 } else { 2 });
-            chart
-                .draw_series(LineSeries::new(d.clone(), style))
-                .map_err(|e| e.to_string())?
-                .label(name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-            chart
-                .draw_series(d.iter().map(|&p| Circle::new(p, 3, style.filled())))
-                .map_err(|e| e.to_string())?;
+        self.md += "\n";
+        self.html += &format!("<aside class=\"facts\"><h2>{}</h2><dl>", html_escape(title));
+        for (k, v) in rows {
+            self.html += &format!(
+                "<dt>{}</dt><dd><code>{}</code></dd>",
+                html_escape(k),
+                html_escape(v)
+            );
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+        self.html += "</dl></aside>\n";
     }
-    Ok(svg)
 }
 
 /// Rows of a `scores.csv`: (machine, domain, label, score).
@@ -157,92 +109,191 @@ fn read_scores(path: &Path) -> Vec<(String, String, String, f64)> {
         .collect()
 }
 
-/// Histogram outlines of the four groups (domain × label) of one machine type, for two methods.
-fn distribution_plot(machine: &str, panels: &[(String, Scored)]) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 320)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let areas = root.split_evenly((1, panels.len().max(1)));
-        for (area, (method, rows)) in areas.iter().zip(panels) {
-            if rows.is_empty() {
-                continue;
+const PART_COLORS: [RGBColor; 3] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+];
+
+/// Figures 2 and 3: the ensemble and the members' mean over K and r, per part, beside plain `nn`.
+fn sweeps(doc: &mut Doc, r: &RunResults, parts: &[String], fig_dir: &Path) -> Result<(), RunError> {
+    let nn = r.methods.iter().find(|m| m.name == "nn");
+    for (file, title, xlabel, pts, log2) in [
+        (
+            "sweep_k.svg",
+            "Figure 2: ratio score over K",
+            "K nearest references (log scale)",
+            &r.sweep_k,
+            true,
+        ),
+        (
+            "sweep_r.svg",
+            "Figure 3: ratio score with GWRP over r",
+            "GWRP factor r",
+            &r.sweep_r,
+            false,
+        ),
+    ] {
+        let mut lines = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let color = PART_COLORS[i % PART_COLORS.len()];
+            let of = |f: fn(&crate::run::SweepPoint, &str) -> Option<f64>| -> Vec<(f64, f64)> {
+                pts.iter()
+                    .filter_map(|p| Some((p.x, 100.0 * f(p, part)?)))
+                    .collect()
+            };
+            lines.push(Line {
+                name: format!("{part} ensemble"),
+                points: of(|p, part| p.ensemble.get(part).copied().flatten()),
+                color,
+                stroke: Stroke::Solid,
+            });
+            lines.push(Line {
+                name: format!("{part} members (mean)"),
+                points: of(|p, part| p.member_mean.get(part).copied().flatten()),
+                color,
+                stroke: Stroke::Dashed,
+            });
+            if let Some(y) = nn.and_then(|m| m.parts.get(part)?.ensemble.hmean) {
+                lines.push(Line {
+                    name: format!("{part} nn (ensemble)"),
+                    points: vec![(0.0, 100.0 * y)],
+                    color,
+                    stroke: Stroke::Level,
+                });
             }
-            let (lo, hi) = rows
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), r| (a.min(r.2), b.max(r.2)));
-            let hi = if hi > lo { hi } else { lo + 1e-6 };
-            let bins = 20usize;
-            let groups = [
-                ("source", "normal", RGBColor(31, 119, 180), "source normal"),
-                (
-                    "source",
-                    "anomaly",
-                    RGBColor(255, 127, 14),
-                    "source anomaly",
-                ),
-                ("target", "normal", RGBColor(44, 160, 44), "target normal"),
-                ("target", "anomaly", RGBColor(214, 39, 40), "target anomaly"),
-            ];
-            let mut hists = Vec::new();
-            let mut ymax = 0.0f64;
-            for (d, l, c, name) in groups {
-                let vals: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| r.0 == d && r.1 == l)
-                    .map(|r| r.2)
-                    .collect();
-                if vals.is_empty() {
-                    continue;
-                }
-                let mut h = vec![0.0f64; bins];
-                for v in &vals {
-                    let b = (((v - lo) / (hi - lo)) * bins as f64)
-                        .floor()
-                        .clamp(0.0, (bins - 1) as f64) as usize;
-                    h[b] += 1.0 / vals.len() as f64;
-                }
-                ymax = h.iter().fold(ymax, |a, &b| a.max(b));
-                hists.push((name, c, h));
-            }
-            let mut chart = ChartBuilder::on(area)
-                .caption(format!("{machine}: {method}"), ("sans-serif", 16))
-                .margin(8)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(lo..hi, 0.0..(ymax * 1.1).max(1e-6))
-                .map_err(|e| e.to_string())?;
-            chart
-                .configure_mesh()
-                .x_desc("anomaly score")
-                .y_desc("share of clips")
-                .draw()
-                .map_err(|e| e.to_string())?;
-            let w = (hi - lo) / bins as f64;
-            for (name, c, h) in hists {
-                let mut pts = vec![(lo, 0.0)];
-                for (i, v) in h.iter().enumerate() {
-                    pts.push((lo + i as f64 * w, *v));
-                    pts.push((lo + (i + 1) as f64 * w, *v));
-                }
-                pts.push((hi, 0.0));
-                let style = ShapeStyle::from(c).stroke_width(2);
-                chart
-                    .draw_series(LineSeries::new(pts, style))
-                    .map_err(|e| e.to_string())?
-                    .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| e.to_string())?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        lines.retain(|l| !l.points.is_empty());
+        let svg = sweep_plot(xlabel, &lines, log2).map_err(RunError::Other)?;
+        if svg.is_empty() {
+            continue;
+        }
+        write_svg(fig_dir, file, &svg)?;
+        doc.heading(2, title);
+        doc.figure(
+            &format!("figures/{file}"),
+            &svg,
+            "Official score (%) of the ensemble (solid) and the members' mean (dashed) per part; \
+             dotted: plain nearest neighbour (nn) for reference. Ticks at the values run.",
+        );
     }
-    Ok(svg)
+    Ok(())
+}
+
+/// The methods whose score distributions are drawn: plain `nn` (before re-scaling), the paper's
+/// setting, and the best method by the ensemble's official score on the first part, each once.
+fn distribution_methods(r: &RunResults, parts: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut push = |name: &str, role: &str| {
+        if let Some(e) = out.iter_mut().find(|(n, _)| n == name) {
+            e.1 = format!("{}, {role}", e.1);
+        } else if r.methods.iter().any(|m| m.name == name) {
+            out.push((name.to_string(), role.to_string()));
+        }
+    };
+    push("nn", "no re-scaling");
+    push(PAPERS_METHOD, "the paper's");
+    if let Some((best, part, _)) = best_method_sections(r, parts) {
+        push(best, &format!("best on {part}"));
+    }
+    out
+}
+
+fn distributions(
+    doc: &mut Doc,
+    r: &RunResults,
+    run_dir: &Path,
+    fig_dir: &Path,
+) -> Result<(), RunError> {
+    let chosen = distribution_methods(r, &part_names(r));
+    if chosen.is_empty() {
+        return Ok(());
+    }
+    doc.heading(2, "Score distributions per machine type");
+    doc.para(&format!(
+        "Share of test clips per score bin, for normal and anomalous clips of each domain, for {}. \
+         Without re-scaling, normal target clips score high because their references are sparse; the \
+         re-scaled score puts both domains on one scale.",
+        chosen
+            .iter()
+            .map(|(n, role)| format!("{n} ({role})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let mut by_machine: BTreeMap<String, Vec<(String, Scored)>> = BTreeMap::new();
+    for (name, role) in &chosen {
+        let rows = read_scores(&run_dir.join("scores").join(name).join("scores.csv"));
+        let mut per: BTreeMap<String, Scored> = BTreeMap::new();
+        for (m, d, l, s) in rows {
+            per.entry(m).or_default().push((d, l, s));
+        }
+        for (m, v) in per {
+            by_machine
+                .entry(m)
+                .or_default()
+                .push((format!("{name} ({role})"), v));
+        }
+    }
+    for (m, panels) in &by_machine {
+        let svg = distribution_plot(panels).map_err(RunError::Other)?;
+        let file = format!("scores_{m}.svg");
+        write_svg(fig_dir, &file, &svg)?;
+        doc.heading(3, m);
+        doc.figure(
+            &format!("figures/{file}"),
+            &svg,
+            &format!("{m}: share of test clips per score bin, one panel per method."),
+        );
+    }
+    Ok(())
+}
+
+/// The "how this was run" box: enough to redo it and to judge its timings.
+fn provenance(doc: &mut Doc, r: &RunResults) {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(p) = &r.provenance {
+        rows.push(("command", p.command.clone()));
+    }
+    rows.push(("seed", r.config.seed.to_string()));
+    if let Some(p) = &r.provenance {
+        rows.push(("version", format!("asd {}", p.version)));
+        rows.push(("started", p.started.clone()));
+        rows.push(("machine", p.machine.clone()));
+        rows.push(("wall time", format_seconds(p.wall_seconds)));
+    } else {
+        rows.push((
+            "version",
+            "not recorded (results of an older version)".into(),
+        ));
+    }
+    doc.facts("How this was run", &rows);
+}
+
+/// "3 min 50 s", "56 s".
+pub fn format_seconds(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, sec) => format!("{sec} s"),
+        (0, m, sec) => format!("{m} min {sec} s"),
+        (h, m, _) => format!("{h} h {m} min"),
+    }
+}
+
+fn html_page(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>ASD run</title><style>\
+         body{{font-family:sans-serif;max-width:1000px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}}\
+         .scroll{{overflow-x:auto;margin:1em 0}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap}}\
+         td:first-child,th:first-child{{text-align:left}}\
+         figure{{margin:1em 0}}figure svg{{max-width:100%;height:auto}}figcaption{{font-size:.9em;color:#444}}\
+         .facts{{border:1px solid #bbb;background:#f6f6f6;padding:.5em 1em;margin:1em 0}}\
+         .facts h2{{font-size:1em;margin:.3em 0}}.facts dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0}}\
+         .facts dd{{margin:0;overflow-wrap:anywhere}}\
+         </style></head><body>\n{body}</body></html>\n"
+    )
 }
 
 fn write_svg(dir: &Path, name: &str, svg: &str) -> Result<(), RunError> {
@@ -353,6 +404,7 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         r.epochs,
         r.clip_len as f64 / f64::from(asd_audio::MODEL_RATE)
     ));
+    provenance(&mut doc, r);
     for w in &r.warnings {
         doc.para(&format!("Warning: {w}"));
     }
@@ -424,91 +476,8 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         doc.table(&SECTION_HEADER, &section_rows(sections));
     }
 
-    let colors = [
-        RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
-        RGBColor(44, 160, 44),
-    ];
-    for (file, title, xlabel, pts, log2) in [
-        (
-            "sweep_k.svg",
-            "Figure 2: ratio score over K",
-            "K nearest references",
-            &r.sweep_k,
-            true,
-        ),
-        (
-            "sweep_r.svg",
-            "Figure 3: ratio score with GWRP over r",
-            "GWRP factor r",
-            &r.sweep_r,
-            false,
-        ),
-    ] {
-        let mut series: Series = Vec::new();
-        for (i, part) in parts.iter().enumerate() {
-            let c = colors[i % colors.len()];
-            let ens: Vec<(f64, f64)> = pts
-                .iter()
-                .filter_map(|p| Some((p.x, 100.0 * p.ensemble.get(part).copied().flatten()?)))
-                .collect();
-            let mem: Vec<(f64, f64)> = pts
-                .iter()
-                .filter_map(|p| Some((p.x, 100.0 * p.member_mean.get(part).copied().flatten()?)))
-                .collect();
-            series.push((format!("{part} ensemble"), ens, c, false));
-            series.push((format!("{part} members (mean)"), mem, c, true));
-        }
-        let svg = line_plot(title, xlabel, &series, log2).map_err(RunError::Other)?;
-        if !svg.is_empty() {
-            write_svg(&fig_dir, file, &svg)?;
-            doc.heading(2, title);
-            doc.figure(&format!("figures/{file}"), &svg, title);
-        }
-    }
-
-    // Score distributions before (nn) and after (ratio, K = 16) re-scaling.
-    let before = r
-        .methods
-        .iter()
-        .find(|m| m.name == "nn")
-        .map(|m| m.name.clone());
-    let after = r
-        .methods
-        .iter()
-        .find(|m| m.name == "ratio_k16")
-        .or_else(|| r.methods.iter().find(|m| m.name.starts_with("ratio")))
-        .map(|m| m.name.clone());
-    let chosen: Vec<String> = [before, after].into_iter().flatten().collect();
-    if !chosen.is_empty() {
-        doc.heading(2, "Score distributions per machine type");
-        doc.para(
-            "Share of test clips per score bin, for normal and anomalous clips of each domain. Without \
-             re-scaling, normal target clips score high because their references are sparse; the re-scaled \
-             score puts both domains on one scale.",
-        );
-        let mut by_machine: BTreeMap<String, Panels> = BTreeMap::new();
-        for name in &chosen {
-            let rows = read_scores(&run_dir.join("scores").join(name).join("scores.csv"));
-            let mut per: BTreeMap<String, Scored> = BTreeMap::new();
-            for (m, d, l, s) in rows {
-                per.entry(m).or_default().push((d, l, s));
-            }
-            for (m, v) in per {
-                by_machine.entry(m).or_default().push((name.clone(), v));
-            }
-        }
-        for (m, panels) in &by_machine {
-            let svg = distribution_plot(m, panels).map_err(RunError::Other)?;
-            let file = format!("scores_{m}.svg");
-            write_svg(&fig_dir, &file, &svg)?;
-            doc.figure(
-                &format!("figures/{file}"),
-                &svg,
-                &format!("{m}: score distributions"),
-            );
-        }
-    }
+    sweeps(&mut doc, r, &parts, &fig_dir)?;
+    distributions(&mut doc, r, run_dir, &fig_dir)?;
 
     doc.heading(2, "Training");
     let rows: Vec<Vec<String>> = r
@@ -554,14 +523,126 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     }
     let md = run_dir.join("report.md");
     atomic::write_bytes(&md, doc.md.as_bytes()).map_err(io(&md, IoOp::Write))?;
-    let html = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ASD run</title><style>\
-         body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}\
-         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}\
-         td:first-child,th:first-child{{text-align:left}}figure{{margin:1em 0}}figcaption{{font-style:italic}}\
-         </style></head><body>\n{}</body></html>\n",
-        doc.html
-    );
+    let html = html_page(&doc.html);
     let hp = run_dir.join("report.html");
     atomic::write_bytes(&hp, html.as_bytes()).map_err(io(&hp, IoOp::Write))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{MethodResult, PartResult, Provenance, SweepPoint};
+
+    fn method(name: &str, dev: f64) -> MethodResult {
+        let mut parts = BTreeMap::new();
+        let mut p = PartResult::default();
+        p.ensemble.hmean = Some(dev);
+        parts.insert("dev".to_string(), p);
+        MethodResult {
+            name: name.into(),
+            parts,
+            failures: Vec::new(),
+        }
+    }
+
+    fn point(x: f64, y: f64) -> SweepPoint {
+        let mut e = BTreeMap::new();
+        e.insert("dev".to_string(), Some(y));
+        SweepPoint {
+            x,
+            ensemble: e.clone(),
+            member_mean: e,
+        }
+    }
+
+    fn results() -> RunResults {
+        RunResults {
+            dataset: "data/synth".into(),
+            edition: "2023".into(),
+            methods: vec![
+                method("nn", 0.60),
+                method(PAPERS_METHOD, 0.64),
+                method("ratio_k4", 0.70),
+            ],
+            sweep_k: [1.0, 2.0, 4.0, 16.0]
+                .iter()
+                .map(|&k| point(k, 0.6 + 0.01 * k))
+                .collect(),
+            sweep_r: (0..=20).map(|i| point(f64::from(i) * 0.05, 0.62)).collect(),
+            provenance: Some(Provenance {
+                command: "asd run --data 'my data' --out runs/x".into(),
+                version: "9.9.9".into(),
+                started: "2026-12-05T08:03:23Z".into(),
+                wall_seconds: 230.0,
+                machine: "Test CPU (x86_64, AVX2, 2 threads)".into(),
+            }),
+            ..RunResults::default()
+        }
+    }
+
+    #[test]
+    fn the_report_reads_on_a_phone_says_how_it_was_run_and_titles_each_figure_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = results();
+        for name in ["nn", PAPERS_METHOD, "ratio_k4"] {
+            let d = tmp.path().join("scores").join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            let mut csv = String::from("machine_type,section,file,domain,label,score\n");
+            for (i, (dom, lab)) in [("source", "normal"), ("target", "anomaly")]
+                .iter()
+                .cycle()
+                .take(40)
+                .enumerate()
+            {
+                csv += &format!("fan,00,c{i}.wav,{dom},{lab},{}\n", i as f64 * 0.1);
+            }
+            std::fs::write(d.join("scores.csv"), csv).unwrap();
+        }
+        write_report(tmp.path(), &r).unwrap();
+        let html = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+        assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
+        assert!(html.contains("overflow-x:auto") && html.contains("class=\"scroll\""));
+        for title in [
+            "Figure 2: ratio score over K",
+            "Figure 3: ratio score with GWRP over r",
+        ] {
+            assert_eq!(html.matches(title).count(), 1, "{title}");
+        }
+        for fact in [
+            "How this was run",
+            "asd run --data &#x27;my data&#x27; --out runs/x",
+            "9.9.9",
+            "2026-12-05T08:03:23Z",
+            "Test CPU",
+            "3 min 50 s",
+        ] {
+            let fact = fact.replace("&#x27;", "'");
+            assert!(html.contains(&fact), "{fact}");
+        }
+        // Histograms: before re-scaling, the paper's setting and the best method.
+        let svg = std::fs::read_to_string(tmp.path().join("figures/scores_fan.svg")).unwrap();
+        for panel in [
+            "nn (no re-scaling)",
+            "ratio_gwrp_r0.9 (the paper&apos;s)",
+            "ratio_k4 (best on dev)",
+        ] {
+            let alt = panel.replace("&apos;", "'");
+            assert!(
+                svg.contains(panel) || svg.contains(&alt),
+                "{panel} in the figure"
+            );
+        }
+        // The K sweep shows nn for reference.
+        let k = std::fs::read_to_string(tmp.path().join("figures/sweep_k.svg")).unwrap();
+        assert!(k.contains("dev nn (ensemble)"));
+        let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+        assert!(md.contains("How this was run") && md.contains("seed"));
+    }
+
+    #[test]
+    fn durations_read_as_minutes_and_seconds() {
+        assert_eq!(format_seconds(56.2), "56 s");
+        assert_eq!(format_seconds(230.0), "3 min 50 s");
+        assert_eq!(format_seconds(7260.0), "2 h 1 min");
+    }
 }

@@ -103,6 +103,53 @@ pub struct RunResults {
     /// they are missing from the scores and the evaluation.
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// How the run was made (absent in results of older versions).
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
+}
+
+/// What a reader needs to redo a run: the command line, the version, when, where and how long.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Provenance {
+    /// The command line of the process that ran it.
+    pub command: String,
+    pub version: String,
+    /// ISO 8601 UTC.
+    pub started: String,
+    /// Of this invocation: members reused from an earlier one are not counted again.
+    pub wall_seconds: f64,
+    /// CPU model, vector extension and threads (asd_core::machine::describe).
+    pub machine: String,
+}
+
+impl Provenance {
+    fn start() -> (std::time::Instant, String) {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (std::time::Instant::now(), iso8601_utc(secs))
+    }
+
+    fn finish(t0: std::time::Instant, started: String) -> Self {
+        let command = std::env::args_os()
+            .map(|a| {
+                let a = a.to_string_lossy().into_owned();
+                if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'') {
+                    format!("'{}'", a.replace('\'', "'\\''"))
+                } else {
+                    a
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            command,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started,
+            wall_seconds: t0.elapsed().as_secs_f64(),
+            machine: asd_core::machine::describe(),
+        }
+    }
 }
 
 /// The dataset's clips that are missing from an embedding set, by path.
@@ -356,6 +403,7 @@ pub fn run(
     device: DeviceChoice,
     events: &mut dyn FnMut(Event),
 ) -> Result<RunResults, RunError> {
+    let (t0, started) = Provenance::start();
     cfg.validate().map_err(|e| RunError::Other(e.to_string()))?;
     std::fs::create_dir_all(run_dir).map_err(io(run_dir, IoOp::CreateFolder))?;
     let log = RunLog::new(run_dir);
@@ -541,6 +589,7 @@ pub fn run(
         sweep_r,
         warnings,
         skipped: skipped.into_iter().collect(),
+        provenance: Some(Provenance::finish(t0, started)),
     };
     let text =
         serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;

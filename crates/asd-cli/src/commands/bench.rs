@@ -37,18 +37,23 @@ pub struct ScoreBenchArgs {
     /// Reference counts, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
     pub n: Vec<usize>,
+    /// Queries (test clips) scored against each reference set.
     #[arg(long, default_value_t = 10_000)]
     pub m: usize,
+    /// Embedding dimension.
     #[arg(long, default_value_t = 512)]
     pub d: usize,
+    /// Neighbours of the k-NN density.
     #[arg(long, default_value_t = 16)]
     pub k: usize,
 }
 
 #[derive(Args)]
 pub struct TrainBenchArgs {
+    /// Clips per step.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Clip length in seconds (it sizes the network's FFT branch).
     #[arg(long, default_value_t = 10.0)]
     pub clip_seconds: f64,
     /// Auxiliary classes of the classification head (DCASE 2023 has about 170).
@@ -57,6 +62,7 @@ pub struct TrainBenchArgs {
     /// Timed repetitions (after one warm-up); the median is reported.
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
+    /// Where to run: cpu, or cuda in a build with --features cuda.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
     /// Skip the reference's un-mixed forward pass (`unmixed_pass = false` in a run config).
@@ -137,6 +143,7 @@ pub struct MonitorBenchArgs {
     /// Trained model folder (default: an untrained network of --clip-seconds, which costs the same).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
+    /// Length of the clips sent, in seconds (and of the untrained network without --model).
     #[arg(long, default_value_t = 10.0)]
     pub clip_seconds: f64,
     /// References of the monitor under load.

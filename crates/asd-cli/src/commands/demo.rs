@@ -13,7 +13,7 @@ use asd_scoring::MethodSpec;
 use asd_scoring::pipeline::ScoreOptions;
 use clap::Args;
 use ndarray::{Array1, Array2, Axis};
-use ndarray_npy::read_npy;
+use ndarray_npy::ReadNpyExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -34,9 +34,10 @@ pub struct DemoArgs {
     /// code computed; not embeddings of recordings), in seconds, without training.
     #[arg(long)]
     pub reference: bool,
-    /// Folder of the reference scoring fixtures (train_emb.npy, test_emb.npy, …), for --reference.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/reference/scoring"))]
-    pub fixtures: PathBuf,
+    /// For --reference: a folder holding the scoring fixture's arrays (train_emb.npy, test_emb.npy,
+    /// …) to use instead of the copy built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
 }
 
 /// The methods of the reduced experiment: the baselines and the paper's re-scaled score.
@@ -82,13 +83,51 @@ fn synthetic(a: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Turns the scoring fixture's arrays (synthetic embeddings) into an embedding-set folder.
-pub fn fixture_set(dir: &Path) -> Result<EmbeddingSet> {
+/// The scoring fixture's arrays, built into the binary so that an installed `asd demo --reference`
+/// needs no source tree (~0.4 MB).
+macro_rules! built_in {
+    ($($name:literal),*) => {
+        fn built_in_fixture(name: &str) -> Option<&'static [u8]> {
+            match name {
+                $($name => Some(include_bytes!(concat!(
+                    "../../../../tests/fixtures/reference/scoring/",
+                    $name
+                ))),)*
+                _ => None,
+            }
+        }
+    };
+}
+built_in!(
+    "train_emb.npy",
+    "test_emb.npy",
+    "train_section.npy",
+    "test_section.npy",
+    "train_domain_is_source.npy",
+    "test_domain_is_source.npy",
+    "test_is_anomaly.npy"
+);
+
+/// Turns the scoring fixture's arrays (synthetic embeddings) into an embedding set: from `dir`, or
+/// the built-in copy.
+pub fn fixture_set(dir: Option<&Path>) -> Result<EmbeddingSet> {
+    let bytes = |n: &str| -> Result<Vec<u8>> {
+        match dir {
+            Some(d) => {
+                let p = d.join(n);
+                std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))
+            }
+            None => built_in_fixture(n)
+                .map(<[u8]>::to_vec)
+                .with_context(|| format!("{n} is not built in")),
+        }
+    };
     let read2 = |n: &str| -> Result<Array2<f32>> {
-        read_npy(dir.join(n)).with_context(|| format!("{}", dir.join(n).display()))
+        Array2::<f32>::read_npy(&bytes(n)?[..])
+            .with_context(|| format!("{n}: not a float32 matrix"))
     };
     let read1 = |n: &str| -> Result<Array1<i64>> {
-        read_npy(dir.join(n)).with_context(|| format!("{}", dir.join(n).display()))
+        Array1::<i64>::read_npy(&bytes(n)?[..]).with_context(|| format!("{n}: not an int64 vector"))
     };
     let (train, test) = (read2("train_emb.npy")?, read2("test_emb.npy")?);
     let (trs, tes) = (read1("train_section.npy")?, read1("test_section.npy")?);
@@ -146,7 +185,7 @@ pub fn run(a: &DemoArgs) -> Result<()> {
 }
 
 fn reference(a: &DemoArgs) -> Result<()> {
-    let set = fixture_set(&a.fixtures)?;
+    let set = fixture_set(a.fixtures.as_deref())?;
     let emb_dir = a.out.join("embeddings");
     set.write(&emb_dir)?;
     let truth = truth_from_index(&emb_dir)?;

@@ -18,6 +18,8 @@ pub struct EmbedArgs {
     /// Raw 16 kHz waveforms as a float32 NumPy array (clips × samples); --out is a .npy file.
     #[arg(long)]
     pub wave_npy: Option<PathBuf>,
+    /// With --data: the embedding-set folder to write (embeddings.npy + index.csv, replaced as a
+    /// unit); with --wave-npy: the .npy file of embeddings (clips × 512).
     #[arg(long)]
     pub out: PathBuf,
     /// cpu, cuda or cuda:N.

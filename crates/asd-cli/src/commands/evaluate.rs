@@ -27,6 +27,8 @@ pub struct EvaluateArgs {
     /// from the file names and, for anonymised files, from the evaluators' ground-truth files).
     #[arg(long)]
     pub truth: PathBuf,
+    /// How a domain's AUC is computed: over that domain's normal clips and all anomalies (official,
+    /// as the DCASE evaluators), or over that domain's clips only (simple).
     #[arg(long, value_enum, default_value = "official")]
     pub metric: Metric,
     /// Where results.json and results.csv go (default: the scores folder; with several, trials.json

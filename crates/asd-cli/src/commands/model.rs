@@ -11,8 +11,11 @@ pub enum ModelCommand {
 
 #[derive(Args)]
 pub struct ImportArgs {
+    /// The authors' PyTorch state dict saved as safetensors (reference tensor names, e.g. from
+    /// `safetensors.torch.save_file(model.state_dict(), ...)`).
     #[arg(long)]
     pub torch_weights: PathBuf,
+    /// Model folder to write (config.json, model.safetensors).
     #[arg(long)]
     pub out: PathBuf,
     /// Clip length the weights were trained for, in seconds (it sets the FFT branch's input size).

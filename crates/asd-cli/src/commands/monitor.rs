@@ -57,6 +57,7 @@ pub struct ImportArgs {
     /// The model that made the embeddings; the store is bound to it.
     #[arg(long)]
     pub model: PathBuf,
+    /// Folder of the monitors' database to add the monitor to (created if missing).
     #[arg(long)]
     pub store: PathBuf,
     /// K of the k-NN density (the paper's 16; clipped to the bank's size).
@@ -80,6 +81,7 @@ pub struct WatchArgs {
     /// The service.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// File holding the service's bearer token, if it asks for one.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
     /// Seconds between looks at the folder.

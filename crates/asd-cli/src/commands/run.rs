@@ -7,6 +7,7 @@ use asd_experiment::{Event, RunConfig, RunResults};
 use asd_model::DeviceChoice;
 use asd_model::fit::{default_epochs, training_items};
 use clap::Args;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -106,9 +107,15 @@ pub fn run_with_progress(
     let epochs = cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition));
     let total = (cfg.members * epochs * steps_per_epoch) as u64;
     let pb = progress::bar(total, "training");
+    // Without a terminal the bar draws nothing: one line per stage keeps a piped run from looking hung.
+    let lines = !std::io::stderr().is_terminal();
+    let t0 = std::time::Instant::now();
     let mut stage = String::new();
     let results = asd_experiment::run(ds, out, cfg, device, &mut |e| match e {
         Event::Stage(s) => {
+            if lines {
+                eprintln!("[{:>6.1} s] {s}", t0.elapsed().as_secs_f64());
+            }
             stage = s;
             pb.set_message(stage.clone());
         }

@@ -18,8 +18,10 @@ pub struct TrainArgs {
     /// Epochs (default: the paper's for the edition: 2020: 15, 2024: 10, otherwise 5).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Clips per training step (the paper's 64; at least 2, since mixup pairs clips).
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
     /// Seed of the initialisation, the clip order, the crop offsets, mixup and feature exchange.
