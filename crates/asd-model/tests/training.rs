@@ -53,6 +53,21 @@ fn tiny_training_learns_resumes_and_embeds() {
     };
     let resumed = extend(&split, 2);
     assert_eq!((resumed.resumed_from, resumed.reports.len()), (1, 1));
+    // The same dataset reached by a path typed otherwise resumes too: a checkpoint knows its dataset
+    // by the canonical path.
+    {
+        let other = tmp.path().join("data/./dev_data/../dev_data/");
+        let mut ds2 = Dataset::open(&other, &OpenOptions::default()).unwrap();
+        ds2.clips
+            .retain(|c| c.record.machine_type == "fan" || c.record.machine_type == "valve");
+        let again = ModelDir::new(&tmp.path().join("again"));
+        fit(&ds, &again, &options(1), &mut |_| {}).unwrap();
+        let mut cfg = again.config().unwrap();
+        cfg.train.epochs = 2;
+        again.write_config(&cfg).unwrap();
+        let r = fit(&ds2, &again, &options(2), &mut |_| {}).unwrap();
+        assert_eq!(r.resumed_from, 1, "resumed through {}", other.display());
+    }
     let a = std::fs::read(full.path("model.safetensors")).unwrap();
     let b = std::fs::read(split.path("model.safetensors")).unwrap();
     assert!(a == b, "resumed training reproduces the uninterrupted run");
