@@ -207,38 +207,13 @@ fn bad_input_gives_clear_errors() {
 #[test]
 fn evaluate_several_score_sets_reports_mean_and_std() {
     let tmp = tempfile::tempdir().unwrap();
-    // The copy built into the binary (what an installed `asd` uses) equals the fixture on disk.
     let demo = tmp.path().join("demo");
-    let from_disk = tmp.path().join("demo-disk");
-    for args in [
-        vec!["demo", "--reference", "--out", demo.to_str().unwrap()],
-        vec![
-            "demo",
-            "--reference",
-            "--out",
-            from_disk.to_str().unwrap(),
-            "--fixtures",
-            fixtures().to_str().unwrap(),
-        ],
-    ] {
-        let out = asd(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    for f in [
-        "embeddings/embeddings.npy",
-        "embeddings/index.csv",
-        "nn/results.json",
-    ] {
-        assert_eq!(
-            std::fs::read(demo.join(f)).unwrap(),
-            std::fs::read(from_disk.join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    let out = asd(&["demo", "--reference", "--out", demo.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let trials = tmp.path().join("trials");
     let out = asd(&[
         "evaluate",
