@@ -3,12 +3,12 @@
 
 use rand::Rng;
 
-/// Returns `len` samples of `x` starting at `offset`, wrapping around (tiling) when `x` is shorter
-/// than `len`. For clips at least `len` long the offset is clamped so the crop stays inside the clip.
 /// The longest clip length a network may be sized for: ten minutes at 16 kHz already needs ~8 GB
 /// of activations for one batch, so a longer setting is a typo, refused before any work.
 pub const MAX_CLIP_SECONDS: f64 = 600.0;
 
+/// Returns `len` samples of `x` starting at `offset`, wrapping around (tiling) when `x` is shorter
+/// than `len`. For clips at least `len` long the offset is clamped so the crop stays inside the clip.
 pub fn fit_length(x: &[f32], len: usize, offset: usize) -> Vec<f32> {
     let n = x.len();
     if n == 0 {

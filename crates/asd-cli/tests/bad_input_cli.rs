@@ -234,11 +234,8 @@ fn a_corpus_of_bad_inputs_is_named_never_panics_and_sets_the_exit_status() {
 #[test]
 fn io_errors_say_read_or_write_name_the_path_and_the_os_text_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let d = data.to_str().unwrap();
-    ok(&asd(&[
-        "synth", "--preset", "tiny", "--seed", "3", "--out", d,
-    ]));
+    let scores = tmp.path().join("scores");
+    let s = scores.to_str().unwrap();
     let once = |out: &Output, verb: &str, path: &str, os: &str| {
         no_panic(out, verb);
         assert!(!out.status.success());
@@ -252,7 +249,7 @@ fn io_errors_say_read_or_write_name_the_path_and_the_os_text_once() {
     };
     let missing = tmp.path().join("missing");
     let ms = missing.to_str().unwrap();
-    let out = asd(&["score", "--embeddings", ms, "--out", d]);
+    let out = asd(&["score", "--embeddings", ms, "--out", s]);
     once(&out, "read", ms, "No such file or directory");
 
     // A folder that cannot be made: its parent is a file.
@@ -260,21 +257,17 @@ fn io_errors_say_read_or_write_name_the_path_and_the_os_text_once() {
     std::fs::write(&file, b"x").unwrap();
     let under_file = file.join("scores");
     let uf = under_file.to_str().unwrap();
-    let model = tmp.path().join("model");
-    let m = model.to_str().unwrap();
+    // A valid embedding set in seconds: the scoring fixture that `demo --reference` writes.
+    let demo = tmp.path().join("demo");
     ok(&asd(&[
-        "train",
-        "--data",
-        d,
+        "demo",
+        "--reference",
         "--out",
-        m,
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
+        demo.to_str().unwrap(),
     ]));
-    let out = asd(&["embed", "--model", m, "--data", d, "--out", uf]);
-    no_panic(&out, "embed into a file");
+    let emb = demo.join("embeddings");
+    let out = asd(&["score", "--embeddings", emb.to_str().unwrap(), "--out", uf]);
+    no_panic(&out, "score into a file");
     assert!(!out.status.success());
     let t = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(t.contains(file.to_str().unwrap()), "the path in:\n{t}");

@@ -404,9 +404,7 @@ mod tests {
         assert!(!svg.contains("Figure"));
         // The legend's text lies below the plot area (y beyond 340 px).
         let y_of = |name: &str| -> f64 {
-            let i = svg
-                .find(&format!(">{name}"))
-                .unwrap_or_else(|| svg.find(name).unwrap());
+            let i = svg.find(name).unwrap();
             let head = &svg[..i];
             let tag = &head[head.rfind("<text").unwrap()..];
             let y = tag.split("y=\"").nth(1).unwrap().split('"').next().unwrap();

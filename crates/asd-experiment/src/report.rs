@@ -202,10 +202,11 @@ fn distribution_methods(r: &RunResults, parts: &[String]) -> Vec<(String, String
 fn distributions(
     doc: &mut Doc,
     r: &RunResults,
+    parts: &[String],
     run_dir: &Path,
     fig_dir: &Path,
 ) -> Result<(), RunError> {
-    let chosen = distribution_methods(r, &part_names(r));
+    let chosen = distribution_methods(r, parts);
     if chosen.is_empty() {
         return Ok(());
     }
@@ -477,7 +478,7 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     }
 
     sweeps(&mut doc, r, &parts, &fig_dir)?;
-    distributions(&mut doc, r, run_dir, &fig_dir)?;
+    distributions(&mut doc, r, &parts, run_dir, &fig_dir)?;
 
     doc.heading(2, "Training");
     let rows: Vec<Vec<String>> = r

@@ -1,11 +1,12 @@
-use std::path::PathBuf;
+use asd_core::IoOp;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("{path}: cannot {op}: {source}")]
     Io {
         path: PathBuf,
-        op: asd_core::IoOp,
+        op: IoOp,
         #[source]
         source: std::io::Error,
     },
@@ -29,4 +30,13 @@ pub enum ModelError {
     Config(String),
     #[error("{0}")]
     Input(String),
+}
+
+/// Maps an I/O error to one naming `path` and what was being done to it.
+pub(crate) fn io_err(path: &Path, op: IoOp) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
+    move |source| ModelError::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
+    }
 }

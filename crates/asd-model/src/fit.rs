@@ -3,7 +3,7 @@
 
 use crate::data::TrainItem;
 use crate::device::DeviceChoice;
-use crate::error::ModelError;
+use crate::error::{ModelError, io_err};
 use crate::model_dir::{CHECKPOINT_DIR, ModelConfig, ModelDir, WEIGHTS_FILE, write_weights};
 use crate::network::NetConfig;
 use crate::train::{
@@ -172,11 +172,7 @@ pub fn fit(
     };
     let device = opts.device.device()?.autodiff();
     // What a killed trainer left (temporary files, a checkpoint swap cut between its renames).
-    atomic::clean_stale(&out.dir, 1).map_err(|source| ModelError::Io {
-        path: out.dir.clone(),
-        op: IoOp::CleanUp,
-        source,
-    })?;
+    atomic::clean_stale(&out.dir, 1).map_err(io_err(&out.dir, IoOp::CleanUp))?;
     let ck = out.path(CHECKPOINT_DIR);
     let state_path = ck.join(STATE_FILE);
     // A freshly initialised model: trained from, or the shape a checkpoint is loaded into.
@@ -203,15 +199,10 @@ pub fn fit(
                 out.dir.display()
             )));
         }
-        let st: CheckpointState =
-            serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|source| {
-                ModelError::Io {
-                    path: state_path.clone(),
-                    op: IoOp::Read,
-                    source,
-                }
-            })?)
-            .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
+        let st: CheckpointState = serde_json::from_str(
+            &std::fs::read_to_string(&state_path).map_err(io_err(&state_path, IoOp::Read))?,
+        )
+        .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
         let model = fresh
             .try_load_file(ck.join(MODULE_FILE))
             .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(MODULE_FILE).display())))?;
@@ -266,11 +257,7 @@ pub fn fit(
                 .map_err(|e| std::io::Error::other(format!("saving the optimizer state: {e}")))?;
             std::fs::write(tmp.join(STATE_FILE), text.as_bytes())
         })
-        .map_err(|source| ModelError::Io {
-            path: ck.clone(),
-            op: IoOp::Write,
-            source,
-        })
+        .map_err(io_err(&ck, IoOp::Write))
     };
     let (model, _optim, reports) = train(
         model,

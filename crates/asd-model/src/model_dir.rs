@@ -2,7 +2,7 @@
 //! `model.safetensors` (the network, with the reference implementation's tensor names), `train_log.csv`
 //! (one row per epoch) and `checkpoint/` (everything needed to resume training).
 
-use crate::error::ModelError;
+use crate::error::{ModelError, io_err};
 use crate::network::{EmbeddingNet, NetConfig};
 use crate::params::TensorMap;
 use crate::train::{EpochReport, TrainConfig};
@@ -47,14 +47,6 @@ pub fn load_options(channel: Option<usize>) -> asd_audio::LoadOptions {
             asd_audio::ChannelMode::Average,
             asd_audio::ChannelMode::Pick,
         ),
-    }
-}
-
-fn io_err(path: &Path, op: IoOp) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
-    move |source| ModelError::Io {
-        path: path.to_path_buf(),
-        op,
-        source,
     }
 }
 

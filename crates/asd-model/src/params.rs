@@ -1,7 +1,7 @@
 //! Where a network's numbers come from: a safetensors state dict with the reference names, or a seeded
 //! initialisation equal in distribution to PyTorch's defaults.
 
-use crate::error::ModelError;
+use crate::error::{ModelError, io_err};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, SafeTensors};
@@ -78,11 +78,7 @@ fn f16_to_f32(bits: u16) -> f32 {
 
 impl TensorMap {
     pub fn read(path: &Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: path.to_path_buf(),
-            op: asd_core::IoOp::Read,
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(io_err(path, asd_core::IoOp::Read))?;
         let map = Self::from_bytes(&bytes).map_err(|reason| ModelError::Safetensors {
             path: path.to_path_buf(),
             reason,

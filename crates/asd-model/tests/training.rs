@@ -11,8 +11,12 @@ use burn::tensor::Device;
 
 fn tiny_dev_data(dir: &std::path::Path) -> Dataset {
     synth::generate(dir, Preset::Tiny, 3, &|| {}).unwrap();
-    // Two machine types of the development part: 2 × 4 attribute values = 8 classes, 28 training clips.
-    let mut ds = Dataset::open(&dir.join("dev_data"), &OpenOptions::default()).unwrap();
+    open_dev_part(&dir.join("dev_data"))
+}
+
+/// Two machine types of the development part: 2 × 4 attribute values = 8 classes, 28 training clips.
+fn open_dev_part(dev_data: &std::path::Path) -> Dataset {
+    let mut ds = Dataset::open(dev_data, &OpenOptions::default()).unwrap();
     ds.clips
         .retain(|c| c.record.machine_type == "fan" || c.record.machine_type == "valve");
     ds
@@ -45,27 +49,22 @@ fn tiny_training_learns_resumes_and_embeds() {
     fit(&ds, &full, &options(2), &mut |_| {}).unwrap();
     let split = ModelDir::new(&tmp.path().join("split"));
     fit(&ds, &split, &options(1), &mut |_| {}).unwrap();
-    let extend = |dir: &ModelDir, epochs: usize| {
+    let extend_with = |ds: &Dataset, dir: &ModelDir, epochs: usize| {
         let mut cfg = dir.config().unwrap();
         cfg.train.epochs = epochs;
         dir.write_config(&cfg).unwrap();
-        fit(&ds, dir, &options(epochs), &mut |_| {}).unwrap()
+        fit(ds, dir, &options(epochs), &mut |_| {}).unwrap()
     };
+    let extend = |dir: &ModelDir, epochs: usize| extend_with(&ds, dir, epochs);
     let resumed = extend(&split, 2);
     assert_eq!((resumed.resumed_from, resumed.reports.len()), (1, 1));
     // The same dataset reached by a path typed otherwise resumes too: a checkpoint knows its dataset
     // by the canonical path.
     {
         let other = tmp.path().join("data/./dev_data/../dev_data/");
-        let mut ds2 = Dataset::open(&other, &OpenOptions::default()).unwrap();
-        ds2.clips
-            .retain(|c| c.record.machine_type == "fan" || c.record.machine_type == "valve");
         let again = ModelDir::new(&tmp.path().join("again"));
         fit(&ds, &again, &options(1), &mut |_| {}).unwrap();
-        let mut cfg = again.config().unwrap();
-        cfg.train.epochs = 2;
-        again.write_config(&cfg).unwrap();
-        let r = fit(&ds2, &again, &options(2), &mut |_| {}).unwrap();
+        let r = extend_with(&open_dev_part(&other), &again, 2);
         assert_eq!(r.resumed_from, 1, "resumed through {}", other.display());
     }
     let a = std::fs::read(full.path("model.safetensors")).unwrap();
