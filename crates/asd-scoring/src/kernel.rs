@@ -286,7 +286,7 @@ pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> N
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ndarray::Array2;
     use rand::{Rng, SeedableRng};

@@ -18,8 +18,10 @@ pub mod kmeans;
 pub mod methods;
 pub mod pipeline;
 pub mod reference;
+pub mod scorer;
 pub mod threshold;
 
 pub use error::ScoringError;
 pub use methods::{Fitted, Method, MethodSpec};
 pub use reference::{ReferenceChoice, ReferenceSet};
+pub use scorer::Scorer;

@@ -6,7 +6,7 @@ use crate::kernel::NO_SKIP;
 use crate::methods::MethodSpec;
 use crate::reference::{ReferenceChoice, ReferenceSet};
 use asd_core::{Domain, EmbeddingSet, Label, Split};
-use ndarray::{Array2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -50,7 +50,7 @@ const UNIT_TOLERANCE: f32 = 1e-5;
 
 /// Unit-normalised copy: the scores are defined on the unit sphere, and embeddings from other
 /// models need not be normalised.
-fn normalised(x: &Array2<f32>) -> Array2<f32> {
+pub(crate) fn normalised(x: ArrayView2<f32>) -> Array2<f32> {
     let mut y = x.to_owned();
     for mut row in y.rows_mut() {
         let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt() as f32;
@@ -64,7 +64,7 @@ fn normalised(x: &Array2<f32>) -> Array2<f32> {
 /// Scores every test clip of the set against the normal training clips of its section.
 pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult, ScoringError> {
     let method = opts.method.build(opts.standardize)?;
-    let emb = normalised(&set.embeddings);
+    let emb = normalised(set.embeddings.view());
     let mut groups: BTreeMap<(String, String), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
     for (i, r) in set.records.iter().enumerate() {
         let section = if opts.pool_sections {

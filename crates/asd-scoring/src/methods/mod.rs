@@ -2,7 +2,7 @@
 //!
 //! A new back-end is one file here plus one arm in [`MethodSpec`].
 
-mod knn;
+pub(crate) mod knn;
 mod lof;
 mod scaled;
 
@@ -70,7 +70,7 @@ impl MethodSpec {
     pub fn build(&self, standardize: bool) -> Result<Box<dyn Method>, ScoringError> {
         if standardize && matches!(self, MethodSpec::KnnMean { .. } | MethodSpec::Lof { .. }) {
             return Err(ScoringError::InvalidParameter(format!(
-                "--standardize applies to nn, ratio and difference, not {self}"
+                "domain-wise standardisation applies to nn, ratio and difference, not {self}"
             )));
         }
         Ok(match *self {
@@ -116,7 +116,7 @@ impl MethodSpec {
         }
         let density = || match (k, gwrp) {
             (Some(_), Some(_)) => Err(ScoringError::InvalidParameter(
-                "give either --k or --gwrp, not both".into(),
+                "give either K or the GWRP factor r, not both".into(),
             )),
             (Some(k), None) => Ok(Density::KnnMean(k)),
             (None, Some(r)) => Ok(Density::Gwrp(r)),
@@ -125,7 +125,7 @@ impl MethodSpec {
         let only_k = |default: usize| {
             if gwrp.is_some() {
                 Err(ScoringError::InvalidParameter(format!(
-                    "--gwrp does not apply to {name}"
+                    "the GWRP factor r does not apply to {name}"
                 )))
             } else {
                 Ok(k.unwrap_or(default))
@@ -135,7 +135,7 @@ impl MethodSpec {
             "nn" => {
                 if k.is_some() || gwrp.is_some() {
                     return Err(ScoringError::InvalidParameter(
-                        "nn takes no --k or --gwrp".into(),
+                        "nn takes neither K nor a GWRP factor".into(),
                     ));
                 }
                 Ok(MethodSpec::Nn)

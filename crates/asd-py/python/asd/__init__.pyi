@@ -1,0 +1,12 @@
+from . import metrics as metrics
+from ._scorer import METHODS as METHODS, Scorer as Scorer
+from .io import (
+    COLUMNS as COLUMNS,
+    EmbeddingSet as EmbeddingSet,
+    read_embedding_set as read_embedding_set,
+    write_embedding_set as write_embedding_set,
+)
+from .model import Model as Model
+
+__version__: str
+__all__ = ["COLUMNS", "EmbeddingSet", "METHODS", "Model", "Scorer", "__version__", "metrics", "read_embedding_set", "write_embedding_set"]
