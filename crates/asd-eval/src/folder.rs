@@ -40,6 +40,34 @@ impl Truth {
             .insert((machine_type.to_string(), name.to_string()), index);
     }
 
+    /// The official evaluator's ground truth: each clip under its listed (anonymised) name and, where
+    /// `ground_truth_attributes/` gives it, its full DCASE name too.
+    pub fn from_evaluator(t: &crate::evaluator::EvaluatorTruth) -> Self {
+        let mut out = Self::default();
+        let mut index = HashMap::new();
+        for ((m, name), c) in &t.clips {
+            index.insert((m.clone(), name.clone()), out.insert(name, c.clone()));
+        }
+        for ((m, full), anon) in &t.anonymised {
+            if let Some(&i) = index.get(&(m.clone(), anon.clone())) {
+                out.alias(m, full, i);
+            }
+        }
+        out
+    }
+
+    /// The labelled test clips of an embedding set's `index.csv` (or its folder).
+    pub fn from_index(path: &Path) -> Result<Self, EvalError> {
+        let path = if path.is_dir() {
+            path.join(asd_core::embedding_set::INDEX_FILE)
+        } else {
+            path.to_path_buf()
+        };
+        let records =
+            asd_core::embedding_set::read_index(&path).map_err(|e| EvalError::Io(e.to_string()))?;
+        Ok(Self::from_records(records))
+    }
+
     /// The labelled test clips of `records`, by base name.
     pub fn from_records(records: impl IntoIterator<Item = ClipRecord>) -> Self {
         let mut t = Self::default();

@@ -4,7 +4,7 @@
 
 use crate::config::RunConfig;
 use crate::scoring::{
-    ClipKey, MethodScores, ensemble, evaluate_part, key, parse_method, part_ci95, score_member,
+    ClipKey, MethodScores, ensemble, evaluate_part, key, part_ci95, score_member,
 };
 use asd_core::seed::derive_seed;
 use asd_core::{ClipRecord, Domain, EmbeddingSet, IoOp, Split, atomic};
@@ -15,6 +15,7 @@ use asd_eval::summary::{Summary, TrialStats};
 use asd_model::fit::{FitOptions, default_epochs, fit};
 use asd_model::train::{EpochReport, StepReport, TrainConfig};
 use asd_model::{DeviceChoice, ModelDir};
+use asd_scoring::MethodChoice;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -478,9 +479,9 @@ pub fn run(
     let mut done = 0;
     events(Event::Stage("scoring".into()));
     let mut methods = Vec::new();
-    for name in &cfg.methods {
-        let opts =
-            parse_method(name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
+    for choice in &cfg.methods {
+        let name = &choice.to_string();
+        let opts = choice.options(cfg.means, cfg.seed);
         let per_member: Vec<MethodScores> = sets
             .iter()
             .map(|s| score_member(s, &opts))
@@ -537,8 +538,10 @@ pub fn run(
     }
 
     let mut sweep = |name: String, x: f64| -> Result<SweepPoint, RunError> {
-        let opts =
-            parse_method(&name, cfg.means, cfg.seed).map_err(|e| RunError::Other(e.to_string()))?;
+        let choice: MethodChoice = name
+            .parse()
+            .map_err(|e| RunError::Other(format!("{name}: {e}")))?;
+        let opts = choice.options(cfg.means, cfg.seed);
         let per_member: Vec<MethodScores> = sets
             .iter()
             .map(|s| score_member(s, &opts))

@@ -1,30 +1,13 @@
 //! Scoring the members' embeddings with each configuration, averaging them into the ensemble, and
 //! evaluating per part of the dataset (development / evaluation).
 
-use crate::config::ConfigError;
 use asd_core::{ClipRecord, EmbeddingSet, Label, Split};
 use asd_eval::dcase::{ClipTruth, ScoredClip, SectionResult, evaluate};
 use asd_eval::evaluator::official_score_ci95;
 use asd_eval::summary::{MetricKind, Summary};
 use asd_scoring::pipeline::{ScoreOptions, score_set};
 use asd_scoring::threshold::GammaFit;
-use asd_scoring::{MethodSpec, ReferenceChoice};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// `name` is a method of `asd score` (`nn`, `lof_k8`, `ratio_k16`, `ratio_gwrp_r0.9`, …), optionally
-/// followed by `@means` for k-means source means plus target samples as references.
-pub fn parse_method(name: &str, means: usize, seed: u64) -> Result<ScoreOptions, ConfigError> {
-    let (base, refs) = match name.strip_suffix("@means") {
-        Some(b) => (b, ReferenceChoice::SourceMeans { k: means, seed }),
-        None => (name, ReferenceChoice::All),
-    };
-    let spec: MethodSpec = base
-        .parse()
-        .map_err(|e| ConfigError::Value(format!("method '{name}': {e}")))?;
-    let mut o = ScoreOptions::new(spec);
-    o.references = refs;
-    Ok(o)
-}
 
 /// A clip's identity across members.
 pub type ClipKey = (String, String, String);

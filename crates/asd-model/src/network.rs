@@ -74,9 +74,7 @@ impl NetConfig {
 }
 
 /// Positions of a window of size k moved by s over len values (no padding).
-pub(crate) fn conv_len(len: usize, k: usize, s: usize) -> usize {
-    if len < k { 0 } else { (len - k) / s + 1 }
-}
+pub(crate) use asd_kernels::conv_len;
 
 #[derive(Module, Debug)]
 pub struct FftBranch {

@@ -84,26 +84,8 @@ pub fn sgemm_rate(size: usize, d: usize) -> f64 {
         .for_each(|(i, out)| {
             let r0 = i * rows;
             let r = out.len() / size;
-            // SAFETY: a is r × d row-major at row r0, b is read as d × size through its strides, out is
-            // r × size row-major; all slices are in bounds by construction.
-            unsafe {
-                matrixmultiply::sgemm(
-                    r,
-                    d,
-                    size,
-                    1.0,
-                    a.as_ptr().add(r0 * d),
-                    d as isize,
-                    1,
-                    b.as_ptr(),
-                    1,
-                    d as isize,
-                    0.0,
-                    out.as_mut_ptr(),
-                    size as isize,
-                    1,
-                );
-            }
+            let block = a.slice(ndarray::s![r0..r0 + r, ..]);
+            asd_kernels::gemm::sgemm_abt(block, b.view(), out);
         });
     let s = t.elapsed().as_secs_f64();
     std::hint::black_box(&c);

@@ -18,30 +18,7 @@ pub const NO_SKIP: usize = usize::MAX;
 
 /// Computes one block of similarities: `out[i * nr + j] = ⟨q_i, r_j⟩`.
 fn sim_block(q: ArrayView2<f32>, r: ArrayView2<f32>, out: &mut [f32]) {
-    let (m, k) = q.dim();
-    let n = r.nrows();
-    debug_assert_eq!(out.len(), m * n);
-    // SAFETY: the pointers and strides describe the views exactly: q is m × k with strides (rsa, csa),
-    // rᵀ is k × n which, read from r (n × k), has row stride = r's column stride and column stride =
-    // r's row stride; out is a contiguous m × n row-major buffer of the right length.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            q.as_ptr(),
-            q.strides()[0],
-            q.strides()[1],
-            r.as_ptr(),
-            r.strides()[1],
-            r.strides()[0],
-            0.0,
-            out.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
+    asd_kernels::gemm::sgemm_abt(q, r, out);
 }
 
 /// Visits every (query block, reference block) similarity tile, query blocks in parallel.

@@ -19,9 +19,10 @@ pub mod methods;
 pub mod pipeline;
 pub mod reference;
 pub mod scorer;
+pub mod submission;
 pub mod threshold;
 
 pub use error::ScoringError;
-pub use methods::{Fitted, Method, MethodSpec};
+pub use methods::{Fitted, Method, MethodChoice, MethodSpec};
 pub use reference::{ReferenceChoice, ReferenceSet};
 pub use scorer::Scorer;

@@ -1,4 +1,3 @@
-use super::evaluate::truth_from_index;
 use super::score::score_to_dir;
 use anyhow::{Context, Result};
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Label, Split};
@@ -56,7 +55,10 @@ pub fn demo_config(members: usize, epochs: usize, seed: u64) -> RunConfig {
             "ratio_k16@means",
             "ratio_gwrp_r0.9",
         ]
-        .map(String::from)
+        .map(|name| {
+            name.parse()
+                .unwrap_or_else(|e| unreachable!("the demo's method names parse: {e}"))
+        })
         .to_vec(),
         sweep_k: vec![1, 2, 4, 8, 16, 32],
         sweep_r: (0..=10).map(|i| f64::from(i) / 10.0).collect(),
@@ -188,7 +190,7 @@ fn reference(a: &DemoArgs) -> Result<()> {
     let set = fixture_set(a.fixtures.as_deref())?;
     let emb_dir = a.out.join("embeddings");
     set.write(&emb_dir)?;
-    let truth = truth_from_index(&emb_dir)?;
+    let truth = asd_eval::folder::Truth::from_index(&emb_dir)?;
     let mut rows = Vec::new();
     for name in [
         "nn",

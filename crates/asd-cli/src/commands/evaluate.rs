@@ -1,6 +1,6 @@
 use anyhow::{Context, Result};
 use asd_core::atomic;
-use asd_core::embedding_set::{INDEX_FILE, read_index};
+use asd_core::embedding_set::INDEX_FILE;
 use asd_eval::evaluator;
 use asd_eval::folder::{Evaluated, Truth, evaluate_folder, write_results};
 use asd_eval::summary::{MetricKind, Summary, TrialStats};
@@ -47,35 +47,14 @@ pub fn truth_from(path: &Path) -> Result<Truth> {
         let t = evaluator::read_truth_dir(path).with_context(|| {
             format!("reading the evaluator's ground truth in {}", path.display())
         })?;
-        // Submissions may name clips by their full DCASE names; both spellings map to one clip.
-        let mut out = Truth::default();
-        let mut index = std::collections::HashMap::new();
-        for ((m, name), c) in &t.clips {
-            index.insert((m.clone(), name.clone()), out.insert(name, c.clone()));
-        }
-        for ((m, full), anon) in &t.anonymised {
-            if let Some(&i) = index.get(&(m.clone(), anon.clone())) {
-                out.alias(m, full, i);
-            }
-        }
-        return Ok(out);
+        return Ok(Truth::from_evaluator(&t));
     }
     if path.is_dir() && !path.join(INDEX_FILE).exists() {
         let ds = asd_dataset::Dataset::open(path, &asd_dataset::OpenOptions::default())
             .with_context(|| format!("reading ground truth from dataset {}", path.display()))?;
         return Ok(Truth::from_records(ds.clips.into_iter().map(|c| c.record)));
     }
-    truth_from_index(path)
-}
-
-/// Ground truth of the labelled test clips of an index, keyed by (machine type, file name).
-pub fn truth_from_index(path: &Path) -> Result<Truth> {
-    let path = if path.is_dir() {
-        path.join(INDEX_FILE)
-    } else {
-        path.to_path_buf()
-    };
-    Ok(Truth::from_records(read_index(&path)?))
+    Ok(Truth::from_index(path)?)
 }
 
 pub fn run(a: &EvaluateArgs) -> Result<()> {

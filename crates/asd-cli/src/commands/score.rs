@@ -1,11 +1,8 @@
 use anyhow::{Context, Result, bail};
-use asd_core::{EmbeddingSet, FolderLock, Split, atomic};
-use asd_eval::submission::{SectionScores, write_section};
-use asd_scoring::pipeline::{ScoreOptions, score_set};
-use asd_scoring::threshold::GammaFit;
-use asd_scoring::{MethodSpec, ReferenceChoice};
+use asd_core::{EmbeddingSet, FolderLock, atomic};
+use asd_scoring::pipeline::ScoreOptions;
+use asd_scoring::{MethodSpec, ReferenceChoice, submission};
 use clap::{Args, ValueEnum};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,64 +52,26 @@ pub struct ScoreArgs {
     pub out: PathBuf,
 }
 
-/// Scores an embedding set and writes one score and one decision file per section; returns the
-/// method's name.
+/// Scores an embedding set into a submission folder (`asd_scoring::submission`), logging the
+/// reference sets scored with K clipped and failing when a reference set could not be scored (the
+/// others are written).
 pub fn score_to_dir(
     set: &EmbeddingSet,
     opts: &ScoreOptions,
     percentile: f64,
     out: &Path,
 ) -> Result<()> {
-    let result = score_set(set, opts)?;
-    let mut sections: BTreeMap<(String, String), (SectionScores, Vec<f64>)> = BTreeMap::new();
-    for (i, r) in set.records.iter().enumerate() {
-        let key = (r.machine_type.clone(), r.section.clone());
-        let entry = sections.entry(key).or_insert_with(|| {
-            (
-                SectionScores {
-                    machine_type: r.machine_type.clone(),
-                    section: r.section.clone(),
-                    rows: vec![],
-                },
-                vec![],
-            )
-        });
-        match (r.split, result.test[i], result.train[i]) {
-            (Split::Test, Some(s), _) => entry.0.rows.push((r.file.clone(), s)),
-            (Split::Train, _, Some(s)) => entry.1.push(s),
-            _ => {}
-        }
-    }
-    let foreign = atomic::foreign_entries(out, is_submission_file)
-        .with_context(|| format!("listing {}", out.display()))?;
-    if !foreign.is_empty() {
-        bail!(
-            "{} holds files that are not a submission's ({}); --out takes an empty folder or a scores folder, which is replaced as a whole",
-            out.display(),
-            foreign.join(", ")
-        );
-    }
-    // The folder is replaced as a unit: a failed or interrupted run leaves the previous complete
-    // submission, never one method's sections beside another's.
-    atomic::replace_dir(out, |tmp| -> std::io::Result<()> {
-        for (s, train) in sections.values().filter(|(s, _)| !s.rows.is_empty()) {
-            let threshold =
-                GammaFit::fit(train).map_or(f64::INFINITY, |g| g.percentile(percentile));
-            write_section(tmp, s, threshold)?;
-        }
-        Ok(())
-    })
-    .with_context(|| format!("writing scores to {}", out.display()))?;
-    for note in &result.notes {
+    let written = submission::score_to_dir(set, opts, percentile, out)?;
+    for note in &written.notes {
         tracing::warn!("{note}");
     }
-    for (key, err) in &result.failures {
+    for (key, err) in &written.failures {
         tracing::error!("{key}: {err}");
     }
-    if !result.failures.is_empty() {
+    if !written.failures.is_empty() {
         bail!(
             "{} reference set(s) could not be scored (listed above); the others were written",
-            result.failures.len()
+            written.failures.len()
         );
     }
     Ok(())
@@ -129,16 +88,6 @@ pub fn clean_beside(out: &Path) {
         }
         Err(e) => tracing::warn!("beside {}: cannot tidy: {e}", out.display()),
     }
-}
-
-/// Files a scores folder may hold: the submission's and what `asd evaluate` writes beside them.
-fn is_submission_file(name: &str) -> bool {
-    name.starts_with("anomaly_score_")
-        || name.starts_with("decision_result_")
-        || matches!(
-            name,
-            "results.json" | "results.csv" | "official_result.csv" | "trials.json"
-        )
 }
 
 pub fn run(a: &ScoreArgs) -> Result<()> {

@@ -1,37 +1,17 @@
-//! The network's heavy operations with CPU kernels of this crate (convolution lowered to GEMM,
+//! The network's heavy operations with the CPU kernels of `asd-kernels` (convolution direct or lowered to GEMM,
 //! batch normalisation and max-pooling in single passes), each with its backward pass. burn's CPU
 //! backend computes them through generic compositions that dominated the training step (see
 //! `docs/design.md`, "Network" benchmarks). On other devices (CUDA) burn's own operations run.
 
-pub mod conv;
-mod direct;
 mod extension;
-pub mod norm;
-pub mod pool;
+
+pub use asd_kernels::{conv, norm, pool};
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::module::max_pool2d as burn_max_pool2d;
 use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 pub use extension::CpuKernels;
-
-/// A zero-filled buffer for kernels that add into their output. Its pages are written first, in
-/// parallel: `vec![0.0; n]` gets fresh pages that fault twice when first read and then written
-/// (the shared zero page, then copy on write), which doubled the time of the max-pool backward pass.
-pub(crate) fn zeroed(len: usize) -> Vec<f32> {
-    use rayon::prelude::*;
-    let mut v: Vec<f32> = Vec::with_capacity(len);
-    v.spare_capacity_mut()
-        .par_chunks_mut(1 << 16)
-        .for_each(|c| {
-            c.iter_mut().for_each(|x| {
-                x.write(0.0);
-            })
-        });
-    // SAFETY: every element of the first `len` was written above.
-    unsafe { v.set_len(len) };
-    v
-}
 
 /// Whether the tensors of this device live in host memory under burn's flex backend, and the
 /// extension was compiled for it (this crate's `flex` feature, on by default).

@@ -19,11 +19,11 @@ pub struct Window {
 
 impl Window {
     pub fn out_h(&self) -> usize {
-        crate::network::conv_len(self.h, self.k, self.stride)
+        crate::shape::conv_len(self.h, self.k, self.stride)
     }
 
     pub fn out_w(&self) -> usize {
-        crate::network::conv_len(self.w, self.k, self.stride)
+        crate::shape::conv_len(self.w, self.k, self.stride)
     }
 
     /// The maxima of output row `oh` (NaN where a window holds one, as in PyTorch): first the
@@ -108,7 +108,7 @@ pub fn forward(g: &Window, x: &[f32]) -> Vec<f32> {
 /// ∂L/∂x: each output's gradient goes to its window's first maximum.
 pub fn backward(g: &Window, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (oh_n, ow_n) = (g.out_h(), g.out_w());
-    let mut dx = super::zeroed(x.len());
+    let mut dx = crate::buffer::zeroed(x.len());
     if oh_n * ow_n == 0 || dx.is_empty() {
         return dx;
     }
