@@ -1,6 +1,6 @@
 //! Audio input and the network's input features.
 //!
-//! A clip goes file → [`decode_file`] (mono) → [`resample`] to 16 kHz → [`fit_length`] →
+//! A clip goes file → [`decode_file`] (mono) → [`resample()`](resample::resample) to 16 kHz → [`fit_length`] →
 //! [`FeatureExtractor`] (|FFT| half spectrum and mean-normalised |STFT|).
 
 pub mod decode;

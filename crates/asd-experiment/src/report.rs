@@ -164,7 +164,10 @@ fn sweeps(doc: &mut Doc, r: &RunResults, parts: &[String], fig_dir: &Path) -> Re
             }
         }
         lines.retain(|l| !l.points.is_empty());
-        let svg = sweep_plot(xlabel, &lines, log2).map_err(RunError::Other)?;
+        let svg = sweep_plot(xlabel, &lines, log2).map_err(|message| RunError::Plot {
+            figure: format!("sweep over {xlabel}"),
+            message,
+        })?;
         if svg.is_empty() {
             continue;
         }
@@ -236,7 +239,10 @@ fn distributions(
         }
     }
     for (m, panels) in &by_machine {
-        let svg = distribution_plot(panels).map_err(RunError::Other)?;
+        let svg = distribution_plot(panels).map_err(|message| RunError::Plot {
+            figure: format!("score distributions of {m}"),
+            message,
+        })?;
         let file = format!("scores_{m}.svg");
         write_svg(fig_dir, &file, &svg)?;
         doc.heading(3, m);

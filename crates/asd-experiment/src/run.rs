@@ -15,7 +15,8 @@ use asd_eval::summary::{Summary, TrialStats};
 use asd_model::fit::{FitOptions, default_epochs, fit};
 use asd_model::train::{EpochReport, StepReport, TrainConfig};
 use asd_model::{DeviceChoice, ModelDir};
-use asd_scoring::MethodChoice;
+use asd_scoring::density::Density;
+use asd_scoring::{MethodChoice, MethodSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -36,8 +37,41 @@ pub enum RunError {
         #[source]
         source: asd_model::ModelError,
     },
-    #[error("{0}")]
-    Other(String),
+    #[error("member {member}: embeddings: {source}")]
+    MemberEmbeddings {
+        member: usize,
+        #[source]
+        source: asd_core::EmbeddingSetError,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{method}: {source}")]
+    Scoring {
+        method: String,
+        #[source]
+        source: asd_scoring::ScoringError,
+    },
+    #[error("{}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{figure}: cannot draw: {message}")]
+    Plot { figure: String, message: String },
+    #[error(
+        "{} has no {RESULTS_FILE}: its last run did not finish; run it again to complete it",
+        run_dir.display()
+    )]
+    Unfinished { run_dir: PathBuf },
+}
+
+/// Maps a JSON error to one naming `path`.
+fn json(path: &Path) -> impl FnOnce(serde_json::Error) -> RunError + '_ {
+    move |source| RunError::Json {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Maps an I/O error to one naming `path`.
@@ -308,11 +342,11 @@ fn ensure_member(
         }
         // The set replaces its folder as a unit, so a half-written set never counts as done.
         set.write(&emb_dir)
-            .map_err(|e| RunError::Other(format!("{}: {e}", emb_dir.display())))?;
+            .map_err(|source| RunError::MemberEmbeddings { member: i, source })?;
         log.line(&format!("member {i}: {} clips embedded", set.len()));
     }
     let set = EmbeddingSet::read(&emb_dir)
-        .map_err(|e| RunError::Other(format!("{}: {e}", emb_dir.display())))?;
+        .map_err(|source| RunError::MemberEmbeddings { member: i, source })?;
     let training = model
         .log()
         .map_err(|source| RunError::Member { member: i, source })?;
@@ -397,6 +431,8 @@ fn official(s: &Summary) -> Option<f64> {
 }
 
 /// Runs (or continues) the experiment.
+/// Runs the whole experiment: members trained (or resumed) and embedded, every configured method
+/// scored, the K and r sweeps, results.json. Each step is a function below.
 pub fn run(
     ds: &Dataset,
     run_dir: &Path,
@@ -405,10 +441,66 @@ pub fn run(
     events: &mut dyn FnMut(Event),
 ) -> Result<RunResults, RunError> {
     let (t0, started) = Provenance::start();
-    cfg.validate().map_err(|e| RunError::Other(e.to_string()))?;
+    cfg.validate()?;
     std::fs::create_dir_all(run_dir).map_err(io(run_dir, IoOp::CreateFolder))?;
     let log = RunLog::new(run_dir);
     prepare_run_dir(run_dir, &log)?;
+    // The resolved policy is what run_config.json records, so the folder says which was used.
+    let cfg = &RunConfig {
+        channel: Some(log_start(ds, cfg, &log)),
+        ..cfg.clone()
+    };
+    let warnings = domain_warnings(ds);
+    for w in &warnings {
+        log.line(&format!("warning: {w}"));
+        tracing::warn!("{w}");
+    }
+    write_json(&run_dir.join("run_config.json"), cfg)?;
+    let members = prepare_members(ds, run_dir, cfg, device, &log, events)?;
+    let scoring = Scoring::new(ds, cfg, &members.sets);
+    let total = cfg.methods.len() + cfg.sweep_k.len() + cfg.sweep_r.len();
+    let mut done = 0;
+    let mut progress = |events: &mut dyn FnMut(Event)| {
+        done += 1;
+        events(Event::Scored { done, total });
+    };
+    events(Event::Stage("scoring".into()));
+    let mut methods = Vec::new();
+    for choice in &cfg.methods {
+        methods.push(scoring.method(choice, run_dir, &log)?);
+        progress(events);
+    }
+    let mut sweep_k = Vec::new();
+    for &k in &cfg.sweep_k {
+        sweep_k.push(scoring.sweep_point(MethodSpec::Ratio(Density::KnnMean(k)), k as f64)?);
+        progress(events);
+    }
+    let mut sweep_r = Vec::new();
+    for &r in &cfg.sweep_r {
+        sweep_r.push(scoring.sweep_point(MethodSpec::Ratio(Density::Gwrp(r)), r)?);
+        progress(events);
+    }
+    let results = RunResults {
+        dataset: ds.root.display().to_string(),
+        edition: ds.edition.to_string(),
+        config: cfg.clone(),
+        epochs: members.training.first().map_or(0, Vec::len),
+        clip_len: members.clip_len,
+        training: members.training,
+        methods,
+        sweep_k,
+        sweep_r,
+        warnings,
+        skipped: members.skipped.into_iter().collect(),
+        provenance: Some(Provenance::finish(t0, started)),
+    };
+    write_json(&run_dir.join(RESULTS_FILE), &results)?;
+    log.line("results written");
+    Ok(results)
+}
+
+/// Logs what the run works on and returns the channel policy it resolves to.
+fn log_start(ds: &Dataset, cfg: &RunConfig, log: &RunLog) -> asd_core::ChannelPolicy {
     log.line(&format!(
         "run on {} ({}), {} member(s)",
         ds.root.display(),
@@ -431,89 +523,139 @@ pub fn run(
             .collect::<Vec<_>>()
             .join(" + ")
     ));
-    // The resolved policy is what run_config.json records, so the folder says which was used.
-    let cfg = &RunConfig {
-        channel: Some(policy),
-        ..cfg.clone()
-    };
-    let mut warnings = Vec::new();
+    policy
+}
+
+/// What a dataset lacks for the paper's comparison to show.
+fn domain_warnings(ds: &Dataset) -> Vec<String> {
     let has_target = ds
         .clips
         .iter()
         .any(|c| c.record.split == Split::Train && c.record.domain == Domain::Target);
     if ds.edition.has_domains() && !has_target {
-        warnings.push(
+        return vec![
             "the dataset has no target-domain training clips: target test clips have no references of their own domain, \
              and the domain balance the paper's re-scaling restores cannot show"
                 .to_string(),
-        );
+        ];
     }
-    for w in &warnings {
-        log.line(&format!("warning: {w}"));
-        tracing::warn!("{w}");
-    }
-    let cfg_text = serde_json::to_string_pretty(cfg).map_err(|e| RunError::Other(e.to_string()))?;
-    let cfg_path = run_dir.join("run_config.json");
-    atomic::write_bytes(&cfg_path, cfg_text.as_bytes()).map_err(io(&cfg_path, IoOp::Write))?;
+    Vec::new()
+}
 
-    let mut sets = Vec::new();
-    let mut training = Vec::new();
-    let mut clip_len = 0;
-    let mut skipped = BTreeSet::new();
+/// Writes a value as pretty JSON, atomically.
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), RunError> {
+    let text = serde_json::to_string_pretty(value).map_err(json(path))?;
+    atomic::write_bytes(path, text.as_bytes()).map_err(io(path, IoOp::Write))
+}
+
+/// The members' embeddings and training logs.
+struct Members {
+    sets: Vec<EmbeddingSet>,
+    training: Vec<Vec<EpochReport>>,
+    clip_len: usize,
+    /// Clips some member could not embed.
+    skipped: BTreeSet<String>,
+}
+
+fn prepare_members(
+    ds: &Dataset,
+    run_dir: &Path,
+    cfg: &RunConfig,
+    device: DeviceChoice,
+    log: &RunLog,
+    events: &mut dyn FnMut(Event),
+) -> Result<Members, RunError> {
+    let mut m = Members {
+        sets: Vec::new(),
+        training: Vec::new(),
+        clip_len: 0,
+        skipped: BTreeSet::new(),
+    };
     for i in 0..cfg.members {
-        let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, &log, events)?;
-        skipped.extend(missing_clips(ds, &set));
+        let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, log, events)?;
+        m.skipped.extend(missing_clips(ds, &set));
         log.line(&format!("member {i}: ready ({} epochs logged)", t.len()));
-        sets.push(set);
-        training.push(t);
-        clip_len = cl;
+        m.sets.push(set);
+        m.training.push(t);
+        m.clip_len = cl;
     }
-    let truth: BTreeMap<ClipKey, ClipRecord> = sets[0]
-        .records
-        .iter()
-        .map(|r| (key(r), r.clone()))
-        .collect();
-    let parts = parts_of(ds);
+    Ok(m)
+}
 
-    let total = cfg.methods.len() + cfg.sweep_k.len() + cfg.sweep_r.len();
-    let mut done = 0;
-    events(Event::Stage("scoring".into()));
-    let mut methods = Vec::new();
-    for choice in &cfg.methods {
-        let name = &choice.to_string();
-        let opts = choice.options(cfg.means, cfg.seed);
-        let per_member: Vec<MethodScores> = sets
+/// Everything scoring a configuration needs: the members' sets, the ground truth, the dataset's parts.
+struct Scoring<'a> {
+    cfg: &'a RunConfig,
+    sets: &'a [EmbeddingSet],
+    truth: BTreeMap<ClipKey, ClipRecord>,
+    parts: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl<'a> Scoring<'a> {
+    fn new(ds: &Dataset, cfg: &'a RunConfig, sets: &'a [EmbeddingSet]) -> Self {
+        let truth = sets
+            .first()
+            .map(|s| s.records.iter().map(|r| (key(r), r.clone())).collect())
+            .unwrap_or_default();
+        Self {
+            cfg,
+            sets,
+            truth,
+            parts: parts_of(ds),
+        }
+    }
+
+    /// Each member's scores and their ensemble.
+    fn scores(&self, choice: MethodChoice) -> Result<(Vec<MethodScores>, MethodScores), RunError> {
+        let opts = choice.options(self.cfg.means, self.cfg.seed);
+        let per_member: Vec<MethodScores> = self
+            .sets
             .iter()
             .map(|s| score_member(s, &opts))
             .collect::<Result<_, _>>()
-            .map_err(|e| RunError::Other(format!("{name}: {e}")))?;
+            .map_err(|source| RunError::Scoring {
+                method: choice.to_string(),
+                source,
+            })?;
         let ens = ensemble(&per_member);
+        Ok((per_member, ens))
+    }
+
+    /// One row of Table I: the ensemble's submission files and each part's results.
+    fn method(
+        &self,
+        choice: &MethodChoice,
+        run_dir: &Path,
+        log: &RunLog,
+    ) -> Result<MethodResult, RunError> {
+        let name = choice.to_string();
+        let (per_member, ens) = self.scores(*choice)?;
+        let percentile = self.cfg.decision_percentile;
         write_scores(
-            &run_dir.join("scores").join(name),
+            &run_dir.join("scores").join(&name),
             &ens,
-            &truth,
-            cfg.decision_percentile,
+            &self.truth,
+            percentile,
         )?;
-        let mut result = MethodResult {
-            name: name.clone(),
-            failures: ens.failures.clone(),
-            ..Default::default()
-        };
         for f in &ens.failures {
             log.line(&format!("{name}: {f}"));
         }
-        let ens_decisions = ens.decisions(cfg.decision_percentile);
-        for (part, machines) in &parts {
+        let mut result = MethodResult {
+            name,
+            failures: ens.failures.clone(),
+            ..Default::default()
+        };
+        let ens_decisions = ens.decisions(percentile);
+        for (part, machines) in &self.parts {
             let members: Vec<Summary> = per_member
                 .iter()
                 .map(|m| {
-                    let d = m.decisions(cfg.decision_percentile);
-                    evaluate_part(m, &truth, machines, Some(&d)).1
+                    let d = m.decisions(percentile);
+                    evaluate_part(m, &self.truth, machines, Some(&d)).1
                 })
                 .collect();
             let (sections, mut summary) =
-                evaluate_part(&ens, &truth, machines, Some(&ens_decisions));
-            summary.official_score_ci95 = part_ci95(&ens, &truth, machines);
+                evaluate_part(&ens, &self.truth, machines, Some(&ens_decisions));
+            summary.official_score_ci95 = part_ci95(&ens, &self.truth, machines);
             if sections.is_empty() {
                 continue;
             }
@@ -532,86 +674,42 @@ pub fn run(
                 },
             );
         }
-        methods.push(result);
-        done += 1;
-        events(Event::Scored { done, total });
+        Ok(result)
     }
 
-    let mut sweep = |name: String, x: f64| -> Result<SweepPoint, RunError> {
-        let choice: MethodChoice = name
-            .parse()
-            .map_err(|e| RunError::Other(format!("{name}: {e}")))?;
-        let opts = choice.options(cfg.means, cfg.seed);
-        let per_member: Vec<MethodScores> = sets
-            .iter()
-            .map(|s| score_member(s, &opts))
-            .collect::<Result<_, _>>()
-            .map_err(RunError::Other)?;
-        let ens = ensemble(&per_member);
+    /// One point of a sweep: the official score of the ensemble and the members' mean, per part.
+    fn sweep_point(&self, spec: MethodSpec, x: f64) -> Result<SweepPoint, RunError> {
+        let (per_member, ens) = self.scores(spec.into())?;
         let mut p = SweepPoint {
             x,
             ..Default::default()
         };
-        for (part, machines) in &parts {
-            let e = evaluate_part(&ens, &truth, machines, None);
+        for (part, machines) in &self.parts {
+            let e = evaluate_part(&ens, &self.truth, machines, None);
             if e.0.is_empty() {
                 continue;
             }
             p.ensemble.insert(part.clone(), official(&e.1));
             let m: Vec<Option<f64>> = per_member
                 .iter()
-                .map(|m| official(&evaluate_part(m, &truth, machines, None).1))
+                .map(|m| official(&evaluate_part(m, &self.truth, machines, None).1))
                 .collect();
             p.member_mean
                 .insert(part.clone(), TrialStats::of(&m).map(|s| s.mean));
         }
-        done += 1;
-        events(Event::Scored { done, total });
         Ok(p)
-    };
-    let sweep_k = cfg
-        .sweep_k
-        .iter()
-        .map(|&k| sweep(format!("ratio_k{k}"), k as f64))
-        .collect::<Result<Vec<_>, _>>()?;
-    let sweep_r = cfg
-        .sweep_r
-        .iter()
-        .map(|&r| sweep(format!("ratio_gwrp_r{r}"), r))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let results = RunResults {
-        dataset: ds.root.display().to_string(),
-        edition: ds.edition.to_string(),
-        config: cfg.clone(),
-        epochs: training.first().map_or(0, Vec::len),
-        clip_len,
-        training,
-        methods,
-        sweep_k,
-        sweep_r,
-        warnings,
-        skipped: skipped.into_iter().collect(),
-        provenance: Some(Provenance::finish(t0, started)),
-    };
-    let text =
-        serde_json::to_string_pretty(&results).map_err(|e| RunError::Other(e.to_string()))?;
-    let p = run_dir.join(RESULTS_FILE);
-    atomic::write_bytes(&p, text.as_bytes()).map_err(io(&p, IoOp::Write))?;
-    log.line("results written");
-    Ok(results)
+    }
 }
 
 pub fn read_results(run_dir: &Path) -> Result<RunResults, RunError> {
     let p = run_dir.join(RESULTS_FILE);
     if !p.exists() && run_dir.join("run_config.json").exists() {
-        return Err(RunError::Other(format!(
-            "{} has no {RESULTS_FILE}: its last run did not finish; run it again to complete it",
-            run_dir.display()
-        )));
+        return Err(RunError::Unfinished {
+            run_dir: run_dir.to_path_buf(),
+        });
     }
     let text = std::fs::read_to_string(&p).map_err(io(&p, IoOp::Read))?;
-    serde_json::from_str(&text).map_err(|e| RunError::Other(format!("{}: {e}", p.display())))
+    serde_json::from_str(&text).map_err(json(&p))
 }
 
 /// Parts present in a results file, in order.

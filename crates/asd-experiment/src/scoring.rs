@@ -26,8 +26,11 @@ pub struct MethodScores {
     pub failures: Vec<String>,
 }
 
-pub fn score_member(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<MethodScores, String> {
-    let r = score_set(set, opts).map_err(|e| e.to_string())?;
+pub fn score_member(
+    set: &EmbeddingSet,
+    opts: &ScoreOptions,
+) -> Result<MethodScores, asd_scoring::ScoringError> {
+    let r = score_set(set, opts)?;
     let mut out = MethodScores::default();
     for (i, rec) in set.records.iter().enumerate() {
         match (rec.split, r.test[i], r.train[i]) {

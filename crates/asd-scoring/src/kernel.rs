@@ -64,7 +64,7 @@ fn distance(sim: f32) -> f64 {
     0.5 * (1.0 - sim as f64)
 }
 
-/// For each query i: min over references j (j ≠ skip[i]) of `alpha[j] · d(q_i, r_j) + beta[j]`.
+/// For each query i: min over references j (`j ≠ skip[i]`) of `alpha[j] · d(q_i, r_j) + beta[j]`.
 ///
 /// This one reduction covers the nearest neighbour (α = 1, β = 0), the ratio re-scaling (α = 1/den),
 /// the difference (β = −den) and their domain-wise standardisation.

@@ -18,7 +18,7 @@ pub enum Metric {
 
 #[derive(Args)]
 pub struct EvaluateArgs {
-    /// Folder with anomaly_score_<machine>_section_<XX>_test.csv files. Give several (trials, e.g.
+    /// Folder with anomaly_score_MACHINE_section_XX_test.csv files. Give several (trials, e.g.
     /// independently trained models) to also get mean ± std over them.
     #[arg(long, num_args = 1.., required = true)]
     pub scores: Vec<PathBuf>,

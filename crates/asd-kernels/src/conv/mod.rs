@@ -147,7 +147,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
 }
 
 /// ∂L/∂x from ∂L/∂y (batch, c_out, out_h, out_w) and w: a forward convolution of the direct kernel
-/// for stride 1 ([`transposed`]), else col2im of a GEMM.
+/// for stride 1 (see `transposed`), else col2im of a GEMM.
 pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     match transposed(g, w) {
         Some((gt, wt)) => direct::forward(&gt, dy, &wt, Epilogue::default()),

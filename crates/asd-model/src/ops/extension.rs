@@ -35,7 +35,7 @@ pub trait CpuKernels: Backend {
         relu: bool,
     ) -> FloatTensor<Self>;
 
-    /// max_pool(relu(conv(x, weight) + bias)) with a pool[0] × pool[0] window moved by pool[1]:
+    /// max_pool(relu(conv(x, weight) + bias)) with a `pool[0] × pool[0]` window moved by `pool[1]`:
     /// the STFT branch's first layer at inference.
     fn conv2d_bias_relu_max_pool(
         x: FloatTensor<Self>,
