@@ -71,22 +71,27 @@ fn tiny_training_learns_resumes_and_embeds() {
     let b = std::fs::read(split.path("model.safetensors")).unwrap();
     assert!(a == b, "resumed training reproduces the uninterrupted run");
 
-    // Continue the first run to 7 epochs: the loss falls and accuracy ends well above chance (1/8).
-    let result = extend(&full, 7);
+    // Continue the first run to 12 epochs (24 steps): the loss falls and accuracy ends well above
+    // chance (1/8). Each epoch's figures come from two mixed batches, so the last three are averaged.
+    let result = extend(&full, 12);
     assert!(result.failures.is_empty());
     let r = full.log().unwrap();
-    assert_eq!(r.len(), 7);
+    assert_eq!(r.len(), 12);
     // As the reference: the 4 target-domain clips (2 per machine type) train with all-zero labels, yet
     // their attribute classes stay in the class list (8 classes above).
     for e in &r {
         assert_eq!((e.labelled, e.unlabelled, e.clips), (24, 4, 28));
     }
-    let (first, last) = (r[0].loss, r[6].loss);
-    // The adaptive scale grows as the classes separate, which holds the cross-entropy up: 15 % in 7
-    // epochs is the fall seen (5.24 → 4.14–4.20 with different summation orders).
-    assert!(last < 0.85 * first, "loss {first:.3} → {last:.3}");
-    // Mixup blurs the dominant class of half the clips, so "well above chance" is 3×.
-    assert!(r[6].accuracy > 0.375, "final accuracy {:.3}", r[6].accuracy);
+    let last3 =
+        |f: fn(&asd_model::train::EpochReport) -> f64| r[9..].iter().map(f).sum::<f64>() / 3.0;
+    let (first, last) = (r[0].loss, last3(|e| e.loss));
+    // The adaptive scale grows as the classes separate, which holds the cross-entropy up: the fall
+    // seen was 4.72 → 3.25 and 3.31 (two GEMMs' summation orders, AMD EPYC).
+    assert!(last < 0.8 * first, "loss {first:.3} → {last:.3}");
+    // Mixup blurs the dominant class of half the clips, so "well above chance" is 3× (0.58 and 0.63
+    // seen).
+    let accuracy = last3(|e| e.accuracy);
+    assert!(accuracy > 0.375, "final accuracy {accuracy:.3}");
 
     // Embeddings: one unit vector per clip, written as an embedding set.
     let (net, mcfg) = full.load_net(&Device::flex()).unwrap();

@@ -9,15 +9,7 @@ use pyo3::prelude::*;
 use std::path::PathBuf;
 
 /// The columns of `index.csv`, in order.
-pub const COLUMNS: [&str; 7] = [
-    "file",
-    "machine_type",
-    "section",
-    "domain",
-    "split",
-    "label",
-    "attribute",
-];
+use asd_core::embedding_set::INDEX_HEADER as COLUMNS;
 
 fn set_error(e: EmbeddingSetError) -> PyErr {
     match e {

@@ -83,6 +83,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             )?;
             let mut v = serde_json::to_value(&r)?;
             v["machine"] = asd_core::machine::describe().into();
+            v["sgemm"] = sgemm_record(512);
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }
@@ -116,8 +117,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
         }
         BenchCommand::Score(a) => {
             println!("machine: {}", asd_core::machine::describe());
-            let gemm = asd_scoring::bench::sgemm_rate(4096, a.d);
-            println!("plain SGEMM (4096 × {} × 4096): {gemm:.1} GFLOP/s", a.d);
+            let gemm = print_sgemm_rates(a.d);
             println!("| N | M | fit s | score s | total s | GFLOP/s | share of SGEMM |");
             println!("| --- | --- | --- | --- | --- | --- | --- |");
             for &n in &a.n {
@@ -136,6 +136,52 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Each SGEMM backend's plain rate on this machine (4096 × d × 4096, GFLOP/s).
+fn sgemm_rates(d: usize) -> Vec<(asd_kernels::gemm::Backend, f64)> {
+    asd_kernels::gemm::Backend::ALL
+        .into_iter()
+        .map(|b| (b, asd_scoring::bench::sgemm_rate(b, 4096, d)))
+        .collect()
+}
+
+fn isa_of(b: asd_kernels::gemm::Backend) -> &'static str {
+    if b.uses_avx512() {
+        "AVX-512"
+    } else {
+        "AVX2/FMA or less"
+    }
+}
+
+/// Prints each SGEMM backend's plain rate and which one the process uses; returns the best rate,
+/// the ceiling the scoring's GFLOP/s is compared with.
+fn print_sgemm_rates(d: usize) -> f64 {
+    let used = asd_kernels::gemm::Backend::current();
+    let mut best = 0.0f64;
+    for (b, rate) in sgemm_rates(d) {
+        best = best.max(rate);
+        let mark = if b == used { " (used)" } else { "" };
+        let name = b.name();
+        let isa = isa_of(b);
+        println!("plain SGEMM {name} (4096 × {d} × 4096, {isa}): {rate:.1} GFLOP/s{mark}");
+    }
+    best
+}
+
+/// The GEMM part of a benchmark's machine record: the backend used, its kernels' instruction
+/// set, and every backend's plain rate.
+fn sgemm_record(d: usize) -> serde_json::Value {
+    let used = asd_kernels::gemm::Backend::current();
+    let rates: serde_json::Map<String, serde_json::Value> = sgemm_rates(d)
+        .into_iter()
+        .map(|(b, r)| (b.name().to_string(), ((r * 10.0).round() / 10.0).into()))
+        .collect();
+    serde_json::json!({
+        "backend": used.name(),
+        "isa": isa_of(used),
+        "gflops_4096_x_512_x_4096": rates,
+    })
 }
 
 #[derive(Args)]

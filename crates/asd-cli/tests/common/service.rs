@@ -66,7 +66,7 @@ pub fn fixture() -> &'static Fixture {
             "--out",
             &s(&model),
             "--epochs",
-            "4",
+            "8",
             "--batch-size",
             "32",
             "--clip-seconds",
