@@ -2,7 +2,7 @@
 
 Run (after `cargo build --release -p asd-cli`):
   python3 benches/alternate_train.py [--rounds 5] [--steps 3] [--batch 32] [--seconds 10] [--classes 170]
-      [--skip-unmixed-pass]
+      [--skip-unmixed-pass] [--gemm matrixmultiply,faer-gemm]
 Prints the CPU, each round's times and ratios (PyTorch / ours, ours with the features it computes outside
 the step: the mixed and the un-mixed batch for training, one batch for inference), and the median and
 min–max of the per-round ratios. Alternating rounds keep a shared machine's drift out of the ratio.
@@ -24,8 +24,8 @@ def cpu():
         return "unknown CPU"
 
 
-def run_json(cmd):
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
     return json.loads(out[out.index("{"):])
 
 
@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--classes", type=int, default=170)
     ap.add_argument("--skip-unmixed-pass", action="store_true")
     ap.add_argument("--naive-adaproj", action="store_true", help="passed to torch_train_bench.py")
+    ap.add_argument("--gemm", default="", help="comma-separated ASD_GEMM values, each run every round; empty: the binary's choice")
     a = ap.parse_args()
     common = ["--batch", str(a.batch), "--classes", str(a.classes), "--steps", str(a.steps)]
     skip = ["--skip-unmixed-pass"] if a.skip_unmixed_pass else []
@@ -45,24 +46,40 @@ def main():
     torch_cmd = [sys.executable, os.path.join(HERE, "torch_train_bench.py"), "--seconds", str(a.seconds)] + common + skip
     if a.naive_adaproj:
         torch_cmd.append("--naive-adaproj")
+    backends = [g for g in a.gemm.split(",") if g] or [""]
+    names = [g or "default" for g in backends]
     print(f"CPU: {cpu()}")
     print(f"ours: {' '.join(ours_cmd)}\npeer: {' '.join(torch_cmd)}\n")
-    print("| round | ours train s (+ features) | PyTorch train s | ratio | ours inference s (folded + features) | PyTorch inference s | ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    rt, ri = [], []
+    print("| round | ours | train s (+ features) | PyTorch train s | ratio | inference s (folded + features) | PyTorch inference s | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    rt = {g: [] for g in names}
+    ri = {g: [] for g in names}
+    jobs = [None] + backends
     for r in range(a.rounds):
-        o = run_json(ours_cmd)
-        t = run_json(torch_cmd)
-        ot = o["train_step_s"] + o["train_features_s"]
-        oi = o["inference_folded_s"] + o["features_s"]
-        rt.append(t["train_step_s"] / ot)
-        ri.append(t["inference_s"] / oi)
-        print(f"| {r + 1} | {o['train_step_s']:.3f} + {o['train_features_s']:.3f} | {t['train_step_s']:.3f} | {rt[-1]:.2f} "
-              f"| {o['inference_folded_s']:.3f} + {o['features_s']:.3f} | {t['inference_s']:.3f} | {ri[-1]:.2f} |", flush=True)
-    print(f"\ntrain step ratio: median {statistics.median(rt):.2f} (min {min(rt):.2f}, max {max(rt):.2f})")
-    print(f"inference ratio:  median {statistics.median(ri):.2f} (min {min(ri):.2f}, max {max(ri):.2f})")
+        ours = {}
+        for g in jobs[r % len(jobs):] + jobs[: r % len(jobs)]:
+            if g is None:
+                t = run_json(torch_cmd)
+            else:
+                env = dict(os.environ)
+                if g:
+                    env["ASD_GEMM"] = g
+                ours[g or "default"] = run_json(ours_cmd, env)
+        for g in names:
+            o = ours[g]
+            ot = o["train_step_s"] + o["train_features_s"]
+            oi = o["inference_folded_s"] + o["features_s"]
+            rt[g].append(t["train_step_s"] / ot)
+            ri[g].append(t["inference_s"] / oi)
+            print(f"| {r + 1} | {g} | {o['train_step_s']:.3f} + {o['train_features_s']:.3f} | {t['train_step_s']:.3f} | {rt[g][-1]:.2f} "
+                  f"| {o['inference_folded_s']:.3f} + {o['features_s']:.3f} | {t['inference_s']:.3f} | {ri[g][-1]:.2f} |", flush=True)
+    print()
+    for g in names:
+        print(f"train step ratio ({g}): median {statistics.median(rt[g]):.2f} (min {min(rt[g]):.2f}, max {max(rt[g]):.2f})")
+        print(f"inference ratio ({g}):  median {statistics.median(ri[g]):.2f} (min {min(ri[g]):.2f}, max {max(ri[g]):.2f})")
     print(f"threads: ours {o['threads']}, PyTorch {t['threads']}; peak RSS ours {o.get('peak_rss_mib')} MiB, PyTorch {t.get('peak_rss_mib'):.0f} MiB")
-
+    if "sgemm" in o:
+        print(f"ours' SGEMM: {json.dumps(o['sgemm'])}")
 
 if __name__ == "__main__":
     main()

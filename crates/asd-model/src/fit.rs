@@ -7,7 +7,8 @@ use crate::error::{ModelError, io_err};
 use crate::model_dir::{CHECKPOINT_DIR, ModelConfig, ModelDir, WEIGHTS_FILE, write_weights};
 use crate::network::NetConfig;
 use crate::train::{
-    EpochReport, Scales, StepReport, TrainConfig, Trainable, initial_scales, optimizer, train,
+    EpochReport, Scales, StepReport, TrainConfig, TrainSession, Trainable, initial_scales,
+    optimizer, pipeline, train,
 };
 use asd_core::{Domain, IoOp, Split, atomic};
 use asd_dataset::Dataset;
@@ -110,12 +111,67 @@ pub struct FitResult {
     pub resumed_from: usize,
 }
 
+/// Trains (or resumes training) one model on a dataset's training clips into `out`: a table of
+/// contents of the steps below.
 pub fn fit(
     ds: &Dataset,
     out: &ModelDir,
     opts: &FitOptions,
     on_step: &mut dyn FnMut(StepReport),
 ) -> Result<FitResult, ModelError> {
+    let (items, classes) = labelled_items(ds, opts)?;
+    let net_cfg = NetConfig::new(clip_length(ds, opts)?);
+    net_cfg.validate()?;
+    let cfg = ModelConfig {
+        net: net_cfg.clone(),
+        train: opts.train.clone(),
+        sample_rate: asd_audio::MODEL_RATE,
+        // The canonical path, so that `./data` and `data` resume the same model.
+        dataset: Some(canonical(&ds.root.display().to_string())),
+        edition: Some(ds.edition.to_string()),
+        channel: opts.channel,
+    };
+    let device = opts.device.device()?.autodiff();
+    // What a killed trainer left (temporary files, a checkpoint swap cut between its renames).
+    atomic::clean_stale(&out.dir, 1).map_err(io_err(&out.dir, IoOp::CleanUp))?;
+    let Start {
+        model,
+        optim,
+        scales,
+        first_epoch,
+        log,
+    } = start_or_resume(out, &cfg, &classes, opts, &device)?;
+    let mut session = TrainSession::new(model, optim, scales, &opts.train, classes.len(), &device);
+    let mut checkpoints = Checkpoints {
+        out,
+        log,
+        failures: Vec::new(),
+    };
+    let pipe = pipeline(&net_cfg, &opts.train, classes.len(), cfg.load_options());
+    let reports = train(
+        &mut session,
+        Arc::new(items),
+        &pipe,
+        first_epoch,
+        on_step,
+        &mut |s, r, f| checkpoints.save(s, r, f),
+    )?;
+    // A run with nothing left to do (resumed after the last epoch) still leaves valid weights.
+    if reports.is_empty() {
+        write_weights(&out.path(WEIGHTS_FILE), &session.model()?.net)?;
+    }
+    Ok(FitResult {
+        reports,
+        failures: checkpoints.failures,
+        resumed_from: first_epoch,
+    })
+}
+
+/// The training clips with their classes (all labelled with `target_labels`); at least two.
+fn labelled_items(
+    ds: &Dataset,
+    opts: &FitOptions,
+) -> Result<(Vec<TrainItem>, Vec<String>), ModelError> {
     let (mut items, classes) = training_items(ds);
     if opts.train.target_labels {
         items.iter_mut().for_each(|i| i.labelled = true);
@@ -134,154 +190,158 @@ pub fn fit(
         items.len() - labelled,
         classes.len()
     );
-    let clip_len = match opts.clip_len {
-        Some(n) => n,
-        None => {
-            let survey = asd_dataset::lengths::survey_training_lengths(ds);
-            if survey.median_s.is_empty() {
-                let (p, e) = survey.failures.first().cloned().unwrap_or_default();
-                return Err(ModelError::Input(format!(
-                    "no training clip's length could be read (first: {}: {e})",
-                    p.display()
-                )));
-            }
-            tracing::info!("{}", survey.describe());
-            if let Some(w) = survey.crop_warning() {
-                tracing::warn!("{w}");
-            }
-            let chosen = (survey.chosen_s * f64::from(asd_audio::MODEL_RATE)).round() as usize;
-            if chosen < NetConfig::MIN_CLIP_LEN {
-                tracing::info!(
-                    "raised to the network's minimum of {:.2} s (clips are tiled up to it)",
-                    NetConfig::MIN_CLIP_LEN as f64 / f64::from(asd_audio::MODEL_RATE)
-                );
-            }
-            chosen.max(NetConfig::MIN_CLIP_LEN)
-        }
-    };
-    let net_cfg = NetConfig::new(clip_len);
-    net_cfg.validate()?;
-    let cfg = ModelConfig {
-        net: net_cfg.clone(),
-        train: opts.train.clone(),
-        sample_rate: asd_audio::MODEL_RATE,
-        // The canonical path, so that `./data` and `data` resume the same model.
-        dataset: Some(canonical(&ds.root.display().to_string())),
-        edition: Some(ds.edition.to_string()),
-        channel: opts.channel,
-    };
-    let device = opts.device.device()?.autodiff();
-    // What a killed trainer left (temporary files, a checkpoint swap cut between its renames).
-    atomic::clean_stale(&out.dir, 1).map_err(io_err(&out.dir, IoOp::CleanUp))?;
-    let ck = out.path(CHECKPOINT_DIR);
-    let state_path = ck.join(STATE_FILE);
+    Ok((items, classes))
+}
+
+/// The clip length in samples: as given, or the longest machine type's median training-clip
+/// length, at least the network's minimum.
+fn clip_length(ds: &Dataset, opts: &FitOptions) -> Result<usize, ModelError> {
+    if let Some(n) = opts.clip_len {
+        return Ok(n);
+    }
+    let survey = asd_dataset::lengths::survey_training_lengths(ds);
+    if survey.median_s.is_empty() {
+        let (p, e) = survey.failures.first().cloned().unwrap_or_default();
+        return Err(ModelError::Input(format!(
+            "no training clip's length could be read (first: {}: {e})",
+            p.display()
+        )));
+    }
+    tracing::info!("{}", survey.describe());
+    if let Some(w) = survey.crop_warning() {
+        tracing::warn!("{w}");
+    }
+    let chosen = (survey.chosen_s * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+    if chosen < NetConfig::MIN_CLIP_LEN {
+        tracing::info!(
+            "raised to the network's minimum of {:.2} s (clips are tiled up to it)",
+            NetConfig::MIN_CLIP_LEN as f64 / f64::from(asd_audio::MODEL_RATE)
+        );
+    }
+    Ok(chosen.max(NetConfig::MIN_CLIP_LEN))
+}
+
+/// Where training starts: a fresh model, or the last checkpoint with its log cut back to it.
+struct Start {
+    model: Trainable,
+    optim: burn::optim::ModuleOptimizer,
+    scales: Scales,
+    first_epoch: usize,
+    log: Vec<EpochReport>,
+}
+
+/// Resumes from `out`'s checkpoint if asked and one exists (refused if its settings or classes
+/// differ), else creates the model folder with its configuration and classes.
+fn start_or_resume(
+    out: &ModelDir,
+    cfg: &ModelConfig,
+    classes: &[String],
+    opts: &FitOptions,
+    device: &burn::tensor::Device,
+) -> Result<Start, ModelError> {
     // A freshly initialised model: trained from, or the shape a checkpoint is loaded into.
     let fresh = Trainable::init(
-        &net_cfg,
+        &cfg.net,
         classes.len(),
         opts.train.trainable_centers,
         opts.train.seed,
-        &device,
+        device,
     )?;
-    let (model, optim, scales, first_epoch, mut log) = if opts.resume && state_path.exists() {
-        let old = out.config()?;
-        let differing = differing_settings(&old, &cfg);
-        if !differing.is_empty() {
-            return Err(ModelError::Config(format!(
-                "{}: the checkpoint was made with other settings ({}); train into a new model folder",
-                out.dir.display(),
-                differing.join(", ")
-            )));
-        }
-        if out.classes()? != classes {
-            return Err(ModelError::Config(format!(
-                "{}: the dataset's classes differ from the checkpoint's",
-                out.dir.display()
-            )));
-        }
-        let st: CheckpointState = serde_json::from_str(
-            &std::fs::read_to_string(&state_path).map_err(io_err(&state_path, IoOp::Read))?,
-        )
-        .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
-        let model = fresh
-            .try_load_file(ck.join(MODULE_FILE))
-            .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(MODULE_FILE).display())))?;
-        let optim = optimizer(&opts.train)
-            .load(ck.join(OPTIM_FILE))
-            .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(OPTIM_FILE).display())))?;
-        let mut log = out.log()?;
-        log.retain(|r| r.epoch <= st.epochs_done);
-        (model, optim, st.scales, st.epochs_done, log)
-    } else {
+    let ck = out.path(CHECKPOINT_DIR);
+    let state_path = ck.join(STATE_FILE);
+    if !(opts.resume && state_path.exists()) {
         out.create()?;
-        out.write_config(&cfg)?;
-        out.write_classes(&classes)?;
-        (
-            fresh,
-            optimizer(&opts.train),
-            initial_scales(classes.len()),
-            0,
-            Vec::new(),
-        )
-    };
-    let mut failures: Vec<(PathBuf, String)> = Vec::new();
-    let items = Arc::new(items);
-    let mut on_epoch = |m: &Trainable,
-                        o: &burn::optim::ModuleOptimizer,
-                        s: Scales,
-                        r: &EpochReport,
-                        f: &[(PathBuf, String)]|
-     -> Result<(), ModelError> {
-        for x in f {
-            if !failures.contains(x) {
-                failures.push(x.clone());
+        out.write_config(cfg)?;
+        out.write_classes(classes)?;
+        return Ok(Start {
+            model: fresh,
+            optim: optimizer(&opts.train),
+            scales: initial_scales(classes.len()),
+            first_epoch: 0,
+            log: Vec::new(),
+        });
+    }
+    let differing = differing_settings(&out.config()?, cfg);
+    if !differing.is_empty() {
+        return Err(ModelError::Config(format!(
+            "{}: the checkpoint was made with other settings ({}); train into a new model folder",
+            out.dir.display(),
+            differing.join(", ")
+        )));
+    }
+    if out.classes()? != classes {
+        return Err(ModelError::Config(format!(
+            "{}: the dataset's classes differ from the checkpoint's",
+            out.dir.display()
+        )));
+    }
+    let st: CheckpointState = serde_json::from_str(
+        &std::fs::read_to_string(&state_path).map_err(io_err(&state_path, IoOp::Read))?,
+    )
+    .map_err(|e| ModelError::Config(format!("{}: {e}", state_path.display())))?;
+    let model = fresh
+        .try_load_file(ck.join(MODULE_FILE))
+        .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(MODULE_FILE).display())))?;
+    let optim = optimizer(&opts.train)
+        .load(ck.join(OPTIM_FILE))
+        .map_err(|e| ModelError::Config(format!("{}: {e}", ck.join(OPTIM_FILE).display())))?;
+    let mut log = out.log()?;
+    log.retain(|r| r.epoch <= st.epochs_done);
+    Ok(Start {
+        model,
+        optim,
+        scales: st.scales,
+        first_epoch: st.epochs_done,
+        log,
+    })
+}
+
+/// What each finished epoch leaves in the model folder, and the unreadable clips met so far.
+struct Checkpoints<'a> {
+    out: &'a ModelDir,
+    log: Vec<EpochReport>,
+    failures: Vec<(PathBuf, String)>,
+}
+
+impl Checkpoints<'_> {
+    /// Weights and log first, then the checkpoint (module, optimizer and the state that says which
+    /// epoch they belong to) replaces its folder as one unit: an interruption at any point resumes
+    /// from one consistent epoch. Resuming cuts the log back to that epoch.
+    fn save(
+        &mut self,
+        session: &TrainSession,
+        report: &EpochReport,
+        failures: &[(PathBuf, String)],
+    ) -> Result<(), ModelError> {
+        for x in failures {
+            if !self.failures.contains(x) {
+                self.failures.push(x.clone());
             }
         }
-        // Weights and log first, then the checkpoint (module, optimizer and the state that says which
-        // epoch they belong to) replaces its folder as one unit: an interruption at any point
-        // resumes from one consistent epoch. Resuming cuts the log back to that epoch.
-        write_weights(&out.path(WEIGHTS_FILE), &m.net)?;
-        log.push(r.clone());
-        out.write_log(&log)?;
+        let model = session.model()?;
+        write_weights(&self.out.path(WEIGHTS_FILE), &model.net)?;
+        self.log.push(report.clone());
+        self.out.write_log(&self.log)?;
         let st = CheckpointState {
-            epochs_done: r.epoch,
-            scales: s,
+            epochs_done: report.epoch,
+            scales: session.scales,
         };
         let text =
             serde_json::to_string_pretty(&st).map_err(|e| ModelError::Config(e.to_string()))?;
+        let ck = self.out.path(CHECKPOINT_DIR);
         atomic::replace_dir(&ck, |tmp| -> std::io::Result<()> {
-            m.clone()
+            model
+                .clone()
                 .save_file(tmp.join(MODULE_FILE))
                 .map_err(|e| std::io::Error::other(format!("saving the module: {e}")))?;
-            o.save(tmp.join(OPTIM_FILE))
+            session
+                .optim
+                .save(tmp.join(OPTIM_FILE))
                 .map_err(|e| std::io::Error::other(format!("saving the optimizer state: {e}")))?;
             std::fs::write(tmp.join(STATE_FILE), text.as_bytes())
         })
         .map_err(io_err(&ck, IoOp::Write))
-    };
-    let (model, _optim, reports) = train(
-        model,
-        optim,
-        scales,
-        items,
-        &net_cfg,
-        &opts.train,
-        classes.len(),
-        first_epoch,
-        cfg.load_options(),
-        &device,
-        on_step,
-        &mut on_epoch,
-    )?;
-    // A run with nothing left to do (resumed after the last epoch) still leaves valid weights.
-    if reports.is_empty() {
-        write_weights(&out.path(WEIGHTS_FILE), &model.net)?;
     }
-    Ok(FitResult {
-        reports,
-        failures,
-        resumed_from: first_epoch,
-    })
 }
 
 /// The paper's number of epochs per edition: 15 for DCASE 2020, 10 for 2024, 5 otherwise.

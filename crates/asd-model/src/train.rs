@@ -283,36 +283,162 @@ pub fn step(
     ))
 }
 
-/// Called after each epoch with the model, the optimizer, the scales, the report and the clips that
-/// could not be read (to checkpoint and log).
-pub type EpochHook<'a> = dyn FnMut(
-        &Trainable,
-        &burn::optim::ModuleOptimizer,
-        Scales,
-        &EpochReport,
-        &[crate::data::Failure],
-    ) -> Result<(), ModelError>
-    + 'a;
+/// A model in training: the module, Adam's state and the AdaProj scales, with the settings every
+/// step needs, so that a step is `session.step(&batch)` (as burn's guide keeps the loss on the
+/// model, `examples/guide/src/training.rs`).
+pub struct TrainSession {
+    /// `None` only after a step failed midway (the module moves through burn's optimizer).
+    model: Option<Trainable>,
+    pub optim: burn::optim::ModuleOptimizer,
+    pub scales: Scales,
+    pub cfg: TrainConfig,
+    pub classes: usize,
+    pub device: Device,
+}
 
-/// Trains for the epochs `first_epoch..cfg.epochs` and returns the trained module, its optimizer state
-/// and the per-epoch reports. `on_step` sees every step; `on_epoch` may checkpoint (it gets the module,
-/// the optimizer and the scales after each epoch).
-#[allow(clippy::too_many_arguments)]
-pub fn train(
-    mut model: Trainable,
-    mut optim: burn::optim::ModuleOptimizer,
-    mut scales: Scales,
-    items: Arc<Vec<TrainItem>>,
+fn lost_model() -> ModelError {
+    ModelError::Config("the model was lost in a failed training step".into())
+}
+
+impl TrainSession {
+    pub fn new(
+        model: Trainable,
+        optim: burn::optim::ModuleOptimizer,
+        scales: Scales,
+        cfg: &TrainConfig,
+        classes: usize,
+        device: &Device,
+    ) -> Self {
+        Self {
+            model: Some(model),
+            optim,
+            scales,
+            cfg: cfg.clone(),
+            classes,
+            device: device.clone(),
+        }
+    }
+
+    pub fn model(&self) -> Result<&Trainable, ModelError> {
+        self.model.as_ref().ok_or_else(lost_model)
+    }
+
+    pub fn into_model(self) -> Result<Trainable, ModelError> {
+        self.model.ok_or_else(lost_model)
+    }
+
+    /// One optimisation step on a batch ([`step`]).
+    pub fn step(&mut self, batch: &TrainBatch) -> Result<StepLosses, ModelError> {
+        let model = self.model.take().ok_or_else(lost_model)?;
+        let (model, losses) = step(
+            model,
+            &mut self.optim,
+            &mut self.scales,
+            batch,
+            &self.cfg,
+            self.classes,
+            &self.device,
+            None,
+        )?;
+        self.model = Some(model);
+        Ok(losses)
+    }
+
+    /// One epoch: its batches, prepared ahead on other threads, a step each; `on_step` sees the
+    /// running figures after every step. Returns the epoch's report and the clips that could not
+    /// be read.
+    pub fn epoch(
+        &mut self,
+        epoch: usize,
+        items: &Arc<Vec<TrainItem>>,
+        pipe: &PipelineConfig,
+        on_step: &mut dyn FnMut(StepReport),
+    ) -> Result<(EpochReport, Vec<crate::data::Failure>), ModelError> {
+        let start = Instant::now();
+        let steps = epoch_batches(items.len(), self.cfg.batch_size, self.cfg.seed, epoch).len();
+        let rx = spawn_epoch(items.clone(), pipe.clone(), epoch);
+        let mut tally = Tally::default();
+        let mut failures = Vec::new();
+        for (step_no, batch) in rx.into_iter().enumerate() {
+            failures.extend(batch.failures.iter().cloned());
+            if batch.features.batch < 2 {
+                continue;
+            }
+            let out = self.step(&batch).map_err(|e| match e {
+                ModelError::Input(m) => {
+                    ModelError::Input(format!("epoch {} step {}: {m}", epoch + 1, step_no + 1))
+                }
+                e => e,
+            })?;
+            tally.add(&batch, &out);
+            on_step(StepReport {
+                epoch,
+                step: step_no,
+                steps,
+                clips: tally.clips,
+                loss: tally.loss(),
+                accuracy: tally.accuracy(),
+            });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let report = EpochReport {
+            epoch: epoch + 1,
+            loss: tally.loss(),
+            accuracy: tally.accuracy(),
+            clips: tally.clips,
+            seconds,
+            clips_per_s: tally.clips as f64 / seconds.max(1e-9),
+            labelled: tally.labelled,
+            unlabelled: tally.unlabelled,
+        };
+        Ok((report, failures))
+    }
+}
+
+/// An epoch's running sums.
+#[derive(Default)]
+struct Tally {
+    loss_sum: f64,
+    clips: usize,
+    scored: usize,
+    correct: usize,
+    labelled: usize,
+    unlabelled: usize,
+}
+
+impl Tally {
+    fn add(&mut self, batch: &TrainBatch, out: &StepLosses) {
+        let b = batch.features.batch;
+        self.scored += out.scored;
+        self.correct += out.correct;
+        self.labelled += batch.labelled;
+        self.unlabelled += batch.unlabelled;
+        self.loss_sum += out.loss * b as f64;
+        self.clips += b;
+    }
+
+    fn loss(&self) -> f64 {
+        self.loss_sum / self.clips.max(1) as f64
+    }
+
+    fn accuracy(&self) -> f64 {
+        self.correct as f64 / self.scored.max(1) as f64
+    }
+}
+
+/// Called after each epoch with the session (module, optimizer, scales), the report and the clips
+/// that could not be read (to checkpoint and log).
+pub type EpochHook<'a> =
+    dyn FnMut(&TrainSession, &EpochReport, &[crate::data::Failure]) -> Result<(), ModelError> + 'a;
+
+/// The batch pipeline of a training run.
+pub fn pipeline(
     net_cfg: &NetConfig,
     cfg: &TrainConfig,
     classes: usize,
-    first_epoch: usize,
     load: asd_audio::LoadOptions,
-    device: &Device,
-    on_step: &mut dyn FnMut(StepReport),
-    on_epoch: &mut EpochHook<'_>,
-) -> Result<(Trainable, burn::optim::ModuleOptimizer, Vec<EpochReport>), ModelError> {
-    let pipe = PipelineConfig {
+) -> PipelineConfig {
+    PipelineConfig {
         clip_len: net_cfg.clip_len,
         classes,
         batch_size: cfg.batch_size,
@@ -321,69 +447,26 @@ pub fn train(
         unmixed_pass: cfg.unmixed_pass,
         prefetch: 2,
         load,
-    };
+    }
+}
+
+/// Trains for the epochs `first_epoch..cfg.epochs` and returns the per-epoch reports. `on_step`
+/// sees every step; `on_epoch` may checkpoint after each epoch.
+pub fn train(
+    session: &mut TrainSession,
+    items: Arc<Vec<TrainItem>>,
+    pipe: &PipelineConfig,
+    first_epoch: usize,
+    on_step: &mut dyn FnMut(StepReport),
+    on_epoch: &mut EpochHook<'_>,
+) -> Result<Vec<EpochReport>, ModelError> {
     let mut reports = Vec::new();
-    for epoch in first_epoch..cfg.epochs {
-        let start = Instant::now();
-        let steps = epoch_batches(items.len(), cfg.batch_size, cfg.seed, epoch).len();
-        let rx = spawn_epoch(items.clone(), pipe.clone(), epoch);
-        let (mut loss_sum, mut clips) = (0.0f64, 0usize);
-        let (mut scored, mut correct, mut labelled, mut unlabelled) = (0usize, 0, 0, 0);
-        let mut failures = Vec::new();
-        for (step_no, batch) in rx.into_iter().enumerate() {
-            failures.extend(batch.failures.iter().cloned());
-            let b = batch.features.batch;
-            if b < 2 {
-                continue;
-            }
-            let (m, out) = step(
-                model,
-                &mut optim,
-                &mut scales,
-                &batch,
-                cfg,
-                classes,
-                device,
-                None,
-            )
-            .map_err(|e| match e {
-                ModelError::Input(m) => {
-                    ModelError::Input(format!("epoch {} step {}: {m}", epoch + 1, step_no + 1))
-                }
-                e => e,
-            })?;
-            model = m;
-            let loss_v = out.loss;
-            scored += out.scored;
-            correct += out.correct;
-            labelled += batch.labelled;
-            unlabelled += batch.unlabelled;
-            loss_sum += loss_v * b as f64;
-            clips += b;
-            on_step(StepReport {
-                epoch,
-                step: step_no,
-                steps,
-                clips,
-                loss: loss_sum / clips as f64,
-                accuracy: correct as f64 / scored.max(1) as f64,
-            });
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        let report = EpochReport {
-            epoch: epoch + 1,
-            loss: loss_sum / clips.max(1) as f64,
-            accuracy: correct as f64 / scored.max(1) as f64,
-            clips,
-            seconds,
-            clips_per_s: clips as f64 / seconds.max(1e-9),
-            labelled,
-            unlabelled,
-        };
-        on_epoch(&model, &optim, scales, &report, &failures)?;
+    for epoch in first_epoch..session.cfg.epochs {
+        let (report, failures) = session.epoch(epoch, &items, pipe, on_step)?;
+        on_epoch(session, &report, &failures)?;
         reports.push(report);
     }
-    Ok((model, optim, reports))
+    Ok(reports)
 }
 
 /// A fresh Adam with the configured hyper-parameters.
