@@ -215,8 +215,143 @@ struct Found {
     name: crate::filename::ParsedName,
 }
 
+/// One split folder of one machine type.
+struct Place<'a> {
+    dir: &'a Path,
+    folder: &'a str,
+    part: Part,
+    machine: &'a str,
+    split: Split,
+    folder_domain: Option<Domain>,
+}
+
+/// The clips of one split folder whose names parse, in name order; every other file is a problem
+/// (a warning for files that are not audio, an error for audio files named otherwise).
+fn scan_folder(
+    place: &Place,
+    found: &mut Vec<Found>,
+    evidence: &mut EditionEvidence,
+    problems: &mut Vec<Problem>,
+) {
+    let mut files = match clip_files(place.dir, problems) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(Problem::error(
+                place.dir,
+                format!("cannot list folder: {e}"),
+            ));
+            return;
+        }
+    };
+    files.sort();
+    for path in files {
+        let Some(fname) = path.file_name().and_then(|n| n.to_str()) else {
+            problems.push(Problem::error(&path, "file name is not valid UTF-8"));
+            continue;
+        };
+        if fname.starts_with('.') {
+            continue;
+        }
+        match parse_file_name(fname) {
+            Ok(name) => {
+                if let Some(s) = name.split
+                    && s != place.split
+                {
+                    problems.push(Problem::error(
+                        &path,
+                        format!(
+                            "the name says {s} but the file is in the '{}' folder",
+                            place.folder
+                        ),
+                    ));
+                    continue;
+                }
+                evidence.schemes.insert(name.scheme);
+                evidence.sections.insert(name.section.clone());
+                evidence.machines.insert(place.machine.to_string());
+                found.push(Found {
+                    path,
+                    part: place.part,
+                    machine: place.machine.to_string(),
+                    split: place.split,
+                    folder_domain: place.folder_domain,
+                    name,
+                });
+            }
+            Err(NameError::NotAudio) => {
+                problems.push(Problem::warning(&path, "not an audio file; ignored"))
+            }
+            Err(e) => problems.push(Problem::error(&path, e.to_string())),
+        }
+    }
+}
+
+/// A found clip's record: from its name and folder, training clips normal, and what the name
+/// leaves unknown (label, domain, attributes) from the ground truth where it lists the clip.
+fn clip_with_truth(f: Found, truth: &mut TruthStore, problems: &mut Vec<Problem>) -> Clip {
+    let fname = f
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut rec = ClipRecord {
+        file: fname.clone(),
+        machine_type: f.machine.clone(),
+        section: f.name.section.clone(),
+        domain: f.folder_domain.unwrap_or(f.name.domain),
+        split: f.split,
+        label: f.name.label,
+        attribute: f.name.attribute.clone(),
+    };
+    if f.split == Split::Train {
+        rec.label = Label::Normal;
+    }
+    if f.name.scheme == NameScheme::Ids {
+        rec.domain = Domain::Unknown;
+        if rec.label == Label::Unknown {
+            match truth.lookup_2020(&f.machine, &fname) {
+                Some(l) => rec.label = l,
+                None => problems.push(Problem::warning(
+                    &f.path,
+                    "no ground truth (eval_data_list.csv does not list it); usable for scoring, not for evaluation",
+                )),
+            }
+        }
+    } else if rec.label == Label::Unknown || rec.domain == Domain::Unknown {
+        match truth.lookup(&f.machine, &f.name.section, &fname) {
+            Some(t) => {
+                if let Some(l) = t.label {
+                    rec.label = l;
+                }
+                if let Some(d) = t.domain {
+                    rec.domain = d;
+                }
+                if let Some(full) = t.full_name
+                    && let Ok(p) = parse_file_name(&format!("{full}.wav"))
+                {
+                    rec.attribute = p.attribute;
+                    if rec.domain == Domain::Unknown {
+                        rec.domain = p.domain;
+                    }
+                }
+            }
+            None => problems.push(Problem::warning(
+                &f.path,
+                "no ground truth (no evaluator file lists it); usable for scoring, not for evaluation",
+            )),
+        }
+    }
+    Clip {
+        path: f.path,
+        part: f.part,
+        record: rec,
+    }
+}
+
 impl Dataset {
-    /// Reads the folder structure and file names (no audio is decoded here).
+    /// Reads the folder structure and file names (no audio is decoded here): the clips found, the
+    /// edition they point to, each clip's record completed from the ground truth, the problems met.
     pub fn open(root: &Path, opts: &OpenOptions) -> Result<Dataset, DatasetError> {
         if !root.is_dir() {
             return Err(DatasetError::Missing(root.to_path_buf()));
@@ -237,53 +372,15 @@ impl Dataset {
                 if folder_domain.is_some() {
                     evidence.domain_test_folders = true;
                 }
-                let mut files = match clip_files(&dir, &mut problems) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        problems.push(Problem::error(&dir, format!("cannot list folder: {e}")));
-                        continue;
-                    }
+                let place = Place {
+                    dir: &dir,
+                    folder,
+                    part: *part,
+                    machine,
+                    split,
+                    folder_domain,
                 };
-                files.sort();
-                for path in files {
-                    let Some(fname) = path.file_name().and_then(|n| n.to_str()) else {
-                        problems.push(Problem::error(&path, "file name is not valid UTF-8"));
-                        continue;
-                    };
-                    if fname.starts_with('.') {
-                        continue;
-                    }
-                    match parse_file_name(fname) {
-                        Ok(name) => {
-                            if let Some(s) = name.split
-                                && s != split
-                            {
-                                problems.push(Problem::error(
-                                    &path,
-                                    format!(
-                                        "the name says {s} but the file is in the '{folder}' folder"
-                                    ),
-                                ));
-                                continue;
-                            }
-                            evidence.schemes.insert(name.scheme);
-                            evidence.sections.insert(name.section.clone());
-                            evidence.machines.insert(machine.clone());
-                            found.push(Found {
-                                path,
-                                part: *part,
-                                machine: machine.clone(),
-                                split,
-                                folder_domain,
-                                name,
-                            });
-                        }
-                        Err(NameError::NotAudio) => {
-                            problems.push(Problem::warning(&path, "not an audio file; ignored"))
-                        }
-                        Err(e) => problems.push(Problem::error(&path, e.to_string())),
-                    }
-                }
+                scan_folder(&place, &mut found, &mut evidence, &mut problems);
             }
         }
         let (edition, certain) = match opts.edition {
@@ -295,67 +392,10 @@ impl Dataset {
             None => candidate_dirs(root),
         };
         let mut truth = TruthStore::new(dirs);
-        let mut clips = Vec::with_capacity(found.len());
-        for f in found {
-            let fname = f
-                .path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
-            let mut rec = ClipRecord {
-                file: fname.clone(),
-                machine_type: f.machine.clone(),
-                section: f.name.section.clone(),
-                domain: f.folder_domain.unwrap_or(f.name.domain),
-                split: f.split,
-                label: f.name.label,
-                attribute: f.name.attribute.clone(),
-            };
-            if f.split == Split::Train {
-                rec.label = Label::Normal;
-            }
-            if f.name.scheme == NameScheme::Ids {
-                rec.domain = Domain::Unknown;
-                if rec.label == Label::Unknown {
-                    match truth.lookup_2020(&f.machine, &fname) {
-                        Some(l) => rec.label = l,
-                        None => problems.push(Problem::warning(
-                            &f.path,
-                            "no ground truth (eval_data_list.csv does not list it); usable for scoring, not for evaluation",
-                        )),
-                    }
-                }
-            } else if rec.label == Label::Unknown || rec.domain == Domain::Unknown {
-                match truth.lookup(&f.machine, &f.name.section, &fname) {
-                    Some(t) => {
-                        if let Some(l) = t.label {
-                            rec.label = l;
-                        }
-                        if let Some(d) = t.domain {
-                            rec.domain = d;
-                        }
-                        if let Some(full) = t.full_name
-                            && let Ok(p) = parse_file_name(&format!("{full}.wav"))
-                        {
-                            rec.attribute = p.attribute;
-                            if rec.domain == Domain::Unknown {
-                                rec.domain = p.domain;
-                            }
-                        }
-                    }
-                    None => problems.push(Problem::warning(
-                        &f.path,
-                        "no ground truth (no evaluator file lists it); usable for scoring, not for evaluation",
-                    )),
-                }
-            }
-            clips.push(Clip {
-                path: f.path,
-                part: f.part,
-                record: rec,
-            });
-        }
+        let clips: Vec<Clip> = found
+            .into_iter()
+            .map(|f| clip_with_truth(f, &mut truth, &mut problems))
+            .collect();
         problems.append(&mut truth.problems);
         problems.extend(sections_without_training(&clips, &machines));
         Ok(Dataset {

@@ -391,11 +391,34 @@ fn best_method_sections<'a>(
         .map(|(n, _, s)| (n, part.as_str(), s))
 }
 
+/// Writes `report.md` and `report.html` (and the figures they show) into the run folder: one
+/// function per section.
 pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     let fig_dir = run_dir.join("figures");
     std::fs::create_dir_all(&fig_dir).map_err(io(&fig_dir, IoOp::CreateFolder))?;
     let parts = part_names(r);
     let mut doc = Doc::default();
+    introduction(&mut doc, r);
+    for part in &parts {
+        doc.heading(2, &format!("Table I: {part} data"));
+        doc.table(&TABLE_ONE_HEADER, &table_one(r, part));
+    }
+    table_two(&mut doc, r, &parts);
+    best_method(&mut doc, r, &parts);
+    sweeps(&mut doc, r, &parts, &fig_dir)?;
+    distributions(&mut doc, r, &parts, run_dir, &fig_dir)?;
+    training(&mut doc, r);
+    unscored_sections(&mut doc, r);
+    let md = run_dir.join("report.md");
+    atomic::write_bytes(&md, doc.md.as_bytes()).map_err(io(&md, IoOp::Write))?;
+    let html = html_page(&doc.html);
+    let hp = run_dir.join("report.html");
+    atomic::write_bytes(&hp, html.as_bytes()).map_err(io(&hp, IoOp::Write))
+}
+
+/// The title, what the run was (dataset, channels, members, epochs, clip length, what the means
+/// are), how it was run, and its warnings.
+fn introduction(doc: &mut Doc, r: &RunResults) {
     doc.heading(1, "Anomalous sound detection run");
     doc.para(&format!(
         "Dataset {} ({}), channel policy {}, {} ensemble member(s), {} epoch(s) each, clips of {:.2} s. Harmonic means in %: \
@@ -411,14 +434,14 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         r.epochs,
         r.clip_len as f64 / f64::from(asd_audio::MODEL_RATE)
     ));
-    provenance(&mut doc, r);
+    provenance(doc, r);
     for w in &r.warnings {
         doc.para(&format!("Warning: {w}"));
     }
-    for part in &parts {
-        doc.heading(2, &format!("Table I: {part} data"));
-        doc.table(&TABLE_ONE_HEADER, &table_one(r, part));
-    }
+}
+
+/// Table II: the official evaluator's figures of the ensemble, per method and part.
+fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
     doc.heading(
         2,
         "Table II: the official evaluator's figures of the ensemble",
@@ -431,7 +454,7 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
          decision percentile).",
     );
     let mut header = vec!["method".to_string()];
-    for p in &parts {
+    for p in parts {
         for c in [
             "official",
             "CI95",
@@ -450,7 +473,7 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         .iter()
         .map(|m| {
             let mut row = vec![m.name.clone()];
-            for p in &parts {
+            for p in parts {
                 let Some(x) = m.parts.get(p) else {
                     row.extend(std::iter::repeat_n("—".to_string(), 7));
                     continue;
@@ -475,17 +498,21 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         })
         .collect();
     doc.table(&header, &rows);
-    if let Some((name, part, sections)) = best_method_sections(r, &parts) {
+}
+
+/// The per-section figures of the method with the best official score on the first part.
+fn best_method(doc: &mut Doc, r: &RunResults, parts: &[String]) {
+    if let Some((name, part, sections)) = best_method_sections(r, parts) {
         doc.heading(
             2,
             &format!("Sections of the best method ({name}, by the official score on {part} data)"),
         );
         doc.table(&SECTION_HEADER, &section_rows(sections));
     }
+}
 
-    sweeps(&mut doc, r, &parts, &fig_dir)?;
-    distributions(&mut doc, r, &parts, run_dir, &fig_dir)?;
-
+/// One row per ensemble member: epochs, first and last loss, last accuracy, time and rate.
+fn training(doc: &mut Doc, r: &RunResults) {
     doc.heading(2, "Training");
     let rows: Vec<Vec<String>> = r
         .training
@@ -517,6 +544,10 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
         ],
         &rows,
     );
+}
+
+/// The sections a method could not score, with the reason (nothing when all were scored).
+fn unscored_sections(doc: &mut Doc, r: &RunResults) {
     let failures: Vec<String> = r
         .methods
         .iter()
@@ -528,11 +559,6 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
             doc.para(f);
         }
     }
-    let md = run_dir.join("report.md");
-    atomic::write_bytes(&md, doc.md.as_bytes()).map_err(io(&md, IoOp::Write))?;
-    let html = html_page(&doc.html);
-    let hp = run_dir.join("report.html");
-    atomic::write_bytes(&hp, html.as_bytes()).map_err(io(&hp, IoOp::Write))
 }
 
 #[cfg(test)]
