@@ -1,27 +1,14 @@
 //! The features equal the reference implementation's (`features/*.npy`).
 
 use asd_audio::{FeatureExtractor, fit_length, random_offset, stft_frames};
+use asd_testkit::{reference_fixture, rel_err};
 use ndarray::{Array2, Array3, Axis, s};
 use ndarray_npy::read_npy;
 use rand::SeedableRng;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> Array2<f32> {
-    read_npy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/reference/features")
-            .join(name),
-    )
-    .unwrap()
-}
-
-fn rel_err<'a>(got: impl Iterator<Item = &'a f32>, want: impl Iterator<Item = &'a f32>) -> f64 {
-    let (mut num, mut den) = (0.0f64, 0.0f64);
-    for (g, w) in got.zip(want) {
-        num += (f64::from(*g) - f64::from(*w)).powi(2);
-        den += f64::from(*w).powi(2);
-    }
-    (num / den).sqrt()
+    read_npy(reference_fixture(&format!("features/{name}"))).unwrap()
 }
 
 #[test]

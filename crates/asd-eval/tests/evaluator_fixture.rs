@@ -8,13 +8,12 @@ use asd_eval::dcase::{DEFAULT_MAX_FPR, ScoredClip, evaluate};
 use asd_eval::evaluator::{official_result_csv, official_score_ci95, read_truth_dir};
 use asd_eval::submission::{read_decisions, read_scores_dir};
 use asd_eval::summary::{MetricKind, Summary};
+use asd_testkit::reference_fixture;
 use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/reference/evaluator")
-        .join(rel)
+    reference_fixture(&format!("evaluator/{rel}"))
 }
 
 fn scored_submission() -> Vec<ScoredClip> {

@@ -5,15 +5,14 @@ use asd_core::Domain;
 use asd_eval::dcase::{DEFAULT_MAX_FPR, ScoredClip};
 use asd_eval::summary::{MetricKind, Summary};
 use asd_eval::{ClipTruth, auc, evaluate, partial_auc};
+use asd_testkit::reference_fixture;
 use ndarray::Array1;
 use ndarray_npy::read_npy;
 use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/reference")
-        .join(rel)
+    reference_fixture(rel)
 }
 
 #[test]

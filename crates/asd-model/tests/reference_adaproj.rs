@@ -1,6 +1,7 @@
 //! AdaProj reproduces the reference logits, adaptive scale, loss and gradient (`adaproj/`).
 
 mod common;
+use asd_testkit::reference_fixture;
 use common::{rel_err, values};
 
 use asd_model::TensorMap;
@@ -12,9 +13,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/reference/adaproj")
-        .join(name)
+    reference_fixture(&format!("adaproj/{name}"))
 }
 
 #[test]

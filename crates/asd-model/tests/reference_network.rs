@@ -1,6 +1,7 @@
 //! The network reproduces the authors' PyTorch forward passes with real weights (`network/`).
 
 mod common;
+use asd_testkit::reference_fixture;
 use common::{rel_err, values};
 
 use asd_audio::FeatureExtractor;
@@ -12,9 +13,7 @@ use ndarray_npy::read_npy;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/reference/network")
-        .join(name)
+    reference_fixture(&format!("network/{name}"))
 }
 
 fn host(t: Tensor<2>) -> Array2<f32> {

@@ -14,6 +14,7 @@
 //! gradients 6.6e-3 to 1.2e-1.
 
 mod common;
+use asd_testkit::reference_fixture;
 use common::{rel_err, values};
 
 use asd_audio::FeatureExtractor;
@@ -31,10 +32,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn fixture(dir: &str, name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/reference")
-        .join(dir)
-        .join(name)
+    reference_fixture(dir).join(name)
 }
 
 fn training(name: &str) -> PathBuf {

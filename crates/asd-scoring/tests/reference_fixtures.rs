@@ -4,14 +4,13 @@ use asd_core::{ClipRecord, Domain, EmbeddingSet, Label, Split};
 use asd_scoring::density::Density;
 use asd_scoring::pipeline::{ScoreOptions, score_set};
 use asd_scoring::{MethodSpec, ReferenceChoice};
+use asd_testkit::{reference_fixture, rel_err};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/reference/scoring")
-        .join(name)
+    reference_fixture(&format!("scoring/{name}"))
 }
 
 fn load_set() -> EmbeddingSet {
@@ -58,17 +57,6 @@ fn load_set() -> EmbeddingSet {
     }
     let emb = ndarray::concatenate(ndarray::Axis(0), &[train.view(), test.view()]).unwrap();
     EmbeddingSet::new(emb, records).unwrap()
-}
-
-fn rel_err(got: &[f64], want: &[f64]) -> f64 {
-    let num: f64 = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    let den: f64 = want.iter().map(|b| b * b).sum::<f64>().sqrt();
-    num / den
 }
 
 fn check(file: &str, spec: MethodSpec, standardize: bool) {

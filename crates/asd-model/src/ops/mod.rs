@@ -1,7 +1,7 @@
 //! The network's heavy operations with the CPU kernels of `asd-kernels` (convolution direct or lowered to GEMM,
 //! batch normalisation and max-pooling in single passes), each with its backward pass. burn's CPU
 //! backend computes them through generic compositions that dominated the training step (see
-//! `docs/design.md`, "Network" benchmarks). On other devices (CUDA) burn's own operations run.
+//! `docs/benchmarks.md`, "Network"). On other devices (CUDA) burn's own operations run.
 
 mod extension;
 

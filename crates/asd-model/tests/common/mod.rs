@@ -4,15 +4,7 @@
 use burn::tensor::Tensor;
 
 /// ‖got − want‖ / ‖want‖, the fixtures README's error measure.
-pub fn rel_err(got: &[f32], want: &[f32]) -> f64 {
-    let num: f64 = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| f64::from(a - b).powi(2))
-        .sum();
-    let den: f64 = want.iter().map(|b| f64::from(*b).powi(2)).sum();
-    (num / den).sqrt()
-}
+pub use asd_testkit::rel_err;
 
 /// A tensor's values; fails the test if they cannot be read.
 pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
