@@ -106,7 +106,7 @@ fn export_weight_bias<const D: usize>(
 /// Batch normalisation over dimension 1, as PyTorch's BatchNorm1d/2d: in training, normalised with the
 /// batch's biased variance while the running variance follows the *unbiased* one.
 #[derive(Module, Debug)]
-pub struct Norm {
+pub struct BatchNorm {
     pub running_mean: RunningState<Tensor<1>>,
     pub running_var: RunningState<Tensor<1>>,
     pub gamma: Option<Param<Tensor<1>>>,
@@ -118,7 +118,7 @@ pub struct Norm {
     pub folded: bool,
 }
 
-impl Norm {
+impl BatchNorm {
     pub fn load(
         src: &mut dyn ParamSource,
         name: &str,
@@ -178,7 +178,7 @@ impl Norm {
     }
 
     /// Takes `other`'s running statistics (a copy of this layer on another device kind).
-    pub(crate) fn adopt_running_stats(&self, other: &Norm) {
+    pub(crate) fn adopt_running_stats(&self, other: &BatchNorm) {
         for (dst, src) in [
             (&self.running_mean, &other.running_mean),
             (&self.running_var, &other.running_var),
@@ -251,13 +251,13 @@ impl Norm {
 
 /// A 1-D convolution without padding.
 #[derive(Module, Debug)]
-pub struct Conv1 {
+pub struct Conv1d {
     pub weight: Param<Tensor<3>>,
     pub bias: Option<Param<Tensor<1>>>,
     pub stride: usize,
 }
 
-impl Conv1 {
+impl Conv1d {
     #[allow(clippy::too_many_arguments)]
     pub fn load(
         src: &mut dyn ParamSource,
@@ -304,13 +304,13 @@ pub fn tf_same(len: usize, k: usize, stride: usize) -> (usize, usize) {
 /// A square 2-D convolution with TensorFlow 'same' padding for strided kernels and symmetric
 /// padding otherwise.
 #[derive(Module, Debug)]
-pub struct Conv2 {
+pub struct Conv2d {
     pub weight: Param<Tensor<4>>,
     pub bias: Option<Param<Tensor<1>>>,
     pub stride: usize,
 }
 
-impl Conv2 {
+impl Conv2d {
     #[allow(clippy::too_many_arguments)]
     pub fn load(
         src: &mut dyn ParamSource,
@@ -340,7 +340,7 @@ impl Conv2 {
 
     /// relu(norm(conv(x))). Where the norm is folded into this convolution (inference), the bias
     /// and ReLU are applied as the convolution stores its output.
-    pub fn forward_norm_relu(&self, x: Tensor<4>, norm: &Norm, train: bool) -> Tensor<4> {
+    pub fn forward_norm_relu(&self, x: Tensor<4>, norm: &BatchNorm, train: bool) -> Tensor<4> {
         if norm.folded && !train {
             return self.forward_then(x, true);
         }
@@ -352,7 +352,7 @@ impl Conv2 {
     pub fn forward_norm_relu_pool(
         &self,
         x: Tensor<4>,
-        norm: &Norm,
+        norm: &BatchNorm,
         train: bool,
         pool: [usize; 2],
     ) -> Tensor<4> {
@@ -403,12 +403,12 @@ impl Conv2 {
 
 /// y = x Wᵀ (+ b), W stored (out, in) as in PyTorch.
 #[derive(Module, Debug)]
-pub struct Dense {
+pub struct Linear {
     pub weight: Param<Tensor<2>>,
     pub bias: Option<Param<Tensor<1>>>,
 }
 
-impl Dense {
+impl Linear {
     pub fn load(
         src: &mut dyn ParamSource,
         name: &str,
@@ -434,7 +434,7 @@ impl Dense {
     }
 }
 
-impl Norm {
+impl BatchNorm {
     /// Eval mode as y = x · scale + shift per channel.
     pub fn eval_affine(&self) -> (Vec<f32>, Vec<f32>) {
         let m = host(self.running_mean.value_sync());
@@ -456,7 +456,7 @@ impl Norm {
 pub(crate) fn fold_after<const D: usize>(
     weight: &mut Param<Tensor<D>>,
     bias: &mut Option<Param<Tensor<1>>>,
-    norm: &mut Norm,
+    norm: &mut BatchNorm,
 ) {
     let (scale, shift) = norm.eval_affine();
     let w = weight.val();
@@ -479,7 +479,7 @@ pub(crate) fn fold_after<const D: usize>(
 }
 
 /// Folds a BatchNorm that precedes a dense layer into it: W' = W·diag(scale), b' = b + W·shift.
-pub(crate) fn fold_before(norm: &mut Norm, dense: &mut Dense) {
+pub(crate) fn fold_before(norm: &mut BatchNorm, dense: &mut Linear) {
     let (scale, shift) = norm.eval_affine();
     let w = dense.weight.val();
     let device = w.device();

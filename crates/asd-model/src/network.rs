@@ -3,7 +3,7 @@
 //! |STFT|; each branch gives 256 numbers, the embedding is their L2-normalised concatenation.
 
 use crate::error::ModelError;
-use crate::layers::{Conv1, Conv2, Dense, Export, NamedTensors, Norm};
+use crate::layers::{BatchNorm, Conv1d, Conv2d, Export, Linear, NamedTensors};
 use crate::params::ParamSource;
 use asd_audio::{STFT_BINS, stft_frames};
 use burn::module::Module;
@@ -78,12 +78,12 @@ pub(crate) use asd_kernels::conv_len;
 
 #[derive(Module, Debug)]
 pub struct FftBranch {
-    conv1: Conv1,
-    conv2: Conv1,
-    conv3: Conv1,
-    lin: Vec<Dense>,
-    norm: Vec<Norm>,
-    emb: Dense,
+    conv1: Conv1d,
+    conv2: Conv1d,
+    conv3: Conv1d,
+    lin: Vec<Linear>,
+    norm: Vec<BatchNorm>,
+    emb: Linear,
 }
 
 impl FftBranch {
@@ -94,8 +94,8 @@ impl FftBranch {
         let mut norm = Vec::new();
         for i in 1..=4 {
             let cin = if i == 1 { cfg.fft_flat() } else { 128 };
-            lin.push(Dense::load(src, &format!("{p}.lin{i}"), cin, 128, b, d)?);
-            norm.push(Norm::load(
+            lin.push(Linear::load(src, &format!("{p}.lin{i}"), cin, 128, b, d)?);
+            norm.push(BatchNorm::load(
                 src,
                 &format!("{p}.norm{i}"),
                 128,
@@ -104,12 +104,12 @@ impl FftBranch {
             )?);
         }
         Ok(Self {
-            conv1: Conv1::load(src, &format!("{p}.conv1"), 1, 128, 256, 64, b, d)?,
-            conv2: Conv1::load(src, &format!("{p}.conv2"), 128, 128, 64, 32, b, d)?,
-            conv3: Conv1::load(src, &format!("{p}.conv3"), 128, 128, 16, 4, b, d)?,
+            conv1: Conv1d::load(src, &format!("{p}.conv1"), 1, 128, 256, 64, b, d)?,
+            conv2: Conv1d::load(src, &format!("{p}.conv2"), 128, 128, 64, 32, b, d)?,
+            conv3: Conv1d::load(src, &format!("{p}.conv3"), 128, 128, 16, 4, b, d)?,
             lin,
             norm,
-            emb: Dense::load(src, &format!("{p}.emb"), 128, 256, b, d)?,
+            emb: Linear::load(src, &format!("{p}.emb"), 128, 256, b, d)?,
         })
     }
 
@@ -143,15 +143,15 @@ impl FftBranch {
 
 #[derive(Module, Debug)]
 pub struct ResBlock {
-    norm1: Option<Norm>,
-    conv1: Conv2,
-    norm2: Norm,
-    conv2: Conv2,
-    conv_down: Option<Conv2>,
-    norm3: Norm,
-    conv3: Conv2,
-    norm4: Norm,
-    conv4: Conv2,
+    norm1: Option<BatchNorm>,
+    conv1: Conv2d,
+    norm2: BatchNorm,
+    conv2: Conv2d,
+    conv_down: Option<Conv2d>,
+    norm3: BatchNorm,
+    conv3: Conv2d,
+    norm4: BatchNorm,
+    conv4: Conv2d,
 }
 
 impl ResBlock {
@@ -163,11 +163,11 @@ impl ResBlock {
         first: bool,
         cfg: &NetConfig,
         d: &Device,
-    ) -> Result<(Self, Option<Norm>), ModelError> {
+    ) -> Result<(Self, Option<BatchNorm>), ModelError> {
         let (b, a) = (cfg.bias, cfg.affine);
         let stride = if first { 1 } else { 2 };
         // res_block1's norm1 exists in the reference state dict but is never used: it is handed back.
-        let norm1 = Norm::load(src, &format!("{p}.norm1"), cin, a, d)?;
+        let norm1 = BatchNorm::load(src, &format!("{p}.norm1"), cin, a, d)?;
         let (norm1, unused) = if first {
             (None, Some(norm1))
         } else {
@@ -175,21 +175,21 @@ impl ResBlock {
         };
         let block = Self {
             norm1,
-            conv1: Conv2::load(src, &format!("{p}.conv1"), cin, cout, 3, stride, b, d)?,
-            norm2: Norm::load(src, &format!("{p}.norm2"), cout, a, d)?,
-            conv2: Conv2::load(src, &format!("{p}.conv2"), cout, cout, 3, 1, b, d)?,
+            conv1: Conv2d::load(src, &format!("{p}.conv1"), cin, cout, 3, stride, b, d)?,
+            norm2: BatchNorm::load(src, &format!("{p}.norm2"), cout, a, d)?,
+            conv2: Conv2d::load(src, &format!("{p}.conv2"), cout, cout, 3, 1, b, d)?,
             conv_down: (!first)
-                .then(|| Conv2::load(src, &format!("{p}.conv_down"), cin, cout, 1, 1, b, d))
+                .then(|| Conv2d::load(src, &format!("{p}.conv_down"), cin, cout, 1, 1, b, d))
                 .transpose()?,
-            norm3: Norm::load(src, &format!("{p}.norm3"), cout, a, d)?,
-            conv3: Conv2::load(src, &format!("{p}.conv3"), cout, cout, 3, 1, b, d)?,
-            norm4: Norm::load(src, &format!("{p}.norm4"), cout, a, d)?,
-            conv4: Conv2::load(src, &format!("{p}.conv4"), cout, cout, 3, 1, b, d)?,
+            norm3: BatchNorm::load(src, &format!("{p}.norm3"), cout, a, d)?,
+            conv3: Conv2d::load(src, &format!("{p}.conv3"), cout, cout, 3, 1, b, d)?,
+            norm4: BatchNorm::load(src, &format!("{p}.norm4"), cout, a, d)?,
+            conv4: Conv2d::load(src, &format!("{p}.conv4"), cout, cout, 3, 1, b, d)?,
         };
         Ok((block, unused))
     }
 
-    fn export(&self, p: &str, unused_norm1: Option<&Norm>, out: &mut Export) {
+    fn export(&self, p: &str, unused_norm1: Option<&BatchNorm>, out: &mut Export) {
         match (&self.norm1, unused_norm1) {
             (Some(n), _) | (None, Some(n)) => n.export(&format!("{p}.norm1"), out),
             _ => {}
@@ -233,22 +233,22 @@ impl ResBlock {
 
 #[derive(Module, Debug)]
 pub struct StftBranch {
-    norm_inp: Norm,
-    conv1: Conv2,
-    norm1: Norm,
+    norm_inp: BatchNorm,
+    conv1: Conv2d,
+    norm1: BatchNorm,
     blocks: Vec<ResBlock>,
     /// res_block1.norm1: loaded and saved for compatibility with the reference state dict, not used.
-    unused_norm1: Norm,
-    norm2: Norm,
-    emb: Dense,
+    unused_norm1: BatchNorm,
+    norm2: BatchNorm,
+    emb: Linear,
 }
 
 impl StftBranch {
     fn load(src: &mut dyn ParamSource, cfg: &NetConfig, d: &Device) -> Result<Self, ModelError> {
         let (b, a) = (cfg.bias, cfg.affine);
-        let norm_inp = Norm::load(src, "stft.norm_inp", STFT_BINS, a, d)?;
-        let conv1 = Conv2::load(src, "stft_branch.conv1", 1, 16, 7, 2, b, d)?;
-        let norm1 = Norm::load(src, "stft_branch.norm1", 16, a, d)?;
+        let norm_inp = BatchNorm::load(src, "stft.norm_inp", STFT_BINS, a, d)?;
+        let conv1 = Conv2d::load(src, "stft_branch.conv1", 1, 16, 7, 2, b, d)?;
+        let norm1 = BatchNorm::load(src, "stft_branch.norm1", 16, a, d)?;
         let chans = [(16, 16), (16, 32), (32, 64), (64, 128)];
         let mut blocks = Vec::new();
         let mut unused = None;
@@ -267,8 +267,8 @@ impl StftBranch {
             norm1,
             blocks,
             unused_norm1: unused.ok_or_else(|| ModelError::Config("no residual blocks".into()))?,
-            norm2: Norm::load(src, "stft_branch.norm2", flat, a, d)?,
-            emb: Dense::load(src, "stft_branch.emb", flat, 256, b, d)?,
+            norm2: BatchNorm::load(src, "stft_branch.norm2", flat, a, d)?,
+            emb: Linear::load(src, "stft_branch.emb", flat, 256, b, d)?,
         })
     }
 
@@ -365,8 +365,8 @@ impl EmbeddingNet {
     }
 
     /// Every BatchNorm, in a fixed order.
-    fn norms(&self) -> Vec<&Norm> {
-        let mut v: Vec<&Norm> = self.fft.norm.iter().collect();
+    fn norms(&self) -> Vec<&BatchNorm> {
+        let mut v: Vec<&BatchNorm> = self.fft.norm.iter().collect();
         let s = &self.stft;
         v.extend([&s.norm_inp, &s.norm1, &s.unused_norm1, &s.norm2]);
         for b in &s.blocks {
