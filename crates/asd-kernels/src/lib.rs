@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod buffer;
+pub mod cache;
 pub mod conv;
 pub mod gemm;
 pub mod norm;

@@ -164,6 +164,18 @@ fn scatter_group(g: &Geometry, m: &[f32], yg: &mut [f32]) {
 /// y = ep(conv(x, w)): x (batch, c_in, h, w), w (c_out, c_in, kh, kw) → y (batch, c_out, out_h,
 /// out_w).
 pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
+    forward_in_blocks(g, x, w, ep, g.rows_per_block())
+}
+
+/// [`forward`] lowering `rows` output rows at a time (where images are not lowered together).
+pub(super) fn forward_in_blocks(
+    g: &Geometry,
+    x: &[f32],
+    w: &[f32],
+    ep: Epilogue,
+    rows: usize,
+) -> Vec<f32> {
+    let rows = rows.max(1);
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
     if let Some(window) = ep.window(g) {
         let y = forward(g, x, w, Epilogue { pool: None, ..ep });
@@ -204,7 +216,6 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
     y.par_chunks_mut(g.out_len())
         .zip(x.par_chunks(g.in_len()))
         .for_each_init(Vec::new, |cols, (yb, xb)| {
-            let rows = g.rows_per_block();
             for oh0 in (0..g.out_h()).step_by(rows) {
                 let oh1 = (oh0 + rows).min(g.out_h());
                 let n = (oh1 - oh0) * ow_n;
@@ -233,6 +244,12 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> Vec<f32> {
 
 /// ∂L/∂x from ∂L/∂y (batch, c_out, out_h, out_w) and w.
 pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    input_grad_in_blocks(g, dy, w, g.rows_per_block())
+}
+
+/// [`input_grad`] lowering `rows` output rows at a time.
+pub(super) fn input_grad_in_blocks(g: &Geometry, dy: &[f32], w: &[f32], rows: usize) -> Vec<f32> {
+    let rows = rows.max(1);
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
     let mut dx = crate::buffer::zeroed(g.batch * g.in_len());
     if dx.is_empty() {
@@ -276,7 +293,6 @@ pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     dx.par_chunks_mut(g.in_len())
         .zip(dy.par_chunks(g.out_len()))
         .for_each_init(Vec::new, |cols, (dxb, dyb)| {
-            let rows = g.rows_per_block();
             for oh0 in (0..g.out_h()).step_by(rows) {
                 let oh1 = (oh0 + rows).min(g.out_h());
                 let n = (oh1 - oh0) * ow_n;
@@ -308,6 +324,12 @@ const GROUP: usize = 4;
 
 /// ∂L/∂w (c_out, c_in, kh, kw) from x and ∂L/∂y.
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    weight_grad_in_blocks(g, x, dy, g.rows_per_block())
+}
+
+/// [`weight_grad`] lowering `rows` output rows at a time.
+pub(super) fn weight_grad_in_blocks(g: &Geometry, x: &[f32], dy: &[f32], rows: usize) -> Vec<f32> {
+    let rows = rows.max(1);
     let (k, hw_out, ow_n) = (g.k(), g.out_h() * g.out_w(), g.out_w());
     let wlen = g.c_out * k;
     if g.batch == 0 {
@@ -338,7 +360,6 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 return dw;
             }
             for (xb, dyb) in xg.chunks(g.in_len()).zip(dyg.chunks(g.out_len())) {
-                let rows = g.rows_per_block();
                 for oh0 in (0..g.out_h()).step_by(rows) {
                     let oh1 = (oh0 + rows).min(g.out_h());
                     let n = (oh1 - oh0) * ow_n;

@@ -47,10 +47,16 @@ impl Geometry {
         self.c_out * self.out_h() * self.out_w()
     }
 
-    /// Output rows per lowered block: the block (k × rows·out_w floats) stays near 1 MiB, in cache.
+    /// Output rows per lowered block: the block (k × rows·out_w floats) fills about one core's L2
+    /// cache, read from the CPU (1 MiB where it cannot be read; that constant measured best on the
+    /// first machines, whose L2 held 1 MiB per core).
     fn rows_per_block(&self) -> usize {
+        self.rows_for_cache(crate::cache::l2_bytes())
+    }
+
+    fn rows_for_cache(&self, bytes: usize) -> usize {
         let per_row = self.k() * self.out_w();
-        (256 * 1024 / per_row.max(1)).clamp(1, self.out_h())
+        (bytes / std::mem::size_of::<f32>() / per_row.max(1)).clamp(1, self.out_h().max(1))
     }
 
     /// Images lowered into one GEMM. Layers with few output positions per image (the FFT branch's
@@ -282,6 +288,61 @@ mod tests {
             // Wide rows: several blocks of output rows per image.
             g(2, 16, 40, 700, 2, 3, 3, [1, 1], [1, 1, 1, 1]),
         ]
+    }
+
+    /// The lowered paths cut each image into blocks of output rows sized by the CPU's L2 cache:
+    /// every block size gives the f64 reference's values (forward, and both gradients through
+    /// their adjointness with the forward pass).
+    #[test]
+    fn every_block_size_gives_the_same_convolution() {
+        for g in geometries() {
+            let x = values(g.batch * g.in_len(), 1);
+            let w = values(g.c_out * g.k(), 2);
+            let dy = values(g.batch * g.out_len(), 3);
+            let want = naive(&g, &x, &w);
+            let (dx0, dw0) = (
+                im2col::input_grad(&g, &dy, &w),
+                im2col::weight_grad(&g, &x, &dy),
+            );
+            for rows in [1, 2, 3, g.out_h(), g.out_h() + 5] {
+                let y = im2col::forward_in_blocks(&g, &x, &w, Epilogue::default(), rows);
+                let err = y
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(err < 1e-3, "{g:?} rows {rows}: {err}");
+                let dx = im2col::input_grad_in_blocks(&g, &dy, &w, rows);
+                let dw = im2col::weight_grad_in_blocks(&g, &x, &dy, rows);
+                // ⟨dy, conv(x, w)⟩ = ⟨dx, x⟩ = ⟨dw, w⟩ for every block size.
+                let (lhs, gx, gw) = (dot(&dy, &want), dot(&dx, &x), dot(&dw, &w));
+                assert!(
+                    (lhs - gx).abs() < 1e-3 * lhs.abs().max(1.0),
+                    "{g:?} rows {rows}"
+                );
+                assert!(
+                    (lhs - gw).abs() < 1e-3 * lhs.abs().max(1.0),
+                    "{g:?} rows {rows}"
+                );
+                let close = |a: &[f32], b: &[f32]| {
+                    a.iter()
+                        .zip(b)
+                        .all(|(p, q)| (p - q).abs() <= 1e-4 * (1.0 + q.abs()))
+                };
+                assert!(close(&dx, &dx0) && close(&dw, &dw0), "{g:?} rows {rows}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_follow_the_cache_size() {
+        let g = geometries()[9];
+        let (small, large) = (g.rows_for_cache(256 << 10), g.rows_for_cache(4 << 20));
+        assert!(
+            small >= 1 && small < large && large <= g.out_h(),
+            "{small} {large}"
+        );
+        assert_eq!(g.rows_for_cache(0), 1);
     }
 
     #[test]
