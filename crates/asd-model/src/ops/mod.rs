@@ -3,7 +3,9 @@
 //! backend computes them through generic compositions that dominated the training step (see
 //! `docs/benchmarks.md`, "Network"). On other devices (CUDA) burn's own operations run.
 
+mod backward;
 mod extension;
+mod forward;
 
 pub use asd_kernels::{conv, norm, pool};
 
