@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod channel;
 pub mod embedding_set;
+pub mod ids;
 pub mod io_op;
 pub mod lock;
 pub mod machine;
@@ -17,6 +18,7 @@ pub mod table;
 
 pub use channel::ChannelPolicy;
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
+pub use ids::{ClipId, SectionKey};
 pub use io_op::IoOp;
 pub use lock::{FolderLock, LockError};
 pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

@@ -3,11 +3,9 @@
 //! interrupted run continues and a re-run with new methods never retrains.
 
 use crate::config::RunConfig;
-use crate::scoring::{
-    ClipKey, MethodScores, ensemble, evaluate_part, key, part_ci95, score_member,
-};
+use crate::scoring::{MethodScores, ensemble, evaluate_part, part_ci95, score_member};
 use asd_core::seed::derive_seed;
-use asd_core::{ClipRecord, Domain, EmbeddingSet, IoOp, Split, atomic};
+use asd_core::{ClipId, ClipRecord, Domain, EmbeddingSet, IoOp, SectionKey, Split, atomic};
 use asd_dataset::{Dataset, Part};
 use asd_eval::dcase::SectionResult;
 use asd_eval::submission::{SectionScores, write_section};
@@ -356,27 +354,28 @@ fn ensure_member(
 fn write_scores(
     dir: &Path,
     scores: &MethodScores,
-    truth: &BTreeMap<ClipKey, ClipRecord>,
+    truth: &BTreeMap<ClipId, ClipRecord>,
     percentile: f64,
 ) -> Result<(), RunError> {
-    let mut sections: BTreeMap<(String, String), SectionScores> = BTreeMap::new();
-    for ((m, s, f), v) in &scores.test {
+    let mut sections: BTreeMap<SectionKey, SectionScores> = BTreeMap::new();
+    for (id, v) in &scores.test {
         sections
-            .entry((m.clone(), s.clone()))
+            .entry(id.section())
             .or_insert_with(|| SectionScores {
-                machine_type: m.clone(),
-                section: s.clone(),
+                machine_type: id.machine_type.clone(),
+                section: id.section.clone(),
                 rows: vec![],
             })
             .rows
-            .push((f.clone(), *v));
+            .push((id.file.clone(), *v));
     }
     let thresholds = scores.thresholds(percentile);
     // One table with the metadata, for plots and for users' own analyses.
     let mut csv = String::from("machine_type,section,file,domain,label,score\n");
     for (k, v) in &scores.test {
         if let Some(r) = truth.get(k) {
-            csv += &format!("{},{},{},{},{},{v}\n", k.0, k.1, k.2, r.domain, r.label);
+            let (m, sec, f) = (&k.machine_type, &k.section, &k.file);
+            csv += &format!("{m},{sec},{f},{},{},{v}\n", r.domain, r.label);
         }
     }
     // The method's folder is replaced as a unit: never one run's sections beside another's.
@@ -586,7 +585,7 @@ fn prepare_members(
 struct Scoring<'a> {
     cfg: &'a RunConfig,
     sets: &'a [EmbeddingSet],
-    truth: BTreeMap<ClipKey, ClipRecord>,
+    truth: BTreeMap<ClipId, ClipRecord>,
     parts: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -594,7 +593,12 @@ impl<'a> Scoring<'a> {
     fn new(ds: &Dataset, cfg: &'a RunConfig, sets: &'a [EmbeddingSet]) -> Self {
         let truth = sets
             .first()
-            .map(|s| s.records.iter().map(|r| (key(r), r.clone())).collect())
+            .map(|s| {
+                s.records
+                    .iter()
+                    .map(|r| (ClipId::of(r), r.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         Self {
             cfg,

@@ -1,7 +1,7 @@
 //! Scoring the members' embeddings with each configuration, averaging them into the ensemble, and
 //! evaluating per part of the dataset (development / evaluation).
 
-use asd_core::{ClipRecord, EmbeddingSet, Label, Split};
+use asd_core::{ClipId, ClipRecord, EmbeddingSet, Label, SectionKey, Split};
 use asd_eval::dcase::{ClipTruth, ScoredClip, SectionResult, evaluate};
 use asd_eval::evaluator::official_score_ci95;
 use asd_eval::summary::{MetricKind, Summary};
@@ -9,19 +9,12 @@ use asd_scoring::pipeline::{ScoreOptions, score_set};
 use asd_scoring::threshold::GammaFit;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// A clip's identity across members.
-pub type ClipKey = (String, String, String);
-
-pub fn key(r: &ClipRecord) -> ClipKey {
-    (r.machine_type.clone(), r.section.clone(), r.file.clone())
-}
-
 /// The scores of one member (or of the ensemble) under one configuration.
 #[derive(Debug, Clone, Default)]
 pub struct MethodScores {
-    pub test: BTreeMap<ClipKey, f64>,
+    pub test: BTreeMap<ClipId, f64>,
     /// Leave-one-out scores of the normal training clips, per (machine type, section).
-    pub train: BTreeMap<(String, String), Vec<(ClipKey, f64)>>,
+    pub train: BTreeMap<SectionKey, Vec<(ClipId, f64)>>,
     /// Sections that could not be scored, with the reason.
     pub failures: Vec<String>,
 }
@@ -35,13 +28,13 @@ pub fn score_member(
     for (i, rec) in set.records.iter().enumerate() {
         match (rec.split, r.test[i], r.train[i]) {
             (Split::Test, Some(s), _) => {
-                out.test.insert(key(rec), s);
+                out.test.insert(ClipId::of(rec), s);
             }
             (Split::Train, _, Some(s)) => out
                 .train
-                .entry((rec.machine_type.clone(), rec.section.clone()))
+                .entry(SectionKey::of(rec))
                 .or_default()
-                .push((key(rec), s)),
+                .push((ClipId::of(rec), s)),
             _ => {}
         }
     }
@@ -68,7 +61,7 @@ pub fn ensemble(members: &[MethodScores]) -> MethodScores {
         }
     }
     // One lookup table per member, so that merging stays linear in the number of training clips.
-    let lookup: Vec<HashMap<&ClipKey, f64>> = members
+    let lookup: Vec<HashMap<&ClipId, f64>> = members
         .iter()
         .map(|m| m.train.values().flatten().map(|(k, s)| (k, *s)).collect())
         .collect();
@@ -93,7 +86,7 @@ pub fn ensemble(members: &[MethodScores]) -> MethodScores {
 impl MethodScores {
     /// Each section's decision threshold: the gamma fit of its training clips' leave-one-out scores
     /// at `percentile` (no decision is anomalous where the fit fails).
-    pub fn thresholds(&self, percentile: f64) -> BTreeMap<(String, String), f64> {
+    pub fn thresholds(&self, percentile: f64) -> BTreeMap<SectionKey, f64> {
         self.train
             .iter()
             .map(|(k, rows)| {
@@ -105,15 +98,12 @@ impl MethodScores {
     }
 
     /// Each test clip's decision (true = anomalous) under [`Self::thresholds`].
-    pub fn decisions(&self, percentile: f64) -> BTreeMap<ClipKey, bool> {
+    pub fn decisions(&self, percentile: f64) -> BTreeMap<ClipId, bool> {
         let th = self.thresholds(percentile);
         self.test
             .iter()
             .map(|(k, s)| {
-                let t = th
-                    .get(&(k.0.clone(), k.1.clone()))
-                    .copied()
-                    .unwrap_or(f64::INFINITY);
+                let t = th.get(&k.section()).copied().unwrap_or(f64::INFINITY);
                 (k.clone(), *s > t)
             })
             .collect()
@@ -124,9 +114,9 @@ impl MethodScores {
 /// also their precision, recall and F1.
 pub fn evaluate_part(
     scores: &MethodScores,
-    truth: &BTreeMap<ClipKey, ClipRecord>,
+    truth: &BTreeMap<ClipId, ClipRecord>,
     machines: &BTreeSet<String>,
-    decisions: Option<&BTreeMap<ClipKey, bool>>,
+    decisions: Option<&BTreeMap<ClipId, bool>>,
 ) -> (Vec<SectionResult>, Summary) {
     let clips = part_clips(scores, truth, machines, decisions);
     let sections = evaluate(&clips, 0.1);
@@ -138,7 +128,7 @@ pub fn evaluate_part(
 /// The official score's jackknife CI95 over the part's clips (as the official evaluator computes it).
 pub fn part_ci95(
     scores: &MethodScores,
-    truth: &BTreeMap<ClipKey, ClipRecord>,
+    truth: &BTreeMap<ClipId, ClipRecord>,
     machines: &BTreeSet<String>,
 ) -> Option<f64> {
     official_score_ci95(&part_clips(scores, truth, machines, None), 0.1)
@@ -146,14 +136,14 @@ pub fn part_ci95(
 
 fn part_clips(
     scores: &MethodScores,
-    truth: &BTreeMap<ClipKey, ClipRecord>,
+    truth: &BTreeMap<ClipId, ClipRecord>,
     machines: &BTreeSet<String>,
-    decisions: Option<&BTreeMap<ClipKey, bool>>,
+    decisions: Option<&BTreeMap<ClipId, bool>>,
 ) -> Vec<ScoredClip> {
     scores
         .test
         .iter()
-        .filter(|(k, _)| machines.contains(&k.0))
+        .filter(|(k, _)| machines.contains(&k.machine_type))
         .filter_map(|(k, s)| {
             let r = truth.get(k)?;
             (r.label != Label::Unknown).then(|| ScoredClip {
@@ -174,13 +164,17 @@ fn part_clips(
 mod tests {
     use super::*;
 
-    fn k(f: &str) -> ClipKey {
-        ("fan".into(), "00".into(), f.into())
+    fn k(f: &str) -> ClipId {
+        ClipId {
+            machine_type: "fan".into(),
+            section: "00".into(),
+            file: f.into(),
+        }
     }
 
     #[test]
     fn ensemble_averages_clips_every_member_scored() {
-        let sec = ("fan".to_string(), "00".to_string());
+        let sec = SectionKey::new("fan", "00");
         let a = MethodScores {
             test: [(k("t1"), 1.0), (k("t2"), 2.0)].into_iter().collect(),
             train: [(sec.clone(), vec![(k("r1"), 0.5), (k("r2"), 0.7)])]
