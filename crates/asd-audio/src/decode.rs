@@ -93,103 +93,139 @@ pub fn probe_seconds(path: &Path) -> Result<f64, AudioError> {
     }
 }
 
+/// Decodes a whole stream to one channel: open the track, read every packet down-mixed as `mode`
+/// says, then check what was read.
 fn decode_stream(
     mss: MediaSourceStream,
     path: &Path,
     mode: ChannelMode,
 ) -> Result<Audio, AudioError> {
+    let mut track = open_track(mss, path)?;
+    let mut mono: Vec<f32> = Vec::new();
+    let mut interleaved: Vec<f32> = Vec::new();
+    let mut frames_read: u64 = 0;
+    let corrupt = |e: SymError| AudioError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    loop {
+        let packet = match track.format.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A stream that ends inside a packet is truncated; the frame count check below reports it.
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(corrupt(e)),
+        };
+        if packet.track_id != track.id {
+            continue;
+        }
+        let buf = track.decoder.decode(&packet).map_err(corrupt)?;
+        let spec = buf.spec();
+        track.sample_rate.get_or_insert(spec.rate());
+        let n_ch = spec.channels().count().max(1);
+        track.channels.get_or_insert(n_ch);
+        interleaved.resize(buf.frames() * n_ch, 0.0);
+        buf.copy_to_slice_interleaved(&mut interleaved[..]);
+        frames_read += buf.frames() as u64;
+        down_mix(&interleaved, n_ch, mode, &mut mono).map_err(|channel| {
+            AudioError::NoSuchChannel {
+                path: path.to_path_buf(),
+                channel,
+                channels: n_ch,
+            }
+        })?;
+    }
+    let sample_rate = checked(path, &track, frames_read, &mono)?;
+    Ok(Audio {
+        samples: mono,
+        sample_rate,
+        channels: track.channels.unwrap_or(1),
+    })
+}
+
+/// An opened audio track and what its header says.
+struct Track<'s> {
+    format: Box<dyn symphonia::core::formats::FormatReader + 's>,
+    decoder: Box<dyn symphonia::core::codecs::audio::AudioDecoder>,
+    id: u32,
+    expected_frames: Option<u64>,
+    sample_rate: Option<u32>,
+    channels: Option<usize>,
+}
+
+/// Probes the container and opens a decoder for its default audio track.
+fn open_track<'s>(mss: MediaSourceStream<'s>, path: &Path) -> Result<Track<'s>, AudioError> {
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    let format_err = |e: SymError| AudioError::Format {
+    let format_err = |reason: String| AudioError::Format {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason,
     };
-    let mut format = symphonia::default::get_probe()
+    let format = symphonia::default::get_probe()
         .probe(
             &hint,
             mss,
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(format_err)?;
+        .map_err(|e| format_err(e.to_string()))?;
     let track = format
         .default_track(TrackType::Audio)
-        .ok_or_else(|| AudioError::Format {
-            path: path.to_path_buf(),
-            reason: "no audio track".into(),
-        })?;
-    let track_id = track.id;
-    let expected_frames = track.num_frames;
+        .ok_or_else(|| format_err("no audio track".into()))?;
+    let (id, expected_frames) = (track.id, track.num_frames);
     let params = track
         .codec_params
         .as_ref()
         .and_then(|p| p.audio())
-        .ok_or_else(|| AudioError::Format {
-            path: path.to_path_buf(),
-            reason: "the track has no audio parameters".into(),
-        })?
+        .ok_or_else(|| format_err("the track has no audio parameters".into()))?
         .clone();
-    let mut decoder = symphonia::default::get_codecs()
+    let decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(format_err)?;
-    let mut sample_rate = params.sample_rate;
-    let mut channels = params.channels.as_ref().map(|c| c.count());
+        .map_err(|e| format_err(e.to_string()))?;
+    Ok(Track {
+        format,
+        decoder,
+        id,
+        expected_frames,
+        sample_rate: params.sample_rate,
+        channels: params.channels.as_ref().map(|c| c.count()),
+    })
+}
 
-    let mut mono: Vec<f32> = Vec::new();
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut frames_read: u64 = 0;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            // A stream that ends inside a packet is truncated; the frame count check below reports it.
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => {
-                return Err(AudioError::Corrupt {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        if packet.track_id != track_id {
-            continue;
+/// Appends interleaved frames of `n_ch` channels to `mono` as `mode` says; `Err(channel)` if the
+/// channel asked for does not exist.
+fn down_mix(
+    interleaved: &[f32],
+    n_ch: usize,
+    mode: ChannelMode,
+    mono: &mut Vec<f32>,
+) -> Result<(), usize> {
+    match mode {
+        ChannelMode::Average => {
+            let scale = 1.0 / n_ch as f32;
+            mono.extend(
+                interleaved
+                    .chunks_exact(n_ch)
+                    .map(|f| f.iter().sum::<f32>() * scale),
+            );
         }
-        let buf = decoder.decode(&packet).map_err(|e| AudioError::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let spec = buf.spec();
-        sample_rate.get_or_insert(spec.rate());
-        let n_ch = spec.channels().count().max(1);
-        channels.get_or_insert(n_ch);
-        let frames = buf.frames();
-        interleaved.resize(frames * n_ch, 0.0);
-        buf.copy_to_slice_interleaved(&mut interleaved[..]);
-        frames_read += frames as u64;
-        match mode {
-            ChannelMode::Average => {
-                let scale = 1.0 / n_ch as f32;
-                mono.extend(
-                    interleaved
-                        .chunks_exact(n_ch)
-                        .map(|f| f.iter().sum::<f32>() * scale),
-                );
-            }
-            ChannelMode::Pick(c) => {
-                if c >= n_ch {
-                    return Err(AudioError::NoSuchChannel {
-                        path: path.to_path_buf(),
-                        channel: c,
-                        channels: n_ch,
-                    });
-                }
-                mono.extend(interleaved.chunks_exact(n_ch).map(|f| f[c]));
-            }
-        }
+        ChannelMode::Pick(c) if c >= n_ch => return Err(c),
+        ChannelMode::Pick(c) => mono.extend(interleaved.chunks_exact(n_ch).map(|f| f[c])),
     }
-    if let Some(expected) = expected_frames
+    Ok(())
+}
+
+/// What was decoded is whole (as many frames as the header announced), not empty, finite, and has
+/// a sample rate, which is returned.
+fn checked(
+    path: &Path,
+    track: &Track<'_>,
+    frames_read: u64,
+    mono: &[f32],
+) -> Result<u32, AudioError> {
+    if let Some(expected) = track.expected_frames
         && frames_read < expected
     {
         return Err(AudioError::Truncated {
@@ -210,18 +246,11 @@ fn decode_stream(
             count: bad,
         });
     }
-    let sample_rate = match sample_rate {
-        Some(r) if r > 0 => r,
-        _ => {
-            return Err(AudioError::Format {
-                path: path.to_path_buf(),
-                reason: "no sample rate".into(),
-            });
-        }
-    };
-    Ok(Audio {
-        samples: mono,
-        sample_rate,
-        channels: channels.unwrap_or(1),
-    })
+    match track.sample_rate {
+        Some(r) if r > 0 => Ok(r),
+        _ => Err(AudioError::Format {
+            path: path.to_path_buf(),
+            reason: "no sample rate".into(),
+        }),
+    }
 }

@@ -154,107 +154,91 @@ where
 
 /// Evaluates every (machine type, section) present among `clips`, sorted by machine type and section.
 pub fn evaluate(clips: &[ScoredClip], max_fpr: f64) -> Vec<SectionResult> {
-    let mut groups: BTreeMap<(String, String), Vec<&ScoredClip>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str), Vec<&ScoredClip>> = BTreeMap::new();
     for c in clips {
         groups
-            .entry((c.truth.machine_type.clone(), c.truth.section.clone()))
+            .entry((&c.truth.machine_type, &c.truth.section))
             .or_default()
             .push(c);
     }
     groups
         .into_iter()
         .map(|((machine_type, section), cs)| {
-            let count = |d: Domain, a: bool| {
-                cs.iter()
-                    .filter(|c| c.truth.domain == d && c.truth.anomaly == a)
-                    .count()
-            };
-            let mut r = SectionResult {
-                machine_type,
-                section,
-                n_normal_source: count(Domain::Source, false),
-                n_normal_target: count(Domain::Target, false),
-                n_anomaly_source: count(Domain::Source, true),
-                n_anomaly_target: count(Domain::Target, true),
-                n_unknown_domain: cs
-                    .iter()
-                    .filter(|c| c.truth.domain == Domain::Unknown)
-                    .count(),
-                ..Default::default()
-            };
+            let mut r = counted(machine_type, section, &cs);
             let mut notes = Vec::new();
             let all = |_: &ScoredClip| true;
             r.auc = metric(&cs, all, None, "auc", &mut notes);
             r.pauc = metric(&cs, all, Some(max_fpr), "pauc", &mut notes);
             if r.has_domains() {
-                let official =
-                    |d: Domain| move |c: &ScoredClip| c.truth.anomaly || c.truth.domain == d;
-                let simple = |d: Domain| move |c: &ScoredClip| c.truth.domain == d;
-                r.auc_source = metric(
-                    &cs,
-                    official(Domain::Source),
-                    None,
-                    "auc_source",
-                    &mut notes,
-                );
-                r.auc_target = metric(
-                    &cs,
-                    official(Domain::Target),
-                    None,
-                    "auc_target",
-                    &mut notes,
-                );
-                r.pauc_source = metric(
-                    &cs,
-                    simple(Domain::Source),
-                    Some(max_fpr),
-                    "pauc_source",
-                    &mut notes,
-                );
-                r.pauc_target = metric(
-                    &cs,
-                    simple(Domain::Target),
-                    Some(max_fpr),
-                    "pauc_target",
-                    &mut notes,
-                );
-                r.simple_auc_source = metric(
-                    &cs,
-                    simple(Domain::Source),
-                    None,
-                    "simple_auc_source",
-                    &mut notes,
-                );
-                r.simple_auc_target = metric(
-                    &cs,
-                    simple(Domain::Target),
-                    None,
-                    "simple_auc_target",
-                    &mut notes,
-                );
-                if cs.iter().all(|c| c.decision.is_some()) {
-                    let of = |d: Domain| {
-                        DecisionScores::of(
-                            cs.iter()
-                                .filter(|c| c.truth.domain == d)
-                                .map(|c| (c.truth.anomaly, c.decision == Some(true))),
-                        )
-                    };
-                    let (src, tgt) = (of(Domain::Source), of(Domain::Target));
-                    r.precision_source = Some(src.precision);
-                    r.precision_target = Some(tgt.precision);
-                    r.recall_source = Some(src.recall);
-                    r.recall_target = Some(tgt.recall);
-                    r.f1_source = Some(src.f1);
-                    r.f1_target = Some(tgt.f1);
-                } else if cs.iter().any(|c| c.decision.is_some()) {
-                    notes.push(
-                        "some clips have no decision: precision, recall and F1 left out".into(),
-                    );
-                }
+                domain_metrics(&mut r, &cs, max_fpr, &mut notes);
+                decision_metrics(&mut r, &cs, &mut notes);
             }
             r.notes = notes;
             r
         })
         .collect()
+}
+
+/// A section's result with its clip counts per domain and label, no metric yet.
+fn counted(machine_type: &str, section: &str, cs: &[&ScoredClip]) -> SectionResult {
+    let count = |d: Domain, a: bool| {
+        cs.iter()
+            .filter(|c| c.truth.domain == d && c.truth.anomaly == a)
+            .count()
+    };
+    SectionResult {
+        machine_type: machine_type.to_string(),
+        section: section.to_string(),
+        n_normal_source: count(Domain::Source, false),
+        n_normal_target: count(Domain::Target, false),
+        n_anomaly_source: count(Domain::Source, true),
+        n_anomaly_target: count(Domain::Target, true),
+        n_unknown_domain: cs
+            .iter()
+            .filter(|c| c.truth.domain == Domain::Unknown)
+            .count(),
+        ..Default::default()
+    }
+}
+
+/// The per-domain AUCs and pAUCs: the official AUC of a domain ranks all anomalies (of both
+/// domains) against that domain's normal clips; pAUC and the "simple" AUC use that domain's
+/// clips only.
+fn domain_metrics(
+    r: &mut SectionResult,
+    cs: &[&ScoredClip],
+    max_fpr: f64,
+    notes: &mut Vec<String>,
+) {
+    let official = |d: Domain| move |c: &ScoredClip| c.truth.anomaly || c.truth.domain == d;
+    let simple = |d: Domain| move |c: &ScoredClip| c.truth.domain == d;
+    let (src, tgt) = (Domain::Source, Domain::Target);
+    r.auc_source = metric(cs, official(src), None, "auc_source", notes);
+    r.auc_target = metric(cs, official(tgt), None, "auc_target", notes);
+    r.pauc_source = metric(cs, simple(src), Some(max_fpr), "pauc_source", notes);
+    r.pauc_target = metric(cs, simple(tgt), Some(max_fpr), "pauc_target", notes);
+    r.simple_auc_source = metric(cs, simple(src), None, "simple_auc_source", notes);
+    r.simple_auc_target = metric(cs, simple(tgt), None, "simple_auc_target", notes);
+}
+
+/// Precision, recall and F1 of the decisions per domain, where every clip has a decision.
+fn decision_metrics(r: &mut SectionResult, cs: &[&ScoredClip], notes: &mut Vec<String>) {
+    if cs.iter().all(|c| c.decision.is_some()) {
+        let of = |d: Domain| {
+            DecisionScores::of(
+                cs.iter()
+                    .filter(|c| c.truth.domain == d)
+                    .map(|c| (c.truth.anomaly, c.decision == Some(true))),
+            )
+        };
+        let (src, tgt) = (of(Domain::Source), of(Domain::Target));
+        r.precision_source = Some(src.precision);
+        r.precision_target = Some(tgt.precision);
+        r.recall_source = Some(src.recall);
+        r.recall_target = Some(tgt.recall);
+        r.f1_source = Some(src.f1);
+        r.f1_target = Some(tgt.f1);
+    } else if cs.iter().any(|c| c.decision.is_some()) {
+        notes.push("some clips have no decision: precision, recall and F1 left out".into());
+    }
 }
