@@ -5,7 +5,7 @@ use crate::batch::HostBatch;
 use crate::data::{StepDraws, TrainBatch};
 use crate::error::ModelError;
 use crate::network::NetConfig;
-use crate::train::{TrainConfig, Trainable, initial_scales, optimizer, step};
+use crate::train::{TrainConfig, TrainSession, Trainable, initial_scales, optimizer};
 use asd_audio::FeatureExtractor;
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
@@ -48,6 +48,24 @@ pub fn peak_rss_mib() -> Option<f64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The median seconds of `runs` calls of `f`, after one untimed call if `warm_up`.
+fn median_time(
+    runs: usize,
+    warm_up: bool,
+    mut f: impl FnMut() -> Result<(), ModelError>,
+) -> Result<f64, ModelError> {
+    if warm_up {
+        f()?;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(median(times))
 }
 
 /// Times `steps` training steps and inference passes on random noise clips (after one warm-up each).
@@ -97,60 +115,44 @@ pub fn bench_train(
         )
     };
     let mut tb = prepare();
-    let mut times = Vec::new();
-    for _ in 0..steps {
-        let t = Instant::now();
+    let train_features_s = median_time(steps, false, || {
         tb = prepare();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    let train_features_s = median(times);
-    let mut times = Vec::new();
-    for _ in 0..steps {
-        let t = Instant::now();
+        Ok(())
+    })?;
+    let features_s = median_time(steps, false, || {
         let _ = HostBatch::from_clips(&fx, &clips);
-        times.push(t.elapsed().as_secs_f64());
-    }
-    let features_s = median(times);
+        Ok(())
+    })?;
 
     let ad = device.clone().autodiff();
-    let mut model = Trainable::init(&cfg, classes, false, 0, &ad)?;
-    let mut optim = optimizer(&tc);
-    let mut scales = initial_scales(classes);
-    let mut times = Vec::new();
-    for i in 0..=steps {
-        let t = Instant::now();
-        model = step(model, &mut optim, &mut scales, &tb, &tc, classes, &ad, None)?.0;
+    let model = Trainable::init(&cfg, classes, false, 0, &ad)?;
+    let mut session = TrainSession::new(
+        model,
+        optimizer(&tc),
+        initial_scales(classes),
+        &tc,
+        classes,
+        &ad,
+    );
+    let train_step_s = median_time(steps, true, || {
+        session.step(&tb)?;
         // Wait for the device so the time is the step's, not its launch's.
         let _ = ad.sync();
-        if i > 0 {
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    let train_step_s = median(times);
+        Ok(())
+    })?;
     let net =
         crate::network::EmbeddingNet::load(&mut crate::params::SeededInit::new(0), &cfg, device)?;
-    let mut times = Vec::new();
-    for i in 0..=steps {
-        let t = Instant::now();
+    let inference_s = median_time(steps, true, || {
         let (s, st) = hb.to_device(device);
-        let e = net.embed(s, st, false);
-        let _ = e.into_data();
-        if i > 0 {
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    let inference_s = median(times);
+        let _ = net.embed(s, st, false).into_data();
+        Ok(())
+    })?;
     let folded = net.folded_for_inference();
-    let mut times = Vec::new();
-    for i in 0..=steps {
-        let t = Instant::now();
+    let inference_folded_s = median_time(steps, true, || {
         let (s, st) = hb.to_device(device);
         let _ = folded.embed(s, st, false).into_data();
-        if i > 0 {
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    let inference_folded_s = median(times);
+        Ok(())
+    })?;
     Ok(BenchReport {
         batch,
         clip_seconds,
