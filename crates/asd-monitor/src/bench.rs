@@ -138,6 +138,12 @@ fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, String> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
+fn err(x: &dyn std::fmt::Display) -> String {
+    x.to_string()
+}
+
+/// Loads the monitoring service on loopback: the network alone, one bank's scoring, the HTTP
+/// service under each number of clients, enrolment over HTTP and in a large bank.
 pub fn run(
     o: &LoadBenchOptions,
     progress: &mut dyn FnMut(&str),
@@ -153,67 +159,12 @@ pub fn run(
             m
         }
     };
-    let e = |x: &dyn std::fmt::Display| x.to_string();
-    let embedder = Embedder::start(&model).map_err(|x| e(&x))?;
-    let clip_len = embedder.clip_len();
-    let clip_seconds = clip_len as f64 / f64::from(asd_audio::MODEL_RATE);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|x| e(&x))?;
     progress("inference alone");
-    let wave: Vec<f32> = (0..clip_len).map(|_| rng.random::<f32>() - 0.5).collect();
-    let mut inf = Vec::new();
-    for i in 0..6 {
-        let t = Instant::now();
-        rt.block_on(embedder.embed(vec![wave.clone()]))
-            .map_err(|x| e(&x))?;
-        if i > 0 {
-            inf.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    drop(embedder);
-
+    let (clip_len, mut inf) = inference_alone(&model, &mut rng)?;
     // The monitor under load, built without the network, then served from the same store.
     let store_dir = work.join("store");
-    let key = crate::embedder::model_key(&model).map_err(|x| e(&x))?;
-    let score_bank_ms = {
-        let monitors = Monitors::load(Box::new(open_store(&store_dir, &key).map_err(|x| e(&x))?))
-            .map_err(|x| e(&x))?;
-        let m = monitors
-            .create(spec("load"), random_bank(o.references, &mut rng))
-            .map_err(|x| e(&x))?;
-        let mut t = Vec::new();
-        for _ in 0..20 {
-            let q = unit(&mut rng, crate::monitors::EMBEDDING_DIM);
-            let s = Instant::now();
-            monitors
-                .score(m.id, vec![("q".into(), q)], "bench")
-                .map_err(|x| e(&x))?;
-            t.push(s.elapsed().as_secs_f64() * 1e3);
-        }
-        median(&mut t)
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let model_c = model.clone();
-    let store_c = store_dir.clone();
-    std::thread::spawn(move || {
-        let r = crate::serve(
-            &model_c,
-            &store_c,
-            "127.0.0.1:0".parse().expect("a literal address"),
-            ServeOptions::default(),
-            |addr| {
-                let _ = tx.send(Ok(addr));
-            },
-        );
-        if let Err(err) = r {
-            let _ = tx.send(Err(err.to_string()));
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(300))
-        .map_err(|_| "the service did not start".to_string())??;
+    let score_bank_ms = bank_score_ms(&model, &store_dir, o.references, &mut rng)?;
+    let addr = start_service(&model, &store_dir)?;
     let base = format!("http://{addr}/v1/monitors/1");
     let body = noise_wav(clip_len, &mut rng);
     let agent = crate::watch::agent(Duration::from_secs(600));
@@ -221,32 +172,7 @@ pub fn run(
     let mut load = Vec::new();
     for &c in &o.clients {
         progress(&format!("{c} client(s)"));
-        let t = Instant::now();
-        let lat: Result<Vec<Vec<f64>>, String> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..c)
-                .map(|_| {
-                    let (agent, body, base) = (&agent, &body, &base);
-                    s.spawn(move || {
-                        (0..o.requests)
-                            .map(|_| post(agent, &format!("{base}/score"), body))
-                            .collect::<Result<Vec<f64>, String>>()
-                    })
-                })
-                .collect();
-            hs.into_iter()
-                .map(|h| h.join().map_err(|_| "a client thread failed".to_string())?)
-                .collect()
-        });
-        let wall = t.elapsed().as_secs_f64();
-        let mut all: Vec<f64> = lat?.into_iter().flatten().collect();
-        let n = all.len();
-        load.push(LoadRow {
-            clients: c,
-            requests: n,
-            p50_ms: quantile(&mut all, 0.5),
-            p99_ms: quantile(&mut all, 0.99),
-            clips_per_s: n as f64 / wall,
-        });
+        load.push(load_row(&agent, &base, &body, c, o.requests)?);
     }
     progress("enrolment over HTTP");
     let mut enr = Vec::new();
@@ -257,33 +183,12 @@ pub fn run(
             &body,
         )?);
     }
-
     progress(&format!("enrolment at {} references", o.large_bank));
     let big_dir = work.join("big");
-    let monitors = Monitors::load(Box::new(SqliteStore::open(&big_dir).map_err(|x| e(&x))?))
-        .map_err(|x| e(&x))?;
-    let m = monitors
-        .create(spec("big"), random_bank(o.large_bank, &mut rng))
-        .map_err(|x| e(&x))?;
-    let mut big = Vec::new();
-    for _ in 0..5 {
-        let x = unit(&mut rng, crate::monitors::EMBEDDING_DIM);
-        let t = Instant::now();
-        monitors
-            .enrol(
-                m.id,
-                vec![Enrolment {
-                    embedding: x,
-                    condition: "new".into(),
-                    file: "new.wav".into(),
-                }],
-            )
-            .map_err(|x| e(&x))?;
-        big.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+    let mut big = enrol_in_large_bank(&big_dir, o.large_bank, &mut rng)?;
     let report = LoadBenchReport {
         machine: asd_core::machine::describe(),
-        clip_seconds,
+        clip_seconds: clip_len as f64 / f64::from(asd_audio::MODEL_RATE),
         references: o.references,
         inference_ms: median(&mut inf),
         score_bank_ms,
@@ -295,6 +200,136 @@ pub fn run(
     };
     remove_quietly(&big_dir);
     Ok(report)
+}
+
+/// The model's clip length and five timed single-clip inferences (after a warm-up), in ms.
+fn inference_alone(model: &Path, rng: &mut ChaCha8Rng) -> Result<(usize, Vec<f64>), String> {
+    let embedder = Embedder::start(model).map_err(|x| err(&x))?;
+    let clip_len = embedder.clip_len();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|x| err(&x))?;
+    let wave: Vec<f32> = (0..clip_len).map(|_| rng.random::<f32>() - 0.5).collect();
+    let mut inf = Vec::new();
+    for i in 0..6 {
+        let t = Instant::now();
+        rt.block_on(embedder.embed(vec![wave.clone()]))
+            .map_err(|x| err(&x))?;
+        if i > 0 {
+            inf.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok((clip_len, inf))
+}
+
+/// Creates monitor 1 with `references` random references in the store, and returns the median ms of
+/// scoring one embedding against it (bank and history row, no network).
+fn bank_score_ms(
+    model: &Path,
+    store_dir: &Path,
+    references: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<f64, String> {
+    let key = crate::embedder::model_key(model).map_err(|x| err(&x))?;
+    let monitors = Monitors::load(Box::new(open_store(store_dir, &key).map_err(|x| err(&x))?))
+        .map_err(|x| err(&x))?;
+    let m = monitors
+        .create(spec("load"), random_bank(references, rng))
+        .map_err(|x| err(&x))?;
+    let mut t = Vec::new();
+    for _ in 0..20 {
+        let q = unit(rng, crate::monitors::EMBEDDING_DIM);
+        let s = Instant::now();
+        monitors
+            .score(m.id, vec![("q".into(), q)], "bench")
+            .map_err(|x| err(&x))?;
+        t.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(&mut t))
+}
+
+/// Serves the store on a free loopback port from a background thread; its address once it listens.
+fn start_service(model: &Path, store_dir: &Path) -> Result<std::net::SocketAddr, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (model, store) = (model.to_path_buf(), store_dir.to_path_buf());
+    std::thread::spawn(move || {
+        let r = crate::serve(
+            &model,
+            &store,
+            "127.0.0.1:0".parse().expect("a literal address"),
+            ServeOptions::default(),
+            |addr| {
+                let _ = tx.send(Ok(addr));
+            },
+        );
+        if let Err(e) = r {
+            let _ = tx.send(Err(e.to_string()));
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(300))
+        .map_err(|_| "the service did not start".to_string())?
+}
+
+/// `clients` threads each sending `requests` score requests at once: latency quantiles and rate.
+fn load_row(
+    agent: &ureq::Agent,
+    base: &str,
+    body: &[u8],
+    clients: usize,
+    requests: usize,
+) -> Result<LoadRow, String> {
+    let t = Instant::now();
+    let lat: Result<Vec<Vec<f64>>, String> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..clients)
+            .map(|_| {
+                s.spawn(move || {
+                    (0..requests)
+                        .map(|_| post(agent, &format!("{base}/score"), body))
+                        .collect::<Result<Vec<f64>, String>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().map_err(|_| "a client thread failed".to_string())?)
+            .collect()
+    });
+    let wall = t.elapsed().as_secs_f64();
+    let mut all: Vec<f64> = lat?.into_iter().flatten().collect();
+    let n = all.len();
+    Ok(LoadRow {
+        clients,
+        requests: n,
+        p50_ms: quantile(&mut all, 0.5),
+        p99_ms: quantile(&mut all, 0.99),
+        clips_per_s: n as f64 / wall,
+    })
+}
+
+/// Five timed enrolments (ms) into a monitor of `size` random references, store included.
+fn enrol_in_large_bank(dir: &Path, size: usize, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, String> {
+    let monitors = Monitors::load(Box::new(SqliteStore::open(dir).map_err(|x| err(&x))?))
+        .map_err(|x| err(&x))?;
+    let m = monitors
+        .create(spec("big"), random_bank(size, rng))
+        .map_err(|x| err(&x))?;
+    let mut big = Vec::new();
+    for _ in 0..5 {
+        let x = unit(rng, crate::monitors::EMBEDDING_DIM);
+        let t = Instant::now();
+        monitors
+            .enrol(
+                m.id,
+                vec![Enrolment {
+                    embedding: x,
+                    condition: "new".into(),
+                    file: "new.wav".into(),
+                }],
+            )
+            .map_err(|x| err(&x))?;
+        big.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(big)
 }
 
 fn remove_quietly(p: &Path) {
