@@ -101,6 +101,8 @@ fn line(v: serde_json::Value) -> Result<Bytes, std::io::Error> {
     Ok(Bytes::from(s))
 }
 
+/// Checks the query and the monitor, then answers with a body of JSON lines that a task writes
+/// while it reads the PCM stream and scores each window.
 pub async fn stream(
     State(s): State<Shared>,
     Path(id): Path<String>,
@@ -112,6 +114,31 @@ pub async fn stream(
     if n < 2 {
         return Err(MonitorError::TooFewReferences { monitor: id, n }.into());
     }
+    let w = windowing(q, s.embedder.clip_len())?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(score_windows(s, id, w, body, tx));
+    let out = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(out),
+    )
+        .into_response())
+}
+
+/// How a stream is cut into windows: its sample layout, and window and hop in its own samples.
+struct Windowing {
+    format: SampleFormat,
+    rate: u32,
+    channels: usize,
+    window: usize,
+    hop: usize,
+    name: String,
+}
+
+/// The query's settings with their defaults, each checked against its range.
+fn windowing(q: StreamQuery, clip_len: usize) -> Result<Windowing, ApiError> {
     let format = q.format.unwrap_or(SampleFormat::S16le);
     let rate = q.rate.unwrap_or(asd_audio::MODEL_RATE);
     let channels = q.channels.unwrap_or(1);
@@ -125,7 +152,6 @@ pub async fn stream(
             "channels {channels} outside 1 to 64"
         )));
     }
-    let clip_len = s.embedder.clip_len();
     let window_s = clip_len as f64 / f64::from(asd_audio::MODEL_RATE);
     let hop_s = q.hop_seconds.unwrap_or(window_s);
     if !(hop_s > 0.0 && hop_s <= 3600.0) {
@@ -133,96 +159,125 @@ pub async fn stream(
             "hop_seconds {hop_s} outside (0, 3600]"
         )));
     }
-    let window = (window_s * f64::from(rate)).round() as usize;
-    let hop = ((hop_s * f64::from(rate)).round() as usize).max(1);
-    let name = q.name.unwrap_or_else(|| "stream".to_string());
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    tokio::spawn(async move {
-        let mut data = body.into_data_stream();
-        let mut dec = PcmDecoder::new(format, channels);
-        let mut samples: Vec<f32> = Vec::new();
-        let mut start: u64 = 0;
-        let mut windows = 0usize;
-        let mut failed = None;
-        'read: while let Some(chunk) = data.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    failed = Some(format!("reading the stream: {e}"));
-                    break;
-                }
-            };
-            if let Err(e) = dec.push(&chunk, &mut samples) {
-                failed = Some(e);
-                break;
-            }
-            while samples.len() >= window {
-                let mut w = samples[..window].to_vec();
-                if rate != asd_audio::MODEL_RATE {
-                    match asd_audio::resample(&w, rate, asd_audio::MODEL_RATE) {
-                        Ok(r) => w = r,
-                        Err(e) => {
-                            failed = Some(format!("resampling: {e}"));
-                            break 'read;
-                        }
-                    }
-                }
-                let t0 = start as f64 / f64::from(rate);
-                let file = format!("{name}@{t0:.2}s");
-                match score_waves(&s, id, vec![(file, w)], "stream").await {
-                    Ok(r) => {
-                        let mut v = serde_json::to_value(&r[0]).unwrap_or_default();
-                        v["window"] = windows.into();
-                        v["start_seconds"] = t0.into();
-                        if tx.send(line(v)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        failed = Some(e.message);
-                        break 'read;
-                    }
-                }
-                windows += 1;
-                let step = hop.min(samples.len());
-                samples.drain(..step);
-                start += step as u64;
-                if hop > step {
-                    // A hop longer than the window skips samples still to come.
-                    let mut skip = hop - step;
-                    while skip > 0 {
-                        let Some(Ok(c)) = data.next().await else {
-                            break 'read;
-                        };
-                        let mut more = Vec::new();
-                        if dec.push(&c, &mut more).is_err() {
-                            break 'read;
-                        }
-                        let take = skip.min(more.len());
-                        skip -= take;
-                        start += take as u64;
-                        samples.extend_from_slice(&more[take..]);
-                    }
-                }
+    Ok(Windowing {
+        format,
+        rate,
+        channels,
+        window: (window_s * f64::from(rate)).round() as usize,
+        hop: ((hop_s * f64::from(rate)).round() as usize).max(1),
+        name: q.name.unwrap_or_else(|| "stream".to_string()),
+    })
+}
+
+type Lines = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
+
+/// Why reading a stream stopped before its end.
+enum Halt {
+    Failed(String),
+    ClientGone,
+}
+
+/// Where a stream stands: the decoder, the samples not yet past, where they start, windows sent.
+struct Progress {
+    dec: PcmDecoder,
+    samples: Vec<f32>,
+    start: u64,
+    windows: usize,
+}
+
+/// The task behind a stream's answer: one line per scored window, then a closing line with the
+/// totals (and the error, if one stopped it); nothing more once the client has gone.
+async fn score_windows(s: Shared, id: u64, w: Windowing, body: Body, tx: Lines) {
+    let mut data = body.into_data_stream();
+    let mut p = Progress {
+        dec: PcmDecoder::new(w.format, w.channels),
+        samples: Vec::new(),
+        start: 0,
+        windows: 0,
+    };
+    let failed = match read_and_score(&s, id, &w, &mut data, &mut p, &tx).await {
+        Ok(()) => None,
+        Err(Halt::Failed(e)) => Some(e),
+        Err(Halt::ClientGone) => return,
+    };
+    let mut end = serde_json::json!({
+        "done": failed.is_none(),
+        "windows": p.windows,
+        "unscored_seconds": p.samples.len() as f64 / f64::from(w.rate),
+        "leftover_bytes": p.dec.leftover(),
+    });
+    if let Some(e) = failed {
+        end["error"] = e.into();
+    }
+    let _ = tx.send(line(end)).await;
+}
+
+async fn read_and_score(
+    s: &Shared,
+    id: u64,
+    w: &Windowing,
+    data: &mut axum::body::BodyDataStream,
+    p: &mut Progress,
+    tx: &Lines,
+) -> Result<(), Halt> {
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|e| Halt::Failed(format!("reading the stream: {e}")))?;
+        p.dec.push(&chunk, &mut p.samples).map_err(Halt::Failed)?;
+        while p.samples.len() >= w.window {
+            score_window(s, id, w, p, tx).await?;
+            if !advance(w, data, p).await {
+                return Ok(());
             }
         }
-        let mut end = serde_json::json!({
-            "done": failed.is_none(),
-            "windows": windows,
-            "unscored_seconds": samples.len() as f64 / f64::from(rate),
-            "leftover_bytes": dec.leftover(),
-        });
-        if let Some(e) = failed {
-            end["error"] = e.into();
+    }
+    Ok(())
+}
+
+/// Scores the window at the front of the samples and sends its line.
+async fn score_window(
+    s: &Shared,
+    id: u64,
+    w: &Windowing,
+    p: &mut Progress,
+    tx: &Lines,
+) -> Result<(), Halt> {
+    let mut wave = p.samples[..w.window].to_vec();
+    if w.rate != asd_audio::MODEL_RATE {
+        wave = asd_audio::resample(&wave, w.rate, asd_audio::MODEL_RATE)
+            .map_err(|e| Halt::Failed(format!("resampling: {e}")))?;
+    }
+    let t0 = p.start as f64 / f64::from(w.rate);
+    let file = format!("{}@{t0:.2}s", w.name);
+    let r = score_waves(s, id, vec![(file, wave)], "stream")
+        .await
+        .map_err(|e| Halt::Failed(e.message))?;
+    let mut v = serde_json::to_value(&r[0]).unwrap_or_default();
+    v["window"] = p.windows.into();
+    v["start_seconds"] = t0.into();
+    tx.send(line(v)).await.map_err(|_| Halt::ClientGone)?;
+    p.windows += 1;
+    Ok(())
+}
+
+/// Moves one hop on: drops the hop's samples, reading past the buffer where the hop is longer
+/// than the window. False if the stream ended (or broke) meanwhile.
+async fn advance(w: &Windowing, data: &mut axum::body::BodyDataStream, p: &mut Progress) -> bool {
+    let step = w.hop.min(p.samples.len());
+    p.samples.drain(..step);
+    p.start += step as u64;
+    let mut skip = w.hop - step;
+    while skip > 0 {
+        let Some(Ok(c)) = data.next().await else {
+            return false;
+        };
+        let mut more = Vec::new();
+        if p.dec.push(&c, &mut more).is_err() {
+            return false;
         }
-        let _ = tx.send(line(end)).await;
-    });
-    let out = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(out),
-    )
-        .into_response())
+        let take = skip.min(more.len());
+        skip -= take;
+        p.start += take as u64;
+        p.samples.extend_from_slice(&more[take..]);
+    }
+    true
 }
