@@ -65,83 +65,100 @@ pub fn run(a: &EvaluateArgs) -> Result<()> {
     };
     let mut overall = Vec::new();
     for scores in &a.scores {
-        let Evaluated {
-            results,
-            ci95,
-            without_decisions,
-            incomplete,
-        } = evaluate_folder(scores, &truth, a.allow_partial)?;
-        for gap in &incomplete {
-            tracing::warn!("partial submission: {gap}");
-        }
-        if !without_decisions.is_empty() {
-            tracing::warn!(
-                "no decision_result file for {}: precision, recall and F1 left out",
-                without_decisions.join(", ")
-            );
-        }
-        let mut summaries = Summary::all_and_per_machine(&results, kind);
-        summaries[0].official_score_ci95 = ci95;
-        for r in results.iter().filter(|r| !r.notes.is_empty()) {
-            tracing::warn!(
-                "{} section {}: {}",
-                r.machine_type,
-                r.section,
-                r.notes.join("; ")
-            );
-        }
-        if a.scores.len() > 1 {
-            println!("{}:", scores.display());
-        }
-        print!(
-            "{}\n{}",
-            table::sections_table(&results),
-            table::summary_table(&summaries)
-        );
-        let out = match (&a.out, a.scores.len()) {
-            (Some(o), 1) => o.clone(),
-            _ => scores.clone(),
-        };
-        write_results(&out, &results, &summaries, ci95, &incomplete)?;
-        tracing::info!("results written to {}", out.display());
-        overall.push(summaries[0].clone());
+        overall.push(evaluate_one(a, scores, &truth, kind)?);
     }
     if overall.len() > 1 {
-        let stat = |f: fn(&Summary) -> Option<f64>| {
-            TrialStats::of(&overall.iter().map(f).collect::<Vec<_>>())
-        };
-        let (src, tgt, both) = (
-            stat(|s| s.hmean_source),
-            stat(|s| s.hmean_target),
-            stat(|s| s.hmean),
+        trials(a, &overall)?;
+    }
+    Ok(())
+}
+
+/// One submission folder: its tables printed, its result files written; returns its summary over
+/// all machine types.
+fn evaluate_one(
+    a: &EvaluateArgs,
+    scores: &std::path::Path,
+    truth: &Truth,
+    kind: MetricKind,
+) -> Result<Summary> {
+    let Evaluated {
+        results,
+        ci95,
+        without_decisions,
+        incomplete,
+    } = evaluate_folder(scores, truth, a.allow_partial)?;
+    for gap in &incomplete {
+        tracing::warn!("partial submission: {gap}");
+    }
+    if !without_decisions.is_empty() {
+        tracing::warn!(
+            "no decision_result file for {}: precision, recall and F1 left out",
+            without_decisions.join(", ")
         );
-        println!(
-            "\nmean ± std over {} trials (harmonic means in %):\n",
-            overall.len()
+    }
+    let mut summaries = Summary::all_and_per_machine(&results, kind);
+    summaries[0].official_score_ci95 = ci95;
+    for r in results.iter().filter(|r| !r.notes.is_empty()) {
+        tracing::warn!(
+            "{} section {}: {}",
+            r.machine_type,
+            r.section,
+            r.notes.join("; ")
         );
-        print!(
-            "{}",
-            table::markdown(
-                &["source domain", "target domain", "both (official)"],
-                &[vec![
-                    table::pct_stats(src),
-                    table::pct_stats(tgt),
-                    table::pct_stats(both)
-                ]]
-            )
-        );
-        if let Some(out) = &a.out {
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-            let json = serde_json::json!({
-                "trials": a.scores.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-                "summaries": overall,
-                "source": src, "target": tgt, "both": both,
-            });
-            atomic::write_bytes(
-                &out.join("trials.json"),
-                serde_json::to_string_pretty(&json)?.as_bytes(),
-            )?;
-        }
+    }
+    if a.scores.len() > 1 {
+        println!("{}:", scores.display());
+    }
+    print!(
+        "{}\n{}",
+        table::sections_table(&results),
+        table::summary_table(&summaries)
+    );
+    let out = match (&a.out, a.scores.len()) {
+        (Some(o), 1) => o.clone(),
+        _ => scores.to_path_buf(),
+    };
+    write_results(&out, &results, &summaries, ci95, &incomplete)?;
+    tracing::info!("results written to {}", out.display());
+    Ok(summaries[0].clone())
+}
+
+/// Several submissions (trials of one system): mean ± std of the harmonic means, printed and, with
+/// --out, written to trials.json.
+fn trials(a: &EvaluateArgs, overall: &[Summary]) -> Result<()> {
+    let stat =
+        |f: fn(&Summary) -> Option<f64>| TrialStats::of(&overall.iter().map(f).collect::<Vec<_>>());
+    let (src, tgt, both) = (
+        stat(|s| s.hmean_source),
+        stat(|s| s.hmean_target),
+        stat(|s| s.hmean),
+    );
+    println!(
+        "\nmean ± std over {} trials (harmonic means in %):\n",
+        overall.len()
+    );
+    print!(
+        "{}",
+        table::markdown(
+            &["source domain", "target domain", "both (official)"],
+            &[vec![
+                table::pct_stats(src),
+                table::pct_stats(tgt),
+                table::pct_stats(both)
+            ]]
+        )
+    );
+    if let Some(out) = &a.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let json = serde_json::json!({
+            "trials": a.scores.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "summaries": overall,
+            "source": src, "target": tgt, "both": both,
+        });
+        atomic::write_bytes(
+            &out.join("trials.json"),
+            serde_json::to_string_pretty(&json)?.as_bytes(),
+        )?;
     }
     Ok(())
 }
