@@ -157,6 +157,8 @@ impl Evaluated {
 /// Evaluates the submission in `scores` against `truth`; fails listing every unknown machine type,
 /// clip without truth, clip listed twice, clip without a decision in a section that has decisions,
 /// and (unless `allow_partial`) every missing section and clip.
+/// (~90 lines: each check collects its problems into one list so that every problem is reported
+/// at once, which needs the shared state of one function.)
 pub fn evaluate_folder(
     scores: &Path,
     truth: &Truth,

@@ -267,6 +267,28 @@ fn parts_of(ds: &Dataset) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
+/// Member `i`'s training settings: the run's, with the member's own seed.
+fn member_fit_options(ds: &Dataset, cfg: &RunConfig, i: usize, device: DeviceChoice) -> FitOptions {
+    let train = TrainConfig {
+        epochs: cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition)),
+        batch_size: cfg.batch_size,
+        learning_rate: cfg.learning_rate,
+        seed: derive_seed(cfg.seed, &[i as u64]),
+        unmixed_pass: cfg.unmixed_pass,
+        target_labels: cfg.target_labels,
+        ..TrainConfig::default()
+    };
+    FitOptions {
+        train,
+        clip_len: cfg
+            .clip_seconds
+            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
+        resume: true,
+        device,
+        channel: channel_policy(ds, cfg).training_channel(),
+    }
+}
+
 /// Trains and embeds member `i` unless it is already complete.
 fn ensure_member(
     ds: &Dataset,
@@ -280,25 +302,8 @@ fn ensure_member(
     let dir = member_dir(run_dir, i);
     let model = ModelDir::new(&dir.join("model"));
     let n = cfg.members;
-    let train = TrainConfig {
-        epochs: cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition)),
-        batch_size: cfg.batch_size,
-        learning_rate: cfg.learning_rate,
-        seed: derive_seed(cfg.seed, &[i as u64]),
-        unmixed_pass: cfg.unmixed_pass,
-        target_labels: cfg.target_labels,
-        ..TrainConfig::default()
-    };
     let policy = channel_policy(ds, cfg);
-    let opts = FitOptions {
-        train,
-        clip_len: cfg
-            .clip_seconds
-            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
-        resume: true,
-        device,
-        channel: policy.training_channel(),
-    };
+    let opts = member_fit_options(ds, cfg, i, device);
     events(Event::Stage(format!("member {}/{n}: training", i + 1)));
     let r = fit(ds, &model, &opts, &mut |step| {
         events(Event::Step { member: i, step })

@@ -69,6 +69,8 @@ fn median_time(
 }
 
 /// Times `steps` training steps and inference passes on random noise clips (after one warm-up each).
+/// (~100 lines: the synthetic batch, then five timings in order; each timing is one call of
+/// `median_time`.)
 pub fn bench_train(
     batch: usize,
     clip_seconds: f64,

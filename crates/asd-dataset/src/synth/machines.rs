@@ -391,6 +391,8 @@ fn valve_pattern(pattern: f64, tempo: f64) -> (f64, f64) {
     (table[i].0 * tempo, table[i].1 * tempo)
 }
 
+/// (Long because it is a recipe: the valve's sound is built step by step, each step reading the
+/// last, as the other machine models are.)
 fn valve(
     b: &Build,
     pattern: f64,
