@@ -142,6 +142,33 @@ impl Neighbours {
     }
 }
 
+/// The distance above which an entry cannot enter a heap of the k smallest: its largest entry's
+/// once it is full, else +∞. An entry at exactly this distance still needs [`offer`] (ties are
+/// broken by index).
+#[inline]
+fn admission(heap: &BinaryHeap<Entry>, k: usize) -> f64 {
+    match heap.peek() {
+        Some(top) if heap.len() >= k => top.dist,
+        _ => f64::INFINITY,
+    }
+}
+
+/// Offers the similarities `sims` (with their reference indices) to one heap. Most are rejected
+/// by one comparison with the cached admission distance, which [`offer`] alone would make with a
+/// heap peek and a two-key comparison each: the same heap, fewer branches.
+#[inline]
+fn offer_all(heap: &mut BinaryHeap<Entry>, k: usize, sims: impl Iterator<Item = (usize, f32)>) {
+    let mut worst = admission(heap, k);
+    for (index, s) in sims {
+        let dist = distance(s);
+        if dist > worst {
+            continue;
+        }
+        offer(heap, k, Entry { dist, index });
+        worst = admission(heap, k);
+    }
+}
+
 /// Keeps the k smallest entries offered to it.
 fn offer(heap: &mut BinaryHeap<Entry>, k: usize, e: Entry) {
     if heap.len() < k {
@@ -193,24 +220,19 @@ pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize) -> Neighbours {
                 let ri = refs.slice(ndarray::s![bi * b..bi * b + ni, ..]);
                 let rj = refs.slice(ndarray::s![bj * b..bj * b + nj, ..]);
                 sim_block(ri, rj, tile);
-                let entry = |s: f32, index: usize| Entry {
-                    dist: distance(s),
-                    index,
-                };
                 {
                     let mut hi = lock(bi);
                     for (r, heap) in hi.iter_mut().enumerate() {
-                        for (c, &s) in tile[r * nj..(r + 1) * nj].iter().enumerate() {
-                            offer(heap, k, entry(s, bj * b + c));
-                        }
+                        let row = tile[r * nj..(r + 1) * nj].iter().copied();
+                        offer_all(heap, k, row.enumerate().map(|(c, s)| (bj * b + c, s)));
                     }
                 }
                 if bi != bj {
+                    // The tile's columns, read with a stride (the tile stays in cache).
                     let mut hj = lock(bj);
-                    for r in 0..ni {
-                        for (heap, &s) in hj.iter_mut().zip(&tile[r * nj..(r + 1) * nj]) {
-                            offer(heap, k, entry(s, bi * b + r));
-                        }
+                    for (c, heap) in hj.iter_mut().enumerate() {
+                        let col = (0..ni).map(|r| (bi * b + r, tile[r * nj + c]));
+                        offer_all(heap, k, col);
                     }
                 }
             });
@@ -246,16 +268,9 @@ pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> N
             if k == 0 {
                 return;
             }
-            for i in 0..nq {
-                let heap = &mut heaps[i];
-                let row = &tile[i * nr..(i + 1) * nr];
-                for (j, &s) in row.iter().enumerate() {
-                    let e = Entry {
-                        dist: distance(s),
-                        index: r0 + j,
-                    };
-                    offer(heap, k, e);
-                }
+            for (i, heap) in heaps.iter_mut().enumerate().take(nq) {
+                let row = tile[i * nr..(i + 1) * nr].iter().copied();
+                offer_all(heap, k, row.enumerate().map(|(j, s)| (r0 + j, s)));
             }
         },
     );
