@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 /// convolution groups) already split their work over the rayon threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// matrixmultiply 0.3: packed kernels up to AVX2 + FMA.
+    /// matrixmultiply 0.3: packed kernels up to AVX-512 (picked at run time).
     Matrixmultiply,
     /// gemm 0.19 (the faer project): AVX2 + FMA kernels, and AVX-512 ones where built with the
     /// `x86-v4` feature.
@@ -50,7 +50,8 @@ impl Backend {
         })
     }
 
-    /// Whether this build carries the backend's AVX-512 kernels and the CPU can run them.
+    /// Whether the backend runs AVX-512 kernels here: the CPU has them, and so does the build
+    /// (always for matrixmultiply, with the `x86-v4` feature for faer's).
     pub fn uses_avx512(self) -> bool {
         let cpu = {
             #[cfg(target_arch = "x86_64")]
@@ -62,7 +63,10 @@ impl Backend {
                 false
             }
         };
-        cpu && self == Backend::Faer && cfg!(feature = "x86-v4")
+        match self {
+            Backend::Matrixmultiply => cpu,
+            Backend::Faer => cpu && cfg!(feature = "x86-v4"),
+        }
     }
 }
 

@@ -150,7 +150,7 @@ fn isa_of(b: asd_kernels::gemm::Backend) -> &'static str {
     if b.uses_avx512() {
         "AVX-512"
     } else {
-        "AVX2/FMA or less"
+        "AVX2 + FMA or less"
     }
 }
 
