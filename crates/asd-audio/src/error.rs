@@ -31,12 +31,12 @@ pub enum AudioError {
         channel: usize,
         channels: usize,
     },
-    #[error("{path}: cannot resample from {from} Hz to {to} Hz: {reason}")]
+    #[error("{path}: cannot resample from {from} Hz to {to} Hz: {source}")]
     Resample {
         path: PathBuf,
         from: u32,
         to: u32,
-        reason: String,
+        source: crate::resample::ResampleError,
     },
 }
 

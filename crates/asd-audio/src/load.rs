@@ -41,12 +41,12 @@ fn to_rate(audio: Audio, path: &Path, opts: &LoadOptions) -> Result<Audio, Audio
     if audio.sample_rate == opts.rate {
         return Ok(audio);
     }
-    let samples = resample(&audio.samples, audio.sample_rate, opts.rate).map_err(|reason| {
+    let samples = resample(&audio.samples, audio.sample_rate, opts.rate).map_err(|source| {
         AudioError::Resample {
             path: path.to_path_buf(),
             from: audio.sample_rate,
             to: opts.rate,
-            reason,
+            source,
         }
     })?;
     Ok(Audio {

@@ -3,20 +3,31 @@
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
+/// Why a signal could not be resampled.
+#[derive(Debug, thiserror::Error)]
+pub enum ResampleError {
+    #[error("a sample rate of 0 Hz")]
+    ZeroRate,
+    #[error("the resampler cannot be built: {0}")]
+    Construction(#[from] rubato::ResamplerConstructionError),
+    #[error("the samples do not form a buffer: {0}")]
+    Buffer(String),
+    #[error("resampling failed: {0}")]
+    Process(#[from] rubato::ResampleError),
+}
+
 /// Converts a mono signal between rates. Returns the input unchanged when the rates agree.
-pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, ResampleError> {
     if from == to {
         return Ok(samples.to_vec());
     }
     if from == 0 || to == 0 {
-        return Err("sample rate 0".into());
+        return Err(ResampleError::ZeroRate);
     }
-    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| e.to_string())?;
-    let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| e.to_string())?;
-    let out = resampler
-        .process_all(&input, samples.len(), None)
-        .map_err(|e| e.to_string())?;
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)?;
+    let input = InterleavedSlice::new(samples, 1, samples.len())
+        .map_err(|e| ResampleError::Buffer(e.to_string()))?;
+    let out = resampler.process_all(&input, samples.len(), None)?;
     let mut data = out.take_data();
     // process_all rounds up to whole output chunks; keep exactly the length the rate ratio implies.
     let want = (samples.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize;
