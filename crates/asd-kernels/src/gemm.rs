@@ -3,9 +3,9 @@
 //! ndarray guarantees.
 //!
 //! Two implementations sit behind it ([`Backend`]): matrixmultiply's packed SGEMM and the faer
-//! project's `gemm`. Which one runs is decided once per process from the CPU's instruction sets
-//! ([`Backend::for_this_cpu`], overridable with `ASD_GEMM`), never from a timing: both are
-//! deterministic for a given shape, so the same input gives the same bits on every run.
+//! project's `gemm`. Which one runs is decided once per process ([`Backend::current`]: `ASD_GEMM`,
+//! else [`Backend::for_this_cpu`]), never from a timing: both are deterministic for a given shape
+//! and CPU, so the same input gives the same bits on every run.
 
 use ndarray::ArrayView2;
 use std::sync::OnceLock;
@@ -33,7 +33,8 @@ impl Backend {
         }
     }
 
-    /// The backend that measured faster on CPUs with this instruction set (docs/benchmarks.md).
+    /// The default: faer-gemm, faster than matrixmultiply on every CPU measured so far (one, an
+    /// AMD Zen 4; docs/design.md, "Benchmarks"). A CPU where it measures slower gets its rule here.
     pub fn for_this_cpu() -> Backend {
         Backend::Faer
     }
@@ -53,16 +54,10 @@ impl Backend {
     /// Whether the backend runs AVX-512 kernels here: the CPU has them, and so does the build
     /// (always for matrixmultiply, with the `x86-v4` feature for faer's).
     pub fn uses_avx512(self) -> bool {
-        let cpu = {
-            #[cfg(target_arch = "x86_64")]
-            {
-                std::arch::is_x86_feature_detected!("avx512f")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                false
-            }
-        };
+        #[cfg(target_arch = "x86_64")]
+        let cpu = std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu = false;
         match self {
             Backend::Matrixmultiply => cpu,
             Backend::Faer => cpu && cfg!(feature = "x86-v4"),

@@ -138,7 +138,7 @@ fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, String> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
-fn err(x: &dyn std::fmt::Display) -> String {
+fn err(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
 
@@ -204,18 +204,18 @@ pub fn run(
 
 /// The model's clip length and five timed single-clip inferences (after a warm-up), in ms.
 fn inference_alone(model: &Path, rng: &mut ChaCha8Rng) -> Result<(usize, Vec<f64>), String> {
-    let embedder = Embedder::start(model).map_err(|x| err(&x))?;
+    let embedder = Embedder::start(model).map_err(err)?;
     let clip_len = embedder.clip_len();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|x| err(&x))?;
+        .map_err(err)?;
     let wave: Vec<f32> = (0..clip_len).map(|_| rng.random::<f32>() - 0.5).collect();
     let mut inf = Vec::new();
     for i in 0..6 {
         let t = Instant::now();
         rt.block_on(embedder.embed(vec![wave.clone()]))
-            .map_err(|x| err(&x))?;
+            .map_err(err)?;
         if i > 0 {
             inf.push(t.elapsed().as_secs_f64() * 1e3);
         }
@@ -231,19 +231,19 @@ fn bank_score_ms(
     references: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<f64, String> {
-    let key = crate::embedder::model_key(model).map_err(|x| err(&x))?;
-    let monitors = Monitors::load(Box::new(open_store(store_dir, &key).map_err(|x| err(&x))?))
-        .map_err(|x| err(&x))?;
+    let key = crate::embedder::model_key(model).map_err(err)?;
+    let monitors =
+        Monitors::load(Box::new(open_store(store_dir, &key).map_err(err)?)).map_err(err)?;
     let m = monitors
         .create(spec("load"), random_bank(references, rng))
-        .map_err(|x| err(&x))?;
+        .map_err(err)?;
     let mut t = Vec::new();
     for _ in 0..20 {
         let q = unit(rng, crate::monitors::EMBEDDING_DIM);
         let s = Instant::now();
         monitors
             .score(m.id, vec![("q".into(), q)], "bench")
-            .map_err(|x| err(&x))?;
+            .map_err(err)?;
         t.push(s.elapsed().as_secs_f64() * 1e3);
     }
     Ok(median(&mut t))
@@ -308,11 +308,10 @@ fn load_row(
 
 /// Five timed enrolments (ms) into a monitor of `size` random references, store included.
 fn enrol_in_large_bank(dir: &Path, size: usize, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, String> {
-    let monitors = Monitors::load(Box::new(SqliteStore::open(dir).map_err(|x| err(&x))?))
-        .map_err(|x| err(&x))?;
+    let monitors = Monitors::load(Box::new(SqliteStore::open(dir).map_err(err)?)).map_err(err)?;
     let m = monitors
         .create(spec("big"), random_bank(size, rng))
-        .map_err(|x| err(&x))?;
+        .map_err(err)?;
     let mut big = Vec::new();
     for _ in 0..5 {
         let x = unit(rng, crate::monitors::EMBEDDING_DIM);
@@ -326,7 +325,7 @@ fn enrol_in_large_bank(dir: &Path, size: usize, rng: &mut ChaCha8Rng) -> Result<
                     file: "new.wav".into(),
                 }],
             )
-            .map_err(|x| err(&x))?;
+            .map_err(err)?;
         big.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(big)
