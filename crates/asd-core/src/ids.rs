@@ -19,6 +19,23 @@ pub struct ClipId {
     pub file: String,
 }
 
+/// A file as the official evaluator lists it: by machine type and file name, without the section
+/// (its ground-truth files name each clip once per machine type).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MachineFile {
+    pub machine_type: String,
+    pub file: String,
+}
+
+impl MachineFile {
+    pub fn new(machine_type: impl Into<String>, file: impl Into<String>) -> Self {
+        Self {
+            machine_type: machine_type.into(),
+            file: file.into(),
+        }
+    }
+}
+
 impl SectionKey {
     pub fn new(machine_type: impl Into<String>, section: impl Into<String>) -> Self {
         Self {

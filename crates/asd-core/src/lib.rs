@@ -18,7 +18,7 @@ pub mod table;
 
 pub use channel::ChannelPolicy;
 pub use embedding_set::{EmbeddingSet, EmbeddingSetError};
-pub use ids::{ClipId, SectionKey};
+pub use ids::{ClipId, MachineFile, SectionKey};
 pub use io_op::IoOp;
 pub use lock::{FolderLock, LockError};
 pub use record::{ClipRecord, Domain, Label, ParseValueError, Split};

@@ -77,8 +77,8 @@ pub struct ClipRecord {
 
 impl ClipRecord {
     /// Key of the reference set of this clip: machine type and section.
-    pub fn section_key(&self) -> (String, String) {
-        (self.machine_type.clone(), self.section.clone())
+    pub fn section_key(&self) -> crate::SectionKey {
+        crate::SectionKey::of(self)
     }
 }
 

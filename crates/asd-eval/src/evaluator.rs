@@ -13,7 +13,7 @@
 
 use crate::dcase::{ClipTruth, EvalError, ScoredClip, SectionResult};
 use crate::metrics::{arithmetic_mean, harmonic_mean, leave_one_out};
-use asd_core::Domain;
+use asd_core::{Domain, MachineFile, SectionKey};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -45,32 +45,32 @@ pub fn official_score_ci95(clips: &[ScoredClip], max_fpr: f64) -> Option<f64> {
 /// The ground truth of an evaluator folder.
 #[derive(Debug, Default)]
 pub struct EvaluatorTruth {
-    /// Keyed by (machine type, file name as the evaluator lists it).
-    pub clips: BTreeMap<(String, String), ClipTruth>,
-    /// (machine type, full DCASE name) → the anonymised name, from `ground_truth_attributes/`; a
+    /// Keyed by machine type and the file name as the evaluator lists it.
+    pub clips: BTreeMap<MachineFile, ClipTruth>,
+    /// Machine type and full DCASE name → the anonymised name, from `ground_truth_attributes/`; a
     /// submission may use either.
-    pub anonymised: HashMap<(String, String), String>,
+    pub anonymised: HashMap<MachineFile, String>,
 }
 
 impl EvaluatorTruth {
     /// The truth of a submitted file name (anonymised or full).
     pub fn get(&self, machine: &str, file: &str) -> Option<&ClipTruth> {
-        let key = (machine.to_string(), file.to_string());
+        let key = MachineFile::new(machine, file);
         if let Some(t) = self.clips.get(&key) {
             return Some(t);
         }
         let anon = self.anonymised.get(&key)?;
-        self.clips.get(&(machine.to_string(), anon.clone()))
+        self.clips.get(&MachineFile::new(machine, anon.as_str()))
     }
 }
 
-/// `ground_truth_<machine>_section_<XX>_test.csv` → (machine, section).
-fn parse_truth_name(name: &str) -> Option<(String, String)> {
+/// `ground_truth_<machine>_section_<XX>_test.csv` → its section.
+fn parse_truth_name(name: &str) -> Option<SectionKey> {
     let rest = name
         .strip_prefix("ground_truth_")?
         .strip_suffix("_test.csv")?;
     let (m, s) = rest.rsplit_once("_section_")?;
-    Some((m.to_string(), s.to_string()))
+    Some(SectionKey::new(m, s))
 }
 
 fn read_rows(path: &Path) -> Result<Vec<(String, String)>, EvalError> {
@@ -106,7 +106,11 @@ pub fn read_truth_dir(dir: &Path) -> Result<EvaluatorTruth, EvalError> {
     let mut out = EvaluatorTruth::default();
     for name in names {
         let path = data_dir.join(&name);
-        let Some((machine, section)) = parse_truth_name(&name) else {
+        let Some(SectionKey {
+            machine_type: machine,
+            section,
+        }) = parse_truth_name(&name)
+        else {
             return Err(EvalError::File {
                 file: path.display().to_string(),
                 message: "expected ground_truth_<machine>_section_<XX>_test.csv".into(),
@@ -139,7 +143,7 @@ pub fn read_truth_dir(dir: &Path) -> Result<EvaluatorTruth, EvalError> {
                 },
             };
             out.clips.insert(
-                (machine.clone(), file.clone()),
+                MachineFile::new(&machine, file),
                 ClipTruth {
                     machine_type: machine.clone(),
                     section: section.clone(),
@@ -152,7 +156,7 @@ pub fn read_truth_dir(dir: &Path) -> Result<EvaluatorTruth, EvalError> {
         if attr_path.exists() {
             for (anon, full) in read_rows(&attr_path)? {
                 out.anonymised
-                    .insert((machine.clone(), format!("{full}.wav")), anon);
+                    .insert(MachineFile::new(&machine, format!("{full}.wav")), anon);
             }
         }
     }
@@ -310,7 +314,7 @@ mod tests {
     fn truth_names_parse() {
         assert_eq!(
             parse_truth_name("ground_truth_ToyCar_section_00_test.csv"),
-            Some(("ToyCar".into(), "00".into()))
+            Some(SectionKey::new("ToyCar", "00"))
         );
         assert_eq!(parse_truth_name("ground_truth_ToyCar.csv"), None);
     }

@@ -8,7 +8,7 @@ use crate::evaluator::official_score_ci95;
 use crate::submission::{read_decisions, read_scores_dir};
 use crate::summary::Summary;
 use crate::{ClipTruth, EvalError, SectionResult, evaluate};
-use asd_core::{ClipRecord, Label, Split, atomic};
+use asd_core::{ClipRecord, Label, MachineFile, Split, atomic};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
@@ -18,13 +18,13 @@ use std::path::Path;
 #[derive(Debug, Default, Clone)]
 pub struct Truth {
     clips: Vec<(String, ClipTruth)>,
-    names: HashMap<(String, String), usize>,
+    names: HashMap<MachineFile, usize>,
 }
 
 impl Truth {
     /// Adds a clip under `name` (its display name); returns its index for [`Truth::alias`].
     pub fn insert(&mut self, name: &str, truth: ClipTruth) -> usize {
-        let key = (truth.machine_type.clone(), name.to_string());
+        let key = MachineFile::new(&truth.machine_type, name);
         if let Some(&i) = self.names.get(&key) {
             self.clips[i].1 = truth;
             return i;
@@ -36,8 +36,7 @@ impl Truth {
 
     /// Makes clip `index` reachable by another name too.
     pub fn alias(&mut self, machine_type: &str, name: &str, index: usize) {
-        self.names
-            .insert((machine_type.to_string(), name.to_string()), index);
+        self.names.insert(MachineFile::new(machine_type, name), index);
     }
 
     /// The official evaluator's ground truth: each clip under its listed (anonymised) name and, where
@@ -45,12 +44,12 @@ impl Truth {
     pub fn from_evaluator(t: &crate::evaluator::EvaluatorTruth) -> Self {
         let mut out = Self::default();
         let mut index = HashMap::new();
-        for ((m, name), c) in &t.clips {
-            index.insert((m.clone(), name.clone()), out.insert(name, c.clone()));
+        for (key, c) in &t.clips {
+            index.insert(key.clone(), out.insert(&key.file, c.clone()));
         }
-        for ((m, full), anon) in &t.anonymised {
-            if let Some(&i) = index.get(&(m.clone(), anon.clone())) {
-                out.alias(m, full, i);
+        for (full, anon) in &t.anonymised {
+            if let Some(&i) = index.get(&MachineFile::new(&full.machine_type, anon.as_str())) {
+                out.alias(&full.machine_type, &full.file, i);
             }
         }
         out
@@ -100,10 +99,12 @@ impl Truth {
     /// The clip a submitted file name refers to: the name as given, else its base name (a file
     /// listed with its folder, `test/x.wav`, is the clip `x.wav`).
     fn find(&self, machine_type: &str, file: &str) -> Option<usize> {
-        let key = (machine_type.to_string(), file.to_string());
         self.names
-            .get(&key)
-            .or_else(|| self.names.get(&(machine_type.to_string(), base_name(file))))
+            .get(&MachineFile::new(machine_type, file))
+            .or_else(|| {
+                self.names
+                    .get(&MachineFile::new(machine_type, base_name(file)))
+            })
             .copied()
     }
 

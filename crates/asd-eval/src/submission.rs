@@ -3,7 +3,7 @@
 //! DCASE 2020's `anomaly_score_<machine>_id_<XX>.csv` is read as well.
 
 use crate::dcase::EvalError;
-use asd_core::atomic;
+use asd_core::{SectionKey, atomic};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -116,16 +116,16 @@ pub fn read_decisions(
     Ok(Some(out))
 }
 
-/// Parses a score file's name into (machine type, section).
-pub fn parse_score_file_name(name: &str) -> Option<(String, String)> {
+/// Parses a score file's name into its section (machine type and section, or ID before 2021).
+pub fn parse_score_file_name(name: &str) -> Option<SectionKey> {
     let stem = name.strip_prefix("anomaly_score_")?;
     if let Some(rest) = stem.strip_suffix("_test.csv") {
         let (m, s) = rest.rsplit_once("_section_")?;
-        return Some((m.to_string(), s.to_string()));
+        return Some(SectionKey::new(m, s));
     }
     let rest = stem.strip_suffix(".csv")?;
     let (m, s) = rest.rsplit_once("_id_")?;
-    Some((m.to_string(), s.to_string()))
+    Some(SectionKey::new(m, s))
 }
 
 /// Reads every score file of a folder. Files that are not score files are ignored; a malformed score
@@ -135,7 +135,11 @@ pub fn read_scores_dir(dir: &Path) -> Result<Vec<SectionScores>, EvalError> {
     let mut out = Vec::new();
     for name in names {
         let path = dir.join(&name);
-        let Some((machine_type, section)) = parse_score_file_name(&name) else {
+        let Some(SectionKey {
+            machine_type,
+            section,
+        }) = parse_score_file_name(&name)
+        else {
             return Err(EvalError::File {
                 file: path.display().to_string(),
                 message: "unrecognised score file name".into(),
@@ -174,15 +178,15 @@ mod tests {
     fn parses_names_of_both_conventions() {
         assert_eq!(
             parse_score_file_name("anomaly_score_ToyCar_section_00_test.csv"),
-            Some(("ToyCar".into(), "00".into()))
+            Some(SectionKey::new("ToyCar", "00"))
         );
         assert_eq!(
             parse_score_file_name("anomaly_score_my_machine_section_01_test.csv"),
-            Some(("my_machine".into(), "01".into()))
+            Some(SectionKey::new("my_machine", "01"))
         );
         assert_eq!(
             parse_score_file_name("anomaly_score_fan_id_02.csv"),
-            Some(("fan".into(), "02".into()))
+            Some(SectionKey::new("fan", "02"))
         );
         assert_eq!(parse_score_file_name("anomaly_score_fan.csv"), None);
     }

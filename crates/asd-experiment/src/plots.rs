@@ -58,8 +58,14 @@ const WIDTH: u32 = 720;
 const LEGEND_ROW: u32 = 22;
 const FONT: (&str, u32) = ("sans-serif", 14);
 
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// A figure that plotters could not draw. Its errors carry the drawing backend's type, so the
+/// message is kept instead of the value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlotError(String);
+
+fn err<E: std::fmt::Display>(e: E) -> PlotError {
+    PlotError(e.to_string())
 }
 
 /// The x of each legend entry and its row, wrapping at `width`.
@@ -91,7 +97,7 @@ fn legend_height(names: &[&str], width: u32) -> u32 {
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[(String, ShapeStyle, Stroke)],
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
     let width = area.dim_in_pixel().0;
     for ((name, style, stroke), (x, row)) in entries.iter().zip(legend_layout(&names, width)) {
@@ -143,7 +149,7 @@ pub fn ticks(values: &[f64]) -> Vec<f64> {
 /// logarithmically (K), otherwise linearly (r).
 /// (~100 lines of plotters calls: axes, ticks, one series per line, the reference lines and the
 /// legend, in drawing order.)
-pub fn sweep_plot(xlabel: &str, lines: &[Line], log2_x: bool) -> Result<String, String> {
+pub fn sweep_plot(xlabel: &str, lines: &[Line], log2_x: bool) -> Result<String, PlotError> {
     let tx = |x: f64| if log2_x { x.max(1e-9).log2() } else { x };
     let xs: Vec<f64> = lines
         .iter()
@@ -265,7 +271,7 @@ const GROUPS: [(&str, &str, RGBColor); 4] = [
 /// Histogram outlines of the four groups (domain × label) of one machine type, one panel per
 /// method; `panels` holds each panel's title and clips.
 /// (~80 lines of plotters calls, in drawing order: panels, histograms, legend.)
-pub fn distribution_plot(panels: &[(String, Scored)]) -> Result<String, String> {
+pub fn distribution_plot(panels: &[(String, Scored)]) -> Result<String, PlotError> {
     let entries: Vec<(String, ShapeStyle, Stroke)> = GROUPS
         .iter()
         .map(|(d, l, c)| {

@@ -164,9 +164,9 @@ fn sweeps(doc: &mut Doc, r: &RunResults, parts: &[String], fig_dir: &Path) -> Re
             }
         }
         lines.retain(|l| !l.points.is_empty());
-        let svg = sweep_plot(xlabel, &lines, log2).map_err(|message| RunError::Plot {
+        let svg = sweep_plot(xlabel, &lines, log2).map_err(|source| RunError::Plot {
             figure: format!("sweep over {xlabel}"),
-            message,
+            source,
         })?;
         if svg.is_empty() {
             continue;
@@ -239,9 +239,9 @@ fn distributions(
         }
     }
     for (m, panels) in &by_machine {
-        let svg = distribution_plot(panels).map_err(|message| RunError::Plot {
+        let svg = distribution_plot(panels).map_err(|source| RunError::Plot {
             figure: format!("score distributions of {m}"),
-            message,
+            source,
         })?;
         let file = format!("scores_{m}.svg");
         write_svg(fig_dir, &file, &svg)?;

@@ -55,8 +55,12 @@ pub enum RunError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{figure}: cannot draw: {message}")]
-    Plot { figure: String, message: String },
+    #[error("{figure}: cannot draw")]
+    Plot {
+        figure: String,
+        #[source]
+        source: crate::plots::PlotError,
+    },
     #[error(
         "{} has no {RESULTS_FILE}: its last run did not finish; run it again to complete it",
         run_dir.display()

@@ -16,6 +16,13 @@ pub trait Lanes: Copy {
     /// max(self, 0): ReLU.
     fn relu(self) -> Self;
     fn store(self, dst: &mut [f32]);
+    /// The sum of the lanes, in lane order (once per accumulator and image: not a hot path).
+    #[inline(always)]
+    fn sum(self) -> f32 {
+        let mut lanes = [0.0f32; 16];
+        self.store(&mut lanes);
+        lanes[..Self::N].iter().sum()
+    }
 }
 
 /// The baseline: one value.

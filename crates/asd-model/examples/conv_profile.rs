@@ -127,13 +127,20 @@ fn main() {
 /// The STFT branch's stem (convolution, BatchNorm in train mode, ReLU, max-pool) alone, forward and
 /// backward, to separate the convolution from the memory-bound layers around it.
 fn stem_profile() {
-    use asd_model::layers::{BatchNorm, Conv2d};
+    use asd_model::layers::{BatchNormConfig, Conv2dConfig};
     use asd_model::params::SeededInit;
     use burn::tensor::activation::relu;
     let ad = Device::flex().autodiff();
     let mut src = SeededInit::new(0);
-    let conv = Conv2d::load(&mut src, "c", 1, 16, 7, 2, false, &ad).unwrap();
-    let norm = BatchNorm::load(&mut src, "n", 16, false, &ad).unwrap();
+    let conv = Conv2dConfig::new([1, 16], 7)
+        .with_stride(2)
+        .with_bias(false)
+        .init(&mut src, "c", &ad)
+        .unwrap();
+    let norm = BatchNormConfig::new(16)
+        .with_affine(false)
+        .init(&mut src, "n", &ad)
+        .unwrap();
     let x = Tensor::<4>::random([32, 1, 311, 513], Distribution::Normal(0.0, 1.0), &ad);
     let t_conv = time(|| {
         let y = conv.forward(x.clone());

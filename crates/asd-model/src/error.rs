@@ -12,6 +12,12 @@ pub enum ModelError {
     },
     #[error("{path}: not a valid safetensors file: {reason}")]
     Safetensors { path: PathBuf, reason: String },
+    #[error("{path}: not a valid safetensors file")]
+    SafetensorsFormat {
+        path: PathBuf,
+        #[source]
+        source: safetensors::SafeTensorError,
+    },
     #[error("weights: tensor '{0}' is missing")]
     Missing(String),
     #[error("weights: tensor '{name}' has shape {got:?}, the network needs {want:?}")]

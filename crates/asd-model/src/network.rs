@@ -3,7 +3,10 @@
 //! |STFT|; each branch gives 256 numbers, the embedding is their L2-normalised concatenation.
 
 use crate::error::ModelError;
-use crate::layers::{BatchNorm, Conv1d, Conv2d, Export, Linear, NamedTensors};
+use crate::layers::{
+    BatchNorm, BatchNormConfig, Conv1d, Conv1dConfig, Conv2d, Conv2dConfig, Export, Linear,
+    LinearConfig, NamedTensors,
+};
 use crate::params::ParamSource;
 use asd_audio::{STFT_BINS, stft_frames};
 use burn::module::Module;
@@ -90,26 +93,32 @@ impl FftBranch {
     fn load(src: &mut dyn ParamSource, cfg: &NetConfig, d: &Device) -> Result<Self, ModelError> {
         let b = cfg.bias;
         let p = "fft_branch";
+        let bn = |channels| BatchNormConfig::new(channels).with_affine(cfg.affine);
+        let conv = |channels, k, stride| {
+            Conv1dConfig::new(channels, k)
+                .with_stride(stride)
+                .with_bias(b)
+        };
         let mut lin = Vec::new();
         let mut norm = Vec::new();
         for i in 1..=4 {
             let cin = if i == 1 { cfg.fft_flat() } else { 128 };
-            lin.push(Linear::load(src, &format!("{p}.lin{i}"), cin, 128, b, d)?);
-            norm.push(BatchNorm::load(
+            lin.push(LinearConfig::new(cin, 128).with_bias(b).init(
                 src,
-                &format!("{p}.norm{i}"),
-                128,
-                cfg.affine,
+                &format!("{p}.lin{i}"),
                 d,
             )?);
+            norm.push(bn(128).init(src, &format!("{p}.norm{i}"), d)?);
         }
         Ok(Self {
-            conv1: Conv1d::load(src, &format!("{p}.conv1"), 1, 128, 256, 64, b, d)?,
-            conv2: Conv1d::load(src, &format!("{p}.conv2"), 128, 128, 64, 32, b, d)?,
-            conv3: Conv1d::load(src, &format!("{p}.conv3"), 128, 128, 16, 4, b, d)?,
+            conv1: conv([1, 128], 256, 64).init(src, &format!("{p}.conv1"), d)?,
+            conv2: conv([128, 128], 64, 32).init(src, &format!("{p}.conv2"), d)?,
+            conv3: conv([128, 128], 16, 4).init(src, &format!("{p}.conv3"), d)?,
             lin,
             norm,
-            emb: Linear::load(src, &format!("{p}.emb"), 128, 256, b, d)?,
+            emb: LinearConfig::new(128, 256)
+                .with_bias(b)
+                .init(src, &format!("{p}.emb"), d)?,
         })
     }
 
@@ -167,7 +176,13 @@ impl ResBlock {
         let (b, a) = (cfg.bias, cfg.affine);
         let stride = if first { 1 } else { 2 };
         // res_block1's norm1 exists in the reference state dict but is never used: it is handed back.
-        let norm1 = BatchNorm::load(src, &format!("{p}.norm1"), cin, a, d)?;
+        let bn = |channels| BatchNormConfig::new(channels).with_affine(a);
+        let conv = |channels, k, stride| {
+            Conv2dConfig::new(channels, k)
+                .with_stride(stride)
+                .with_bias(b)
+        };
+        let norm1 = bn(cin).init(src, &format!("{p}.norm1"), d)?;
         let (norm1, unused) = if first {
             (None, Some(norm1))
         } else {
@@ -175,16 +190,16 @@ impl ResBlock {
         };
         let block = Self {
             norm1,
-            conv1: Conv2d::load(src, &format!("{p}.conv1"), cin, cout, 3, stride, b, d)?,
-            norm2: BatchNorm::load(src, &format!("{p}.norm2"), cout, a, d)?,
-            conv2: Conv2d::load(src, &format!("{p}.conv2"), cout, cout, 3, 1, b, d)?,
+            conv1: conv([cin, cout], 3, stride).init(src, &format!("{p}.conv1"), d)?,
+            norm2: bn(cout).init(src, &format!("{p}.norm2"), d)?,
+            conv2: conv([cout, cout], 3, 1).init(src, &format!("{p}.conv2"), d)?,
             conv_down: (!first)
-                .then(|| Conv2d::load(src, &format!("{p}.conv_down"), cin, cout, 1, 1, b, d))
+                .then(|| conv([cin, cout], 1, 1).init(src, &format!("{p}.conv_down"), d))
                 .transpose()?,
-            norm3: BatchNorm::load(src, &format!("{p}.norm3"), cout, a, d)?,
-            conv3: Conv2d::load(src, &format!("{p}.conv3"), cout, cout, 3, 1, b, d)?,
-            norm4: BatchNorm::load(src, &format!("{p}.norm4"), cout, a, d)?,
-            conv4: Conv2d::load(src, &format!("{p}.conv4"), cout, cout, 3, 1, b, d)?,
+            norm3: bn(cout).init(src, &format!("{p}.norm3"), d)?,
+            conv3: conv([cout, cout], 3, 1).init(src, &format!("{p}.conv3"), d)?,
+            norm4: bn(cout).init(src, &format!("{p}.norm4"), d)?,
+            conv4: conv([cout, cout], 3, 1).init(src, &format!("{p}.conv4"), d)?,
         };
         Ok((block, unused))
     }
@@ -246,9 +261,13 @@ pub struct StftBranch {
 impl StftBranch {
     fn load(src: &mut dyn ParamSource, cfg: &NetConfig, d: &Device) -> Result<Self, ModelError> {
         let (b, a) = (cfg.bias, cfg.affine);
-        let norm_inp = BatchNorm::load(src, "stft.norm_inp", STFT_BINS, a, d)?;
-        let conv1 = Conv2d::load(src, "stft_branch.conv1", 1, 16, 7, 2, b, d)?;
-        let norm1 = BatchNorm::load(src, "stft_branch.norm1", 16, a, d)?;
+        let bn = |channels| BatchNormConfig::new(channels).with_affine(a);
+        let norm_inp = bn(STFT_BINS).init(src, "stft.norm_inp", d)?;
+        let conv1 = Conv2dConfig::new([1, 16], 7)
+            .with_stride(2)
+            .with_bias(b)
+            .init(src, "stft_branch.conv1", d)?;
+        let norm1 = bn(16).init(src, "stft_branch.norm1", d)?;
         let chans = [(16, 16), (16, 32), (32, 64), (64, 128)];
         let mut blocks = Vec::new();
         let mut unused = None;
@@ -267,8 +286,10 @@ impl StftBranch {
             norm1,
             blocks,
             unused_norm1: unused.ok_or_else(|| ModelError::Config("no residual blocks".into()))?,
-            norm2: BatchNorm::load(src, "stft_branch.norm2", flat, a, d)?,
-            emb: Linear::load(src, "stft_branch.emb", flat, 256, b, d)?,
+            norm2: bn(flat).init(src, "stft_branch.norm2", d)?,
+            emb: LinearConfig::new(flat, 256)
+                .with_bias(b)
+                .init(src, "stft_branch.emb", d)?,
         })
     }
 

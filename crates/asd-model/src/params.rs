@@ -79,9 +79,9 @@ fn f16_to_f32(bits: u16) -> f32 {
 impl TensorMap {
     pub fn read(path: &Path) -> Result<Self, ModelError> {
         let bytes = std::fs::read(path).map_err(io_err(path, asd_core::IoOp::Read))?;
-        let map = Self::from_bytes(&bytes).map_err(|reason| ModelError::Safetensors {
+        let map = Self::from_bytes(&bytes).map_err(|source| ModelError::SafetensorsFormat {
             path: path.to_path_buf(),
-            reason,
+            source,
         })?;
         // A network with a NaN or infinite weight embeds every clip as NaN: refused here, by name.
         if let Some((name, (_, v))) = map
@@ -99,8 +99,8 @@ impl TensorMap {
     }
 
     /// Float tensors are converted to f32; integer tensors (BatchNorm counters) are skipped.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, safetensors::SafeTensorError> {
+        let st = SafeTensors::deserialize(bytes)?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             let d = view.data();

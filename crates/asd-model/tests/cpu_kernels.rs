@@ -238,3 +238,35 @@ fn channel_affine_matches_eval_batch_norm() {
         "input gradient"
     );
 }
+
+/// The stem pools before its ReLU: the same values and, bit for bit, the same gradients as ReLU
+/// then pooling, ties and windows whose maximum is 0 or negative included.
+#[test]
+fn pooling_before_relu_gives_the_same_values_and_gradients() {
+    use burn::tensor::activation::relu;
+    let ad = Device::flex().autodiff();
+    let flex = Device::flex();
+    // Halves: many exact ties, zeros and all-negative windows.
+    let x = Tensor::<4>::random([2, 3, 12, 15], Distribution::Normal(0.0, 1.0), &flex)
+        .mul_scalar(2.0)
+        .round()
+        .div_scalar(2.0);
+    let r = Tensor::<4>::random([2, 3, 6, 7], Distribution::Normal(0.0, 1.0), &flex);
+    let (a, b) = (
+        Tensor::<4>::from_data(x.clone().into_data(), &ad).require_grad(),
+        Tensor::<4>::from_data(x.into_data(), &ad).require_grad(),
+    );
+    let r = Tensor::<4>::from_data(r.into_data(), &ad);
+    let pooled_first = relu(asd_model::ops::max_pool2d(a.clone(), 2, 2));
+    let relu_first = asd_model::ops::max_pool2d(relu(b.clone()), 2, 2);
+    let to_vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(
+        to_vec(pooled_first.clone().inner()),
+        to_vec(relu_first.clone().inner())
+    );
+    let ga = (pooled_first * r.clone()).sum().backward();
+    let gb = (relu_first * r).sum().backward();
+    let (da, db) = (to_vec(a.grad(&ga).unwrap()), to_vec(b.grad(&gb).unwrap()));
+    assert!(da.iter().any(|v| *v != 0.0) && da.iter().any(|v| *v == 0.0));
+    assert_eq!(da, db);
+}

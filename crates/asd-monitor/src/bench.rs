@@ -113,33 +113,81 @@ fn random_bank(n: usize, rng: &mut ChaCha8Rng) -> Vec<Enrolment> {
         .collect()
 }
 
-fn temp_dir(tag: &str) -> Result<PathBuf, String> {
+/// Why the load benchmark stopped: the step that failed, with its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{}: cannot create the benchmark's folder", path.display())]
+    TempDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{url}: request failed")]
+    Request {
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{step}")]
+    Step {
+        step: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the service did not start within 300 s")]
+    ServiceTimeout,
+    #[error("a client thread panicked")]
+    ClientPanicked,
+}
+
+/// Maps a step's error to [`BenchError::Step`], naming the step.
+fn at<E: std::error::Error + Send + Sync + 'static>(
+    step: &'static str,
+) -> impl FnOnce(E) -> BenchError {
+    move |e| BenchError::Step {
+        step,
+        source: Box::new(e),
+    }
+}
+
+fn temp_dir(tag: &str) -> Result<PathBuf, BenchError> {
     let d = std::env::temp_dir().join(format!(
         "asd-monitor-bench-{tag}-{}-{}",
         std::process::id(),
         now_ms()
     ));
-    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-    Ok(d)
+    match std::fs::create_dir_all(&d) {
+        Ok(()) => Ok(d),
+        Err(source) => Err(BenchError::TempDir { path: d, source }),
+    }
 }
 
-fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, String> {
+fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> Result<f64, BenchError> {
     let t = Instant::now();
     let mut r = agent
         .post(url)
         .header("content-type", "audio/wav")
         .send(body)
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|source| BenchError::Request {
+            url: url.to_string(),
+            source,
+        })?;
     let status = r.status().as_u16();
     let text = r.body_mut().read_to_string().unwrap_or_default();
     if status >= 400 {
-        return Err(format!("{url}: HTTP {status}: {text}"));
+        return Err(BenchError::Status {
+            url: url.to_string(),
+            status,
+            body: text,
+        });
     }
     Ok(t.elapsed().as_secs_f64() * 1e3)
-}
-
-fn err(x: impl std::fmt::Display) -> String {
-    x.to_string()
 }
 
 /// Loads the monitoring service on loopback: the network alone, one bank's scoring, the HTTP
@@ -147,7 +195,7 @@ fn err(x: impl std::fmt::Display) -> String {
 pub fn run(
     o: &LoadBenchOptions,
     progress: &mut dyn FnMut(&str),
-) -> Result<LoadBenchReport, String> {
+) -> Result<LoadBenchReport, BenchError> {
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     let work = temp_dir("work")?;
     let model: PathBuf = match &o.model {
@@ -155,7 +203,8 @@ pub fn run(
         None => {
             let m = work.join("model");
             let len = (o.clip_seconds * f64::from(asd_audio::MODEL_RATE)).round() as usize;
-            asd_model::model_dir::write_seeded(&m, len, o.seed).map_err(|e| e.to_string())?;
+            asd_model::model_dir::write_seeded(&m, len, o.seed)
+                .map_err(at("writing an untrained model"))?;
             m
         }
     };
@@ -203,19 +252,22 @@ pub fn run(
 }
 
 /// The model's clip length and five timed single-clip inferences (after a warm-up), in ms.
-fn inference_alone(model: &Path, rng: &mut ChaCha8Rng) -> Result<(usize, Vec<f64>), String> {
-    let embedder = Embedder::start(model).map_err(err)?;
+fn inference_alone(
+    model: &Path,
+    rng: &mut ChaCha8Rng,
+) -> Result<(usize, Vec<f64>), BenchError> {
+    let embedder = Embedder::start(model).map_err(at("loading the model"))?;
     let clip_len = embedder.clip_len();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(err)?;
+        .map_err(at("starting a runtime"))?;
     let wave: Vec<f32> = (0..clip_len).map(|_| rng.random::<f32>() - 0.5).collect();
     let mut inf = Vec::new();
     for i in 0..6 {
         let t = Instant::now();
         rt.block_on(embedder.embed(vec![wave.clone()]))
-            .map_err(err)?;
+            .map_err(at("embedding a clip"))?;
         if i > 0 {
             inf.push(t.elapsed().as_secs_f64() * 1e3);
         }
@@ -230,27 +282,27 @@ fn bank_score_ms(
     store_dir: &Path,
     references: usize,
     rng: &mut ChaCha8Rng,
-) -> Result<f64, String> {
-    let key = crate::embedder::model_key(model).map_err(err)?;
-    let monitors =
-        Monitors::load(Box::new(open_store(store_dir, &key).map_err(err)?)).map_err(err)?;
+) -> Result<f64, BenchError> {
+    let key = crate::embedder::model_key(model).map_err(at("reading the model"))?;
+    let store = open_store(store_dir, &key).map_err(at("opening the store"))?;
+    let monitors = Monitors::load(Box::new(store)).map_err(at("loading the monitors"))?;
     let m = monitors
         .create(spec("load"), random_bank(references, rng))
-        .map_err(err)?;
+        .map_err(at("creating the monitor"))?;
     let mut t = Vec::new();
     for _ in 0..20 {
         let q = unit(rng, crate::monitors::EMBEDDING_DIM);
         let s = Instant::now();
         monitors
             .score(m.id, vec![("q".into(), q)], "bench")
-            .map_err(err)?;
+            .map_err(at("scoring"))?;
         t.push(s.elapsed().as_secs_f64() * 1e3);
     }
     Ok(median(&mut t))
 }
 
 /// Serves the store on a free loopback port from a background thread; its address once it listens.
-fn start_service(model: &Path, store_dir: &Path) -> Result<std::net::SocketAddr, String> {
+fn start_service(model: &Path, store_dir: &Path) -> Result<std::net::SocketAddr, BenchError> {
     let (tx, rx) = std::sync::mpsc::channel();
     let (model, store) = (model.to_path_buf(), store_dir.to_path_buf());
     std::thread::spawn(move || {
@@ -264,11 +316,11 @@ fn start_service(model: &Path, store_dir: &Path) -> Result<std::net::SocketAddr,
             },
         );
         if let Err(e) = r {
-            let _ = tx.send(Err(e.to_string()));
+            let _ = tx.send(Err(at("serving")(e)));
         }
     });
     rx.recv_timeout(Duration::from_secs(300))
-        .map_err(|_| "the service did not start".to_string())?
+        .map_err(|_| BenchError::ServiceTimeout)?
 }
 
 /// `clients` threads each sending `requests` score requests at once: latency quantiles and rate.
@@ -278,20 +330,20 @@ fn load_row(
     body: &[u8],
     clients: usize,
     requests: usize,
-) -> Result<LoadRow, String> {
+) -> Result<LoadRow, BenchError> {
     let t = Instant::now();
-    let lat: Result<Vec<Vec<f64>>, String> = std::thread::scope(|s| {
+    let lat: Result<Vec<Vec<f64>>, BenchError> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..clients)
             .map(|_| {
                 s.spawn(move || {
                     (0..requests)
                         .map(|_| post(agent, &format!("{base}/score"), body))
-                        .collect::<Result<Vec<f64>, String>>()
+                        .collect::<Result<Vec<f64>, BenchError>>()
                 })
             })
             .collect();
         hs.into_iter()
-            .map(|h| h.join().map_err(|_| "a client thread failed".to_string())?)
+            .map(|h| h.join().map_err(|_| BenchError::ClientPanicked)?)
             .collect()
     });
     let wall = t.elapsed().as_secs_f64();
@@ -307,11 +359,16 @@ fn load_row(
 }
 
 /// Five timed enrolments (ms) into a monitor of `size` random references, store included.
-fn enrol_in_large_bank(dir: &Path, size: usize, rng: &mut ChaCha8Rng) -> Result<Vec<f64>, String> {
-    let monitors = Monitors::load(Box::new(SqliteStore::open(dir).map_err(err)?)).map_err(err)?;
+fn enrol_in_large_bank(
+    dir: &Path,
+    size: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<f64>, BenchError> {
+    let store = SqliteStore::open(dir).map_err(at("opening the store"))?;
+    let monitors = Monitors::load(Box::new(store)).map_err(at("loading the monitors"))?;
     let m = monitors
         .create(spec("big"), random_bank(size, rng))
-        .map_err(err)?;
+        .map_err(at("creating the monitor"))?;
     let mut big = Vec::new();
     for _ in 0..5 {
         let x = unit(rng, crate::monitors::EMBEDDING_DIM);
@@ -325,7 +382,7 @@ fn enrol_in_large_bank(dir: &Path, size: usize, rng: &mut ChaCha8Rng) -> Result<
                     file: "new.wav".into(),
                 }],
             )
-            .map_err(err)?;
+            .map_err(at("enrolling"))?;
         big.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(big)

@@ -52,11 +52,19 @@ pub struct StreamQuery {
     pub name: Option<String>,
 }
 
+/// A NaN or infinite float in a PCM stream: the stream is refused from there on.
+#[derive(Debug, thiserror::Error)]
+#[error("the stream holds a NaN or infinite sample (frame {frame}, counted from 0)")]
+pub struct NonFiniteSample {
+    pub frame: u64,
+}
+
 /// Turns a byte stream into mono samples, keeping a partial frame for the next chunk.
 pub struct PcmDecoder {
     format: SampleFormat,
     channels: usize,
     pending: Vec<u8>,
+    frames: u64,
 }
 
 impl PcmDecoder {
@@ -65,11 +73,12 @@ impl PcmDecoder {
             format,
             channels,
             pending: Vec::new(),
+            frames: 0,
         }
     }
 
     /// Appends the mono samples of every complete frame; `Err` names a non-finite float sample.
-    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<f32>) -> Result<(), String> {
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<f32>) -> Result<(), NonFiniteSample> {
         self.pending.extend_from_slice(chunk);
         let frame = self.channels * self.format.bytes();
         let whole = self.pending.len() / frame * frame;
@@ -81,9 +90,12 @@ impl PcmDecoder {
                 .sum::<f32>()
                 * scale;
             if !v.is_finite() {
-                return Err("the stream holds a NaN or infinite sample".into());
+                return Err(NonFiniteSample {
+                    frame: self.frames,
+                });
             }
             out.push(v);
+            self.frames += 1;
         }
         self.pending.drain(..whole);
         Ok(())
@@ -222,7 +234,9 @@ async fn read_and_score(
 ) -> Result<(), Halt> {
     while let Some(chunk) = data.next().await {
         let chunk = chunk.map_err(|e| Halt::Failed(format!("reading the stream: {e}")))?;
-        p.dec.push(&chunk, &mut p.samples).map_err(Halt::Failed)?;
+        p.dec
+            .push(&chunk, &mut p.samples)
+            .map_err(|e| Halt::Failed(e.to_string()))?;
         while p.samples.len() >= w.window {
             score_window(s, id, w, p, tx).await?;
             if !advance(w, data, p).await {

@@ -220,8 +220,13 @@ fn pcm_frames_split_across_chunks_decode_as_one_stream() {
         assert_eq!(*v, want);
     }
     let mut f = PcmDecoder::new(SampleFormat::F32le, 1);
-    let e = f.push(&f32::NAN.to_le_bytes(), &mut out).unwrap_err();
-    assert!(e.contains("NaN"), "{e}");
+    let bad: Vec<u8> = [0.5f32, -0.25, f32::NAN]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let e = f.push(&bad, &mut out).unwrap_err();
+    assert_eq!(e.frame, 2);
+    assert!(e.to_string().contains("NaN"), "{e}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use crate::error::ScoringError;
 use crate::kernel::NO_SKIP;
 use crate::methods::MethodSpec;
 use crate::reference::{ReferenceChoice, ReferenceSet};
-use asd_core::{Domain, EmbeddingSet, Label, Split};
+use asd_core::{Domain, EmbeddingSet, Label, SectionKey, Split};
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -61,33 +61,45 @@ pub(crate) fn normalised(x: ArrayView2<f32>) -> Array2<f32> {
     y
 }
 
-/// Scores every test clip of the set against the normal training clips of its section.
-pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult, ScoringError> {
-    let method = opts.method.build(opts.standardize)?;
-    let emb = normalised(set.embeddings.view());
-    let mut groups: BTreeMap<(String, String), (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+/// Each section's normal training clips (the references) and test clips, as row indices of `set`.
+/// With `pool`, each machine type is one group, keyed with an empty section.
+fn group_by_section(set: &EmbeddingSet, pool: bool) -> BTreeMap<SectionKey, Groups> {
+    let mut groups: BTreeMap<SectionKey, Groups> = BTreeMap::new();
     for (i, r) in set.records.iter().enumerate() {
-        let section = if opts.pool_sections {
-            String::new()
-        } else {
-            r.section.clone()
-        };
-        let entry = groups.entry((r.machine_type.clone(), section)).or_default();
+        let section = if pool { "" } else { &r.section };
+        let entry = groups
+            .entry(SectionKey::new(&r.machine_type, section))
+            .or_default();
         match r.split {
             Split::Train if r.label != Label::Anomaly => entry.0.push(i),
             Split::Test => entry.1.push(i),
             Split::Train => {}
         }
     }
+    groups
+}
+
+/// (reference rows, test rows) of one section.
+type Groups = (Vec<usize>, Vec<usize>);
+
+/// Scores every test clip of the set against the normal training clips of its section.
+pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult, ScoringError> {
+    let method = opts.method.build(opts.standardize)?;
+    let emb = normalised(set.embeddings.view());
+    let groups = group_by_section(set, opts.pool_sections);
     if groups.values().all(|(_, test)| test.is_empty()) {
         return Err(ScoringError::NoQueries);
     }
     let outcomes: Vec<_> = groups
         .into_par_iter()
         .filter(|(_, (_, test))| !test.is_empty())
-        .map(|((machine, section), (train, test))| {
+        .map(|(group, (train, test))| {
+            let SectionKey {
+                machine_type: machine,
+                section,
+            } = group;
             let key = if section.is_empty() {
-                machine.clone()
+                machine
             } else {
                 format!("{machine} section {section}")
             };

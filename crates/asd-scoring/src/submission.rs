@@ -5,7 +5,7 @@
 use crate::error::ScoringError;
 use crate::pipeline::{ScoreOptions, score_set};
 use crate::threshold::GammaFit;
-use asd_core::{EmbeddingSet, IoOp, Split, atomic};
+use asd_core::{EmbeddingSet, IoOp, SectionKey, Split, atomic};
 use asd_eval::submission::{SectionScores, write_section};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,7 +59,7 @@ pub fn score_to_dir(
     out: &Path,
 ) -> Result<Written, SubmissionError> {
     let result = score_set(set, opts)?;
-    let mut sections: BTreeMap<(String, String), (SectionScores, Vec<f64>)> = BTreeMap::new();
+    let mut sections: BTreeMap<SectionKey, (SectionScores, Vec<f64>)> = BTreeMap::new();
     for (i, r) in set.records.iter().enumerate() {
         let entry = sections.entry(r.section_key()).or_insert_with(|| {
             (

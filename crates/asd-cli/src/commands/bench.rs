@@ -1,4 +1,4 @@
-use anyhow::Result;
+use anyhow::{Context, Result};
 use asd_model::DeviceChoice;
 use clap::{Args, Subcommand};
 
@@ -98,7 +98,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
                 seed: 0,
             };
             let r = asd_monitor::bench::run(&o, &mut |stage| eprintln!("bench monitor: {stage}"))
-                .map_err(anyhow::Error::msg)?;
+                .context("bench monitor")?;
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(())
         }

@@ -22,6 +22,8 @@ use crate::simd::Lanes;
 use crate::simd::x86;
 use rayon::prelude::*;
 
+pub(super) mod weight_grad;
+
 /// Whether [`forward`] handles this geometry: 2-D kernels, strides 1 or 2.
 pub fn applies(g: &Geometry) -> bool {
     g.kh > 1 && g.kw > 1 && g.stride.iter().all(|s| (1..=2).contains(s))

@@ -161,9 +161,14 @@ pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     }
 }
 
-/// ∂L/∂w (c_out, c_in, kh, kw) from x and ∂L/∂y: always lowered (one GEMM per group of images).
+/// ∂L/∂w (c_out, c_in, kh, kw) from x and ∂L/∂y: for one-channel 2-D layers (the STFT branch's
+/// input layer) from the direct kernel's phases, else lowered (one GEMM per group of images).
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    im2col::weight_grad(g, x, dy)
+    if direct::weight_grad::applies(g) {
+        direct::weight_grad::weight_grad(g, x, dy)
+    } else {
+        im2col::weight_grad(g, x, dy)
+    }
 }
 
 /// For a stride-1 convolution, its input gradient as a forward convolution the direct kernel runs:
