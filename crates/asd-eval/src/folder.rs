@@ -36,7 +36,8 @@ impl Truth {
 
     /// Makes clip `index` reachable by another name too.
     pub fn alias(&mut self, machine_type: &str, name: &str, index: usize) {
-        self.names.insert(MachineFile::new(machine_type, name), index);
+        self.names
+            .insert(MachineFile::new(machine_type, name), index);
     }
 
     /// The official evaluator's ground truth: each clip under its listed (anonymised) name and, where

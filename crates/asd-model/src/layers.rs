@@ -334,7 +334,6 @@ impl Conv1dConfig {
 }
 
 impl Conv1d {
-
     pub(crate) fn export(&self, name: &str, out: &mut Export) {
         export_weight_bias(out, name, &self.weight, &self.bias);
     }
@@ -415,7 +414,6 @@ impl Conv2dConfig {
 }
 
 impl Conv2d {
-
     pub(crate) fn export(&self, name: &str, out: &mut Export) {
         export_weight_bias(out, name, &self.weight, &self.bias);
     }
@@ -533,7 +531,6 @@ impl LinearConfig {
 }
 
 impl Linear {
-
     pub(crate) fn export(&self, name: &str, out: &mut Export) {
         export_weight_bias(out, name, &self.weight, &self.bias);
     }

@@ -252,10 +252,7 @@ pub fn run(
 }
 
 /// The model's clip length and five timed single-clip inferences (after a warm-up), in ms.
-fn inference_alone(
-    model: &Path,
-    rng: &mut ChaCha8Rng,
-) -> Result<(usize, Vec<f64>), BenchError> {
+fn inference_alone(model: &Path, rng: &mut ChaCha8Rng) -> Result<(usize, Vec<f64>), BenchError> {
     let embedder = Embedder::start(model).map_err(at("loading the model"))?;
     let clip_len = embedder.clip_len();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -90,9 +90,7 @@ impl PcmDecoder {
                 .sum::<f32>()
                 * scale;
             if !v.is_finite() {
-                return Err(NonFiniteSample {
-                    frame: self.frames,
-                });
+                return Err(NonFiniteSample { frame: self.frames });
             }
             out.push(v);
             self.frames += 1;
