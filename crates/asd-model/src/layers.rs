@@ -287,17 +287,21 @@ pub struct Conv1d {
     pub stride: usize,
 }
 
-/// A [`Conv1d`] from `channels[0]` to `channels[1]` channels with a kernel of `kernel_size`
-/// (stride 1 and a bias unless set otherwise).
+/// A convolution from `channels[0]` to `channels[1]` channels with a kernel of `kernel_size` (in
+/// each of its `D` dimensions; stride 1 and a bias unless set otherwise): [`Conv1dConfig`] builds a
+/// [`Conv1d`], [`Conv2dConfig`] a square [`Conv2d`].
 #[derive(Debug, Clone, Copy)]
-pub struct Conv1dConfig {
+pub struct ConvConfig<const D: usize> {
     pub channels: [usize; 2],
     pub kernel_size: usize,
     pub stride: usize,
     pub bias: bool,
 }
 
-impl Conv1dConfig {
+pub type Conv1dConfig = ConvConfig<1>;
+pub type Conv2dConfig = ConvConfig<2>;
+
+impl<const D: usize> ConvConfig<D> {
     pub fn new(channels: [usize; 2], kernel_size: usize) -> Self {
         Self {
             channels,
@@ -314,7 +318,9 @@ impl Conv1dConfig {
     pub fn with_bias(self, bias: bool) -> Self {
         Self { bias, ..self }
     }
+}
 
+impl Conv1dConfig {
     /// The layer with `<name>.weight` (and `<name>.bias`) taken from `src`.
     pub fn init(
         &self,
@@ -367,34 +373,7 @@ pub struct Conv2d {
     pub stride: usize,
 }
 
-/// A square [`Conv2d`] from `channels[0]` to `channels[1]` channels with a `kernel_size` ×
-/// `kernel_size` kernel (stride 1 and a bias unless set otherwise).
-#[derive(Debug, Clone, Copy)]
-pub struct Conv2dConfig {
-    pub channels: [usize; 2],
-    pub kernel_size: usize,
-    pub stride: usize,
-    pub bias: bool,
-}
-
 impl Conv2dConfig {
-    pub fn new(channels: [usize; 2], kernel_size: usize) -> Self {
-        Self {
-            channels,
-            kernel_size,
-            stride: 1,
-            bias: true,
-        }
-    }
-
-    pub fn with_stride(self, stride: usize) -> Self {
-        Self { stride, ..self }
-    }
-
-    pub fn with_bias(self, bias: bool) -> Self {
-        Self { bias, ..self }
-    }
-
     /// The layer with `<name>.weight` (and `<name>.bias`) taken from `src`.
     pub fn init(
         &self,

@@ -399,7 +399,7 @@ mod tests {
         y
     }
 
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    pub(super) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         (0..n)
             .map(|_| {
@@ -411,11 +411,8 @@ mod tests {
             .collect()
     }
 
-    /// Every instruction set this CPU has (the baseline always), on channel counts that do and do
-    /// not fill a register block, several input channels, both strides, and images whose position
-    /// grid does and does not end on a whole run; without and with a bias, with and without ReLU.
-    #[test]
-    fn every_instruction_set_equals_direct_sum() {
+    /// The baseline and every vector instruction set this CPU has.
+    pub(super) fn isas() -> Vec<Isa> {
         let mut isas = vec![Isa::Baseline];
         #[cfg(target_arch = "x86_64")]
         {
@@ -427,6 +424,15 @@ mod tests {
                 isas.push(Isa::Avx512);
             }
         }
+        isas
+    }
+
+    /// Every instruction set this CPU has (the baseline always), on channel counts that do and do
+    /// not fill a register block, several input channels, both strides, and images whose position
+    /// grid does and does not end on a whole run; without and with a bias, with and without ReLU.
+    #[test]
+    fn every_instruction_set_equals_direct_sum() {
+        let isas = isas();
         for g in [
             geometry(1, [13, 17], 4, 7, 2),
             geometry(1, [20, 75], 9, 7, 2),

@@ -136,6 +136,7 @@ fn rows<L: Lanes, const KW: usize>(plan: &Plan, phases: &[f32], dy: &[f32], dw: 
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{isas, values};
     use super::*;
 
     /// dw[o][i][j] = Σ dy[b][o][oh][ow] · x[b][oh · sh + i − pt][ow · sw + j − pl], in f64.
@@ -167,34 +168,12 @@ mod tests {
         dw
     }
 
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
-
     /// Every instruction set this CPU has, both strides, kernels of 2 to 8 columns, asymmetric
     /// padding, rows that do and do not end on a whole register, and batches of one, a whole and a
     /// partial group of images: the f64 sum's values.
     #[test]
     fn every_instruction_set_equals_the_f64_sum() {
-        let mut isas = vec![Isa::Baseline];
-        #[cfg(target_arch = "x86_64")]
-        {
-            let fma = std::arch::is_x86_feature_detected!("fma");
-            if fma && std::arch::is_x86_feature_detected!("avx2") {
-                isas.push(Isa::Avx2);
-            }
-            if fma && std::arch::is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-        }
+        let isas = isas();
         let g = |batch, h, w, c_out, kh, kw, stride, pad| Geometry {
             batch,
             c_in: 1,
