@@ -16,7 +16,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn n(&self) -> f64 {
+    pub(crate) fn n(&self) -> f64 {
         (self.batch * self.s) as f64
     }
 
@@ -56,7 +56,7 @@ fn sum_f64(p: &[f32]) -> f64 {
     p.chunks(64).map(|c| f64::from(c.iter().sum::<f32>())).sum()
 }
 
-fn inv_std(var: f32, eps: f64) -> f32 {
+pub(crate) fn inv_std(var: f32, eps: f64) -> f32 {
     (1.0 / (f64::from(var) + eps).sqrt()) as f32
 }
 
@@ -90,17 +90,14 @@ pub fn normalize_grad(l: &Layout, y: &[f32], dy: &[f32], m: &[f32], eps: f64) ->
     if l.s == 0 || l.channels == 0 {
         return dx;
     }
-    let sums: Vec<(f32, f32)> = (0..l.channels)
+    let means: Vec<(f32, f32)> = (0..l.channels)
         .into_par_iter()
         .map(|c| {
             let (mut g, mut gy) = (0.0f64, 0.0f64);
             for (yp, gp) in l.planes(y, c).zip(l.planes(dy, c)) {
-                g += sum_f64(gp);
-                gy += yp
-                    .chunks(64)
-                    .zip(gp.chunks(64))
-                    .map(|(a, b)| f64::from(a.iter().zip(b).map(|(u, v)| u * v).sum::<f32>()))
-                    .sum::<f64>();
+                let (a, ay) = plane_sums(yp, gp);
+                g += a;
+                gy += ay;
             }
             ((g / l.n()) as f32, (gy / l.n()) as f32)
         })
@@ -110,13 +107,35 @@ pub fn normalize_grad(l: &Layout, y: &[f32], dy: &[f32], m: &[f32], eps: f64) ->
         .enumerate()
         .for_each(|(i, (dxp, (yp, gp)))| {
             let c = i % l.channels;
-            let (mg, mgy) = sums[c];
             let k = inv_std(m[l.channels + c], eps);
-            for ((o, &yv), &gv) in dxp.iter_mut().zip(yp).zip(gp) {
-                *o = (gv - mg - yv * mgy) * k;
-            }
+            normalize_grad_plane(yp, gp, means[c], k, dxp);
         });
     dx
+}
+
+/// One plane's Σ dy and Σ dy · y, the sums [`normalize_grad`] takes per channel.
+pub(crate) fn plane_sums(y: &[f32], dy: &[f32]) -> (f64, f64) {
+    let gy = y
+        .chunks(64)
+        .zip(dy.chunks(64))
+        .map(|(a, b)| f64::from(a.iter().zip(b).map(|(u, v)| u * v).sum::<f32>()))
+        .sum::<f64>();
+    (sum_f64(dy), gy)
+}
+
+/// One plane of [`normalize_grad`]: (dy − mean(dy) − y · mean(dy · y)) · k, with `means` the channel's
+/// two means and k = 1/√(var + eps).
+pub(crate) fn normalize_grad_plane(
+    y: &[f32],
+    dy: &[f32],
+    means: (f32, f32),
+    k: f32,
+    dx: &mut [f32],
+) {
+    let (mg, mgy) = means;
+    for ((o, &yv), &gv) in dx.iter_mut().zip(y).zip(dy) {
+        *o = (gv - mg - yv * mgy) * k;
+    }
 }
 
 /// y = x · scale + shift per channel: BatchNorm in eval mode, with the running statistics folded

@@ -29,7 +29,7 @@ impl Window {
     /// The maxima of output row `oh` (NaN where a window holds one, as in PyTorch): first the
     /// element-wise maximum of the window's input rows, then of each window's columns, so that the
     /// inner loops run over contiguous rows without branches.
-    fn row_max(&self, plane: &[f32], oh: usize, rows: &mut Vec<f32>, out: &mut [f32]) {
+    pub(crate) fn row_max(&self, plane: &[f32], oh: usize, rows: &mut Vec<f32>, out: &mut [f32]) {
         let r0 = oh * self.stride;
         rows.clear();
         rows.extend_from_slice(&plane[r0 * self.w..(r0 + 1) * self.w]);
@@ -50,7 +50,7 @@ impl Window {
     /// `grad` or 0 without a branch: where the maximum sits is unpredictable on real data, and the
     /// branchy search made this pass six times slower than the forward one. (With a NaN in the
     /// window no element equals the maximum and none gets a gradient; the loss is NaN then anyway.)
-    fn add_at_argmax(
+    pub(crate) fn add_at_argmax(
         &self,
         plane: &[f32],
         m: f32,

@@ -251,16 +251,35 @@ impl BatchNorm {
             };
         }
         let dims = x.dims();
-        let per_channel = dims.iter().product::<usize>() / dims[1].max(1);
         let (normalized, mean, variance) = crate::ops::batch_norm_train(x, self.eps);
-        let output = match (&self.gamma, &self.beta) {
+        self.track(mean, variance, &dims);
+        match (&self.gamma, &self.beta) {
             (Some(g), Some(b)) => {
                 let mut shape = [1; D];
                 shape[1] = self.channels;
                 normalized * g.val().reshape(shape) + b.val().reshape(shape)
             }
             _ => normalized,
-        };
+        }
+    }
+
+    /// max_pool2d(self.forward(x, train), pool[0], pool[1]); in training without a learned scale
+    /// and shift, one kernel that never writes the normalised tensor (the same values and
+    /// gradients bit for bit).
+    pub fn forward_max_pool(&self, x: Tensor<4>, train: bool, pool: [usize; 2]) -> Tensor<4> {
+        if !train || self.gamma.is_some() || self.beta.is_some() {
+            return crate::ops::max_pool2d(self.forward(x, train), pool[0], pool[1]);
+        }
+        let dims = x.dims();
+        let (pooled, mean, variance) =
+            crate::ops::batch_norm_max_pool2d_train(x, self.eps, pool[0], pool[1]);
+        self.track(mean, variance, &dims);
+        pooled
+    }
+
+    /// Moves the running statistics towards the batch's (`dims`: the input's shape).
+    fn track<const D: usize>(&self, mean: Tensor<1>, variance: Tensor<1>, dims: &[usize; D]) {
+        let per_channel = dims.iter().product::<usize>() / dims[1].max(1);
         let unbiased = per_channel as f64 / (per_channel.max(2) - 1) as f64;
         let m = self.momentum;
         let rm = self
@@ -275,7 +294,6 @@ impl BatchNorm {
             .add(variance.detach().mul_scalar(m * unbiased));
         self.running_mean.update(rm.detach());
         self.running_var.update(rv.detach());
-        output
     }
 }
 
@@ -437,8 +455,7 @@ impl Conv2d {
         // ReLU after the pooling: max commutes with it, so values and gradients are the same
         // (where a window's maximum is ≤ 0 both give 0), and ReLU and its gradient pass over a
         // quarter of the stem's output (82 MB at batch 32 × 10 s) instead of the whole.
-        let y = norm.forward(self.forward(x), train);
-        relu(crate::ops::max_pool2d(y, pool[0], pool[1]))
+        relu(norm.forward_max_pool(self.forward(x), train, pool))
     }
 
     /// 'Same' padding (top, bottom, left, right); TensorFlow's asymmetric one for strides > 1.

@@ -270,3 +270,39 @@ fn pooling_before_relu_gives_the_same_values_and_gradients() {
     assert!(da.iter().any(|v| *v != 0.0) && da.contains(&0.0));
     assert_eq!(da, db);
 }
+
+/// The stem's BatchNorm and max-pool in one kernel give what the two operations give, bit for
+/// bit: pooled values, the statistics, and the gradient through the statistics (ties included).
+#[test]
+fn batch_norm_then_pool_fused_equals_the_two_operations() {
+    let ad = Device::flex().autodiff();
+    let flex = Device::flex();
+    let x = Tensor::<4>::random([3, 4, 13, 16], Distribution::Normal(0.5, 2.0), &flex)
+        .mul_scalar(4.0)
+        .round()
+        .div_scalar(4.0);
+    let (a, b) = (
+        Tensor::<4>::from_data(x.clone().into_data(), &ad).require_grad(),
+        Tensor::<4>::from_data(x.into_data(), &ad).require_grad(),
+    );
+    let (fused, m1, v1) = asd_model::ops::batch_norm_max_pool2d_train(a.clone(), 1e-5, 3, 2);
+    let (normalized, m2, v2) = asd_model::ops::batch_norm_train(b.clone(), 1e-5);
+    let composed = asd_model::ops::max_pool2d(normalized, 3, 2);
+    assert_eq!(fused.dims(), [3, 4, 6, 7]);
+    let to_vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    assert_eq!(
+        to_vec(fused.clone().inner()),
+        to_vec(composed.clone().inner())
+    );
+    assert_eq!(m1.into_data(), m2.into_data());
+    assert_eq!(v1.into_data(), v2.into_data());
+    let r = Tensor::<4>::random([3, 4, 6, 7], Distribution::Normal(0.0, 1.0), &ad);
+    let ga = (fused * r.clone()).sum().backward();
+    let gb = (composed * r).sum().backward();
+    let (da, db) = (to_vec(a.grad(&ga).unwrap()), to_vec(b.grad(&gb).unwrap()));
+    assert!(
+        da.iter().all(|v| *v != 0.0),
+        "every element has a gradient through the statistics"
+    );
+    assert_eq!(da, db);
+}

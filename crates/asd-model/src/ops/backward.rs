@@ -72,6 +72,25 @@ impl<B: CpuGradKernels> Backward<B, 1> for PoolBackward {
 }
 
 #[derive(Debug)]
+struct NormalizePoolBackward;
+
+impl<B: CpuGradKernels> Backward<B, 1> for NormalizePoolBackward {
+    /// The input (its normalised values are rebuilt plane by plane), the statistics, eps, k, stride.
+    type State = (NodeId, FloatTensor<B>, f64, usize, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, cp: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x_id, moments, eps, k, stride) = ops.state;
+        let x = cp.retrieve_node_output::<FloatTensor<B>>(x_id);
+        if let Some(node) = node_x {
+            let dx = B::batch_normalize_max_pool2d_grad(x, moments, dy, eps, k, stride);
+            grads.register::<B>(node.id, dx);
+        }
+    }
+}
+
+#[derive(Debug)]
 struct AffineBackward;
 
 impl<B: CpuGradKernels> Backward<B, 1> for AffineBackward {
@@ -165,6 +184,35 @@ impl<B: CpuKernels + CpuGradKernels, C: CheckpointStrategy> CpuKernels for Autod
                 prep.finish((y.clone(), m, eps), y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::batch_normalize(x.into_primitive(), m, eps)),
+        }
+    }
+
+    fn batch_normalize_max_pool2d(
+        x: AdTensor<B, C>,
+        moments: AdTensor<B, C>,
+        eps: f64,
+        k: usize,
+        stride: usize,
+    ) -> AdTensor<B, C> {
+        let m = moments.into_primitive();
+        match NormalizePoolBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_id = prep.checkpoint(&x);
+                let y =
+                    B::batch_normalize_max_pool2d(x.into_primitive(), m.clone(), eps, k, stride);
+                prep.finish((x_id, m, eps, k, stride), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::batch_normalize_max_pool2d(
+                x.into_primitive(),
+                m,
+                eps,
+                k,
+                stride,
+            )),
         }
     }
 

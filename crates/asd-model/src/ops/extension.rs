@@ -50,6 +50,16 @@ pub trait CpuKernels: Backend {
         eps: f64,
     ) -> FloatTensor<Self>;
 
+    /// max_pool(batch_normalize(x, moments, eps)) with a k × k window, no padding: the normalised
+    /// tensor is never written. Differentiated through the statistics as `batch_normalize`.
+    fn batch_normalize_max_pool2d(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        eps: f64,
+        k: usize,
+        stride: usize,
+    ) -> FloatTensor<Self>;
+
     /// Max-pooling of x (batch, channels, h, w) with a k × k window, no padding.
     fn plain_max_pool2d(x: FloatTensor<Self>, k: usize, stride: usize) -> FloatTensor<Self>;
 
@@ -85,6 +95,15 @@ pub trait CpuGradKernels: Backend {
         moments: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         eps: f64,
+    ) -> FloatTensor<Self>;
+
+    fn batch_normalize_max_pool2d_grad(
+        x: FloatTensor<Self>,
+        moments: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        eps: f64,
+        k: usize,
+        stride: usize,
     ) -> FloatTensor<Self>;
 
     fn plain_max_pool2d_grad(

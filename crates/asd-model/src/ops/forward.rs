@@ -2,7 +2,7 @@
 //! memory (forward kernels, and the gradient kernels that the backward passes call).
 
 use super::extension::{CpuGradKernels, CpuKernels};
-use super::{conv, norm, pool};
+use super::{conv, norm, norm_pool, pool};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{DType, Flex, TensorMetadata};
 use burn::tensor::{Shape, TensorData};
@@ -58,6 +58,13 @@ fn window(x: &FlexTensor, k: usize, stride: usize) -> pool::Window {
         w: s[3],
         k,
         stride,
+    }
+}
+
+fn norm_pool_geometry(x: &FlexTensor, k: usize, stride: usize) -> norm_pool::NormPool {
+    norm_pool::NormPool {
+        pool: window(x, k, stride),
+        channels: x.shape()[1],
     }
 }
 
@@ -135,6 +142,19 @@ impl CpuKernels for Flex {
         tensor(y, x.shape())
     }
 
+    fn batch_normalize_max_pool2d(
+        x: FlexTensor,
+        moments: FlexTensor,
+        eps: f64,
+        k: usize,
+        stride: usize,
+    ) -> FlexTensor {
+        let g = norm_pool_geometry(&x, k, stride);
+        let y = norm_pool::forward(&g, slice(&host(&x)), slice(&host(&moments)), eps);
+        let s = x.shape();
+        tensor(y, [s[0], s[1], g.pool.out_h(), g.pool.out_w()])
+    }
+
     fn plain_max_pool2d(x: FlexTensor, k: usize, stride: usize) -> FlexTensor {
         let g = window(&x, k, stride);
         let s = x.shape();
@@ -196,6 +216,25 @@ impl CpuGradKernels for Flex {
             eps,
         );
         tensor(dx, y.shape())
+    }
+
+    fn batch_normalize_max_pool2d_grad(
+        x: FlexTensor,
+        moments: FlexTensor,
+        output_grad: FlexTensor,
+        eps: f64,
+        k: usize,
+        stride: usize,
+    ) -> FlexTensor {
+        let g = norm_pool_geometry(&x, k, stride);
+        let dx = norm_pool::backward(
+            &g,
+            slice(&host(&x)),
+            slice(&host(&moments)),
+            eps,
+            slice(&host(&output_grad)),
+        );
+        tensor(dx, x.shape())
     }
 
     fn plain_max_pool2d_grad(

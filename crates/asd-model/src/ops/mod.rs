@@ -7,7 +7,7 @@ mod backward;
 mod extension;
 mod forward;
 
-pub use asd_kernels::{conv, norm, pool};
+pub use asd_kernels::{conv, norm, norm_pool, pool};
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::tensor::module::max_pool2d as burn_max_pool2d;
@@ -128,10 +128,43 @@ pub fn batch_norm_train<const D: usize>(
         moments.clone().into_dispatch(),
         eps,
     ));
+    let (mean, var) = split_moments(moments);
+    (y, mean, var)
+}
+
+/// max_pool2d(batch_norm_train(x).0, k, stride) where the CPU kernels run: the pooled maxima of the
+/// raw x, normalised after (see `asd_kernels::norm_pool`), so the normalised tensor is never
+/// written; with the per-channel mean and biased variance, as [`batch_norm_train`].
+pub fn batch_norm_max_pool2d_train(
+    x: Tensor<4>,
+    eps: f64,
+    k: usize,
+    stride: usize,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    if !on_cpu(&x.device()) {
+        let (y, mean, var) = batch_norm_train(x, eps);
+        return (max_pool2d(y, k, stride), mean, var);
+    }
+    let moments: Tensor<2> = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_moments(
+        x.clone().detach().into_dispatch(),
+    ));
+    let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_normalize_max_pool2d(
+        x.into_dispatch(),
+        moments.clone().into_dispatch(),
+        eps,
+        k,
+        stride,
+    ));
+    let (mean, var) = split_moments(moments);
+    (y, mean, var)
+}
+
+/// The (2, channels) moments as the mean and the variance.
+fn split_moments(moments: Tensor<2>) -> (Tensor<1>, Tensor<1>) {
     let c = moments.dims()[1];
     let mean = moments.clone().slice([0..1, 0..c]).reshape([c]);
     let var = moments.slice([1..2, 0..c]).reshape([c]);
-    (y, mean, var)
+    (mean, var)
 }
 
 /// k × k max-pooling with the given stride and no padding.

@@ -1,0 +1,234 @@
+//! Batch normalisation with the batch's statistics (no affine parameters) followed by max-pooling:
+//! the STFT branch's first layer in training, on its largest tensor (82 MB at batch 32 × 10 s).
+//!
+//! Normalising is x ↦ (x − mean) · k with k = 1/√(var + eps) > 0, a non-decreasing map in f32 too,
+//! so the maximum of the normalised window is the normalised maximum of the raw one: the forward
+//! pass pools the raw input and normalises only the pooled values, and the normalised tensor is
+//! never written. The backward pass rebuilds each plane's normalised values and the pooling's
+//! scattered gradient in a per-thread buffer that stays in cache, so it reads the input twice and
+//! writes its gradient once, where max-pool backward followed by [`norm::normalize_grad`] wrote and
+//! read three full tensors more. Both passes give the composition's values bit for bit: the same
+//! expressions, the same window order and the same order of the per-channel sums.
+
+use crate::norm::{self, Layout};
+use crate::pool::Window;
+use rayon::prelude::*;
+
+/// The geometry: `pool.planes` = batch × channels, each plane `pool.h × pool.w`.
+#[derive(Debug, Clone, Copy)]
+pub struct NormPool {
+    pub pool: Window,
+    pub channels: usize,
+}
+
+impl NormPool {
+    fn layout(&self) -> Layout {
+        Layout {
+            batch: self.pool.planes / self.channels.max(1),
+            channels: self.channels,
+            s: self.pool.h * self.pool.w,
+        }
+    }
+
+    fn out_plane(&self) -> usize {
+        self.pool.out_h() * self.pool.out_w()
+    }
+}
+
+/// max_pool(normalize(x)) with the statistics `m` of x ([`norm::moments`]'s layout).
+pub fn forward(g: &NormPool, x: &[f32], m: &[f32], eps: f64) -> Vec<f32> {
+    let mut y = crate::pool::forward(&g.pool, x);
+    let c_n = g.channels;
+    if y.is_empty() || c_n == 0 {
+        return y;
+    }
+    y.par_chunks_mut(g.out_plane())
+        .enumerate()
+        .for_each(|(p, yp)| {
+            let c = p % c_n;
+            let (mean, k) = (m[c], norm::inv_std(m[c_n + c], eps));
+            yp.iter_mut().for_each(|v| *v = (*v - mean) * k);
+        });
+    y
+}
+
+/// One plane's normalised values and its pooling gradient, in reusable buffers.
+#[derive(Default)]
+struct PlaneScratch {
+    normalized: Vec<f32>,
+    grad: Vec<f32>,
+    rows: Vec<f32>,
+    maxima: Vec<f32>,
+}
+
+impl PlaneScratch {
+    /// Fills `normalized` with plane `p` of x normalised and `grad` with the pooled gradient `dy`
+    /// scattered to each window's first maximum (as `pool::backward` into zeros).
+    fn fill(&mut self, g: &NormPool, p: usize, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) {
+        let w = &g.pool;
+        let c = p % g.channels;
+        let (mean, k) = (m[c], norm::inv_std(m[g.channels + c], eps));
+        let plane = &x[p * w.h * w.w..(p + 1) * w.h * w.w];
+        self.normalized.clear();
+        self.normalized
+            .extend(plane.iter().map(|&v| (v - mean) * k));
+        self.grad.clear();
+        self.grad.resize(plane.len(), 0.0);
+        self.maxima.resize(w.out_w(), 0.0);
+        let gp = &dy[p * g.out_plane()..(p + 1) * g.out_plane()];
+        for oh in 0..w.out_h() {
+            w.row_max(&self.normalized, oh, &mut self.rows, &mut self.maxima);
+            for ow in 0..w.out_w() {
+                let d = gp[oh * w.out_w() + ow];
+                w.add_at_argmax(&self.normalized, self.maxima[ow], d, oh, ow, &mut self.grad);
+            }
+        }
+    }
+}
+
+/// ∂L/∂x of [`forward`] (statistics differentiated as in [`norm::normalize_grad`]), from the input
+/// x, its statistics and ∂L/∂y of the pooled output.
+pub fn backward(g: &NormPool, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) -> Vec<f32> {
+    let l = g.layout();
+    let mut dx = vec![0.0f32; x.len()];
+    if l.s == 0 || l.channels == 0 {
+        return dx;
+    }
+    // Per plane, the two sums normalize_grad takes over it; then per channel in image order.
+    let partial: Vec<(f64, f64)> = (0..g.pool.planes)
+        .into_par_iter()
+        .map_init(PlaneScratch::default, |s, p| {
+            s.fill(g, p, x, m, eps, dy);
+            norm::plane_sums(&s.normalized, &s.grad)
+        })
+        .collect();
+    let means: Vec<(f32, f32)> = (0..l.channels)
+        .map(|c| {
+            let (mut sg, mut sgy) = (0.0f64, 0.0f64);
+            for b in 0..l.batch {
+                let (a, ay) = partial[b * l.channels + c];
+                sg += a;
+                sgy += ay;
+            }
+            ((sg / l.n()) as f32, (sgy / l.n()) as f32)
+        })
+        .collect();
+    dx.par_chunks_mut(l.s)
+        .enumerate()
+        .for_each_init(PlaneScratch::default, |s, (p, dxp)| {
+            s.fill(g, p, x, m, eps, dy);
+            let c = p % l.channels;
+            let k = norm::inv_std(m[l.channels + c], eps);
+            norm::normalize_grad_plane(&s.normalized, &s.grad, means[c], k, dxp);
+        });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                // Coarse values, so that windows hold ties.
+                ((s >> 40) % 64) as f32 / 16.0 - 2.0
+            })
+            .collect()
+    }
+
+    fn geometry(
+        batch: usize,
+        channels: usize,
+        h: usize,
+        w: usize,
+        k: usize,
+        stride: usize,
+    ) -> NormPool {
+        NormPool {
+            pool: Window {
+                planes: batch * channels,
+                h,
+                w,
+                k,
+                stride,
+            },
+            channels,
+        }
+    }
+
+    /// The composition this replaces: normalize, then pool; pool backward, then normalize_grad.
+    #[test]
+    fn equals_normalize_then_pool_bit_for_bit() {
+        for (i, g) in [
+            geometry(3, 4, 11, 13, 3, 2),
+            geometry(2, 3, 9, 9, 3, 2),
+            geometry(1, 2, 7, 20, 2, 2),
+            geometry(4, 1, 6, 5, 3, 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let l = g.layout();
+            let x = values(g.pool.planes * l.s, 7 + i as u64);
+            let m = norm::moments(&l, &x);
+            let eps = 1e-5;
+            let normalized = norm::normalize(&l, &x, &m, eps);
+            let want = crate::pool::forward(&g.pool, &normalized);
+            let got = forward(&g, &x, &m, eps);
+            assert_eq!(bits(&got), bits(&want), "forward, case {i}");
+
+            let dy = values(want.len(), 100 + i as u64);
+            let scattered = crate::pool::backward(&g.pool, &normalized, &dy);
+            let want = norm::normalize_grad(&l, &normalized, &scattered, &m, eps);
+            let got = backward(&g, &x, &m, eps, &dy);
+            assert_eq!(bits(&got), bits(&want), "backward, case {i}");
+        }
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Against central differences of the loss Σ dy · forward(x) with the statistics recomputed,
+    /// in f64 on values without ties (a tie's maximum moves under a small step).
+    #[test]
+    fn backward_is_the_gradient_of_forward() {
+        let g = geometry(2, 2, 7, 9, 3, 2);
+        let l = g.layout();
+        let n = g.pool.planes * l.s;
+        // Distinct values: a permutation of a fine grid.
+        let x: Vec<f32> = (0..n)
+            .map(|i| ((i * 37) % n) as f32 / n as f32 - 0.5)
+            .collect();
+        let eps = 1e-5;
+        let out = forward(&g, &x, &norm::moments(&l, &x), eps).len();
+        let dy: Vec<f32> = (0..out)
+            .map(|i| ((i * 13) % 7) as f32 / 7.0 - 0.4)
+            .collect();
+        let loss = |x: &[f32]| -> f64 {
+            let y = forward(&g, x, &norm::moments(&l, x), eps);
+            y.iter()
+                .zip(&dy)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum()
+        };
+        let dx = backward(&g, &x, &norm::moments(&l, &x), eps, &dy);
+        let h = 1e-3f32;
+        for i in (0..n).step_by(5) {
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[i] += h;
+            down[i] -= h;
+            let numeric = (loss(&up) - loss(&down)) / (2.0 * f64::from(h));
+            assert!(
+                (numeric - f64::from(dx[i])).abs() < 2e-2 * (1.0 + numeric.abs()),
+                "element {i}: numeric {numeric}, analytic {}",
+                dx[i]
+            );
+        }
+    }
+}
