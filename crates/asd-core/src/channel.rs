@@ -5,6 +5,7 @@
 //! the near microphone, as the organisers' baseline reads it; earlier editions are mono, where every
 //! policy but `far` reads the one channel, and their default stays the mean of all channels.
 
+use crate::ParseValueError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -32,8 +33,8 @@ enum ChannelValue {
 }
 
 impl TryFrom<ChannelValue> for ChannelPolicy {
-    type Error = String;
-    fn try_from(v: ChannelValue) -> Result<Self, String> {
+    type Error = ParseValueError;
+    fn try_from(v: ChannelValue) -> Result<Self, ParseValueError> {
         match v {
             ChannelValue::Index(i) => Ok(ChannelPolicy::Index(i)),
             ChannelValue::Name(s) => s.parse(),
@@ -51,16 +52,21 @@ impl From<ChannelPolicy> for ChannelValue {
 }
 
 impl FromStr for ChannelPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseValueError;
+    fn from_str(s: &str) -> Result<Self, ParseValueError> {
         match s.trim() {
             "near" => Ok(ChannelPolicy::Near),
             "far" => Ok(ChannelPolicy::Far),
             "mean" => Ok(ChannelPolicy::Mean),
             "near+far" => Ok(ChannelPolicy::NearAndFar),
-            t => t.parse::<usize>().map(ChannelPolicy::Index).map_err(|_| {
-                format!("channel '{s}' is not one of near, far, mean, near+far or a channel number")
-            }),
+            t => t
+                .parse::<usize>()
+                .map(ChannelPolicy::Index)
+                .map_err(|_| ParseValueError {
+                    kind: "channel",
+                    value: s.to_string(),
+                    expected: "near, far, mean, near+far or a channel number",
+                }),
         }
     }
 }
@@ -132,7 +138,7 @@ mod tests {
             serde_json::to_string(&ChannelPolicy::NearAndFar).unwrap(),
             "\"near+far\""
         );
-        let e = "left".parse::<ChannelPolicy>().unwrap_err();
+        let e = "left".parse::<ChannelPolicy>().unwrap_err().to_string();
         assert!(e.contains("'left'") && e.contains("near+far"), "{e}");
         assert!(serde_json::from_str::<ChannelPolicy>("\"left\"").is_err());
     }

@@ -122,7 +122,7 @@ impl fmt::Display for Edition {
 }
 
 impl FromStr for Edition {
-    type Err = String;
+    type Err = asd_core::ParseValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let year = s
             .trim()
@@ -131,10 +131,10 @@ impl FromStr for Edition {
         Edition::ALL
             .into_iter()
             .find(|e| e.year().to_string() == year.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown edition '{s}' (expected 2020, 2021, 2022, 2023, 2024, 2025 or 2026)"
-                )
+            .ok_or_else(|| asd_core::ParseValueError {
+                kind: "edition",
+                value: s.to_string(),
+                expected: "2020, 2021, 2022, 2023, 2024, 2025, 2026",
             })
     }
 }

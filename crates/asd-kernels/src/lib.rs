@@ -1,5 +1,5 @@
 //! The workspace's compute kernels on host memory, and the only crate allowed `unsafe` code: the
-//! matrix product (`gemm`, one safe entry over matrixmultiply), the network's convolutions (`conv`:
+//! matrix product (`gemm`, one safe entry over faer's gemm or matrixmultiply), the network's convolutions (`conv`:
 //! direct register-blocked kernels or im2col + GEMM, picked per layer), batch normalisation
 //! (`norm`), max-pooling (`pool`) and the two fused for training (`norm_pool`), the vector-register abstraction they are written in (`simd`),
 //! and the allocator setting of the training process (`alloc`). No deep-learning framework:

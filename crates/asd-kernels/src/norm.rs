@@ -125,13 +125,7 @@ pub(crate) fn plane_sums(y: &[f32], dy: &[f32]) -> (f64, f64) {
 
 /// One plane of [`normalize_grad`]: (dy − mean(dy) − y · mean(dy · y)) · k, with `means` the channel's
 /// two means and k = 1/√(var + eps).
-pub(crate) fn normalize_grad_plane(
-    y: &[f32],
-    dy: &[f32],
-    means: (f32, f32),
-    k: f32,
-    dx: &mut [f32],
-) {
+fn normalize_grad_plane(y: &[f32], dy: &[f32], means: (f32, f32), k: f32, dx: &mut [f32]) {
     let (mg, mgy) = means;
     for ((o, &yv), &gv) in dx.iter_mut().zip(y).zip(dy) {
         *o = (gv - mg - yv * mgy) * k;

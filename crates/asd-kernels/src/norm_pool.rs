@@ -35,73 +35,108 @@ impl NormPool {
     }
 }
 
+/// Each channel's normalisation, from the statistics in [`norm::moments`]'s layout.
+#[derive(Clone, Copy)]
+struct Scale<'a> {
+    m: &'a [f32],
+    eps: f64,
+    channels: usize,
+}
+
+impl Scale<'_> {
+    /// The mean and 1/√(var + eps) of plane `p`'s channel, as [`norm::normalize`] takes them.
+    fn of_plane(&self, p: usize) -> (f32, f32) {
+        let c = p % self.channels;
+        (
+            self.m[c],
+            norm::inv_std(self.m[self.channels + c], self.eps),
+        )
+    }
+}
+
 /// max_pool(normalize(x)) with the statistics `m` of x ([`norm::moments`]'s layout).
 pub fn forward(g: &NormPool, x: &[f32], m: &[f32], eps: f64) -> Vec<f32> {
     let mut y = crate::pool::forward(&g.pool, x);
-    let c_n = g.channels;
-    if y.is_empty() || c_n == 0 {
+    if y.is_empty() || g.channels == 0 {
         return y;
     }
+    let scale = Scale {
+        m,
+        eps,
+        channels: g.channels,
+    };
     y.par_chunks_mut(g.out_plane())
         .enumerate()
         .for_each(|(p, yp)| {
-            let c = p % c_n;
-            let (mean, k) = (m[c], norm::inv_std(m[c_n + c], eps));
+            let (mean, k) = scale.of_plane(p);
             yp.iter_mut().for_each(|v| *v = (*v - mean) * k);
         });
     y
 }
 
-/// One plane's normalised values and its pooling gradient, in reusable buffers.
+/// Per-thread buffers for one plane.
 #[derive(Default)]
 struct PlaneScratch {
     normalized: Vec<f32>,
-    grad: Vec<f32>,
     rows: Vec<f32>,
     maxima: Vec<f32>,
 }
 
-impl PlaneScratch {
-    /// Fills `normalized` with plane `p` of x normalised and `grad` with the pooled gradient `dy`
-    /// scattered to each window's first maximum (as `pool::backward` into zeros).
-    fn fill(&mut self, g: &NormPool, p: usize, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) {
-        let w = &g.pool;
-        let c = p % g.channels;
-        let (mean, k) = (m[c], norm::inv_std(m[g.channels + c], eps));
-        let plane = &x[p * w.h * w.w..(p + 1) * w.h * w.w];
-        self.normalized.clear();
-        self.normalized
-            .extend(plane.iter().map(|&v| (v - mean) * k));
-        self.grad.clear();
-        self.grad.resize(plane.len(), 0.0);
-        self.maxima.resize(w.out_w(), 0.0);
-        let gp = &dy[p * g.out_plane()..(p + 1) * g.out_plane()];
-        for oh in 0..w.out_h() {
-            w.row_max(&self.normalized, oh, &mut self.rows, &mut self.maxima);
-            for ow in 0..w.out_w() {
-                let d = gp[oh * w.out_w() + ow];
-                w.add_at_argmax(&self.normalized, self.maxima[ow], d, oh, ow, &mut self.grad);
-            }
+/// Plane `p` of x normalised into `s.normalized`, and the pooled gradient `dy` scattered to each
+/// window's first maximum into `grad` (as `pool::backward` into zeros).
+fn scatter_plane(
+    g: &NormPool,
+    p: usize,
+    x: &[f32],
+    scale: Scale,
+    dy: &[f32],
+    s: &mut PlaneScratch,
+    grad: &mut [f32],
+) {
+    let w = &g.pool;
+    let (mean, k) = scale.of_plane(p);
+    let plane = &x[p * w.h * w.w..(p + 1) * w.h * w.w];
+    s.normalized.clear();
+    s.normalized.extend(plane.iter().map(|&v| (v - mean) * k));
+    grad.fill(0.0);
+    s.maxima.resize(w.out_w(), 0.0);
+    let gp = &dy[p * g.out_plane()..(p + 1) * g.out_plane()];
+    for oh in 0..w.out_h() {
+        w.row_max(&s.normalized, oh, &mut s.rows, &mut s.maxima);
+        for ow in 0..w.out_w() {
+            let d = gp[oh * w.out_w() + ow];
+            w.add_at_argmax(&s.normalized, s.maxima[ow], d, oh, ow, grad);
         }
     }
 }
 
 /// ∂L/∂x of [`forward`] (statistics differentiated as in [`norm::normalize_grad`]), from the input
 /// x, its statistics and ∂L/∂y of the pooled output.
+///
+/// Two passes: the first scatters each plane's gradient into `dx` (finding the windows' maxima
+/// once) and takes the plane's sums while it is in cache; the second, with the channels' sums
+/// known, turns `dx` in place into the gradient through the statistics.
 pub fn backward(g: &NormPool, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) -> Vec<f32> {
     let l = g.layout();
+    // Each plane is zeroed by its first pass, the first touch of its pages.
     let mut dx = vec![0.0f32; x.len()];
     if l.s == 0 || l.channels == 0 {
         return dx;
     }
-    // Per plane, the two sums normalize_grad takes over it; then per channel in image order.
-    let partial: Vec<(f64, f64)> = (0..g.pool.planes)
-        .into_par_iter()
-        .map_init(PlaneScratch::default, |s, p| {
-            s.fill(g, p, x, m, eps, dy);
-            norm::plane_sums(&s.normalized, &s.grad)
+    let scale = Scale {
+        m,
+        eps,
+        channels: l.channels,
+    };
+    let partial: Vec<(f64, f64)> = dx
+        .par_chunks_mut(l.s)
+        .enumerate()
+        .map_init(PlaneScratch::default, |s, (p, dxp)| {
+            scatter_plane(g, p, x, scale, dy, s, dxp);
+            norm::plane_sums(&s.normalized, dxp)
         })
         .collect();
+    // Per channel in image order, as normalize_grad adds them.
     let means: Vec<(f32, f32)> = (0..l.channels)
         .map(|c| {
             let (mut sg, mut sgy) = (0.0f64, 0.0f64);
@@ -114,12 +149,15 @@ pub fn backward(g: &NormPool, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) -> Vec
         })
         .collect();
     dx.par_chunks_mut(l.s)
+        .zip(x.par_chunks(l.s))
         .enumerate()
-        .for_each_init(PlaneScratch::default, |s, (p, dxp)| {
-            s.fill(g, p, x, m, eps, dy);
-            let c = p % l.channels;
-            let k = norm::inv_std(m[l.channels + c], eps);
-            norm::normalize_grad_plane(&s.normalized, &s.grad, means[c], k, dxp);
+        .for_each(|(p, (dxp, xp))| {
+            let (mean, k) = scale.of_plane(p);
+            let (mg, mgy) = means[p % l.channels];
+            for (o, &v) in dxp.iter_mut().zip(xp) {
+                let yv = (v - mean) * k;
+                *o = (*o - mg - yv * mgy) * k;
+            }
         });
     dx
 }

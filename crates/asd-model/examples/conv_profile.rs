@@ -58,6 +58,9 @@ fn row(name: &str, flop: f64, fwd: f64, both: f64) {
 
 fn main() {
     kernel_profile();
+    if std::env::args().any(|a| a == "--kernels-only") {
+        return;
+    }
     stem_profile();
     let b = 32;
     let dev = Device::flex();
@@ -184,7 +187,7 @@ fn stem_profile() {
 
 /// The host kernels alone on the stem's output (32 × 16 × 156 × 257).
 fn kernel_profile() {
-    use asd_model::ops::{norm, pool};
+    use asd_model::ops::{norm, norm_pool, pool};
     let n = 32 * 16 * 156 * 257;
     let x: Vec<f32> = (0..n)
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
@@ -218,6 +221,33 @@ fn kernel_profile() {
     let t_ngrad = time(|| {
         let _ = norm::normalize_grad(&l, &x, &x, &m, 1e-5);
     });
+    // The stem's BatchNorm + max-pool in training: the two kernels against the fused one.
+    let np = norm_pool::NormPool {
+        pool: g,
+        channels: 16,
+    };
+    let dy = pool::forward(&g, &x);
+    let t_two_fwd = time(|| {
+        let _ = pool::forward(&g, &norm::normalize(&l, &x, &m, 1e-5));
+    });
+    let t_fused_fwd = time(|| {
+        let _ = norm_pool::forward(&np, &x, &m, 1e-5);
+    });
+    let normalized = norm::normalize(&l, &x, &m, 1e-5);
+    let t_two_bwd = time(|| {
+        let scattered = pool::backward(&g, &normalized, &dy);
+        let _ = norm::normalize_grad(&l, &normalized, &scattered, &m, 1e-5);
+    });
+    let t_fused_bwd = time(|| {
+        let _ = norm_pool::backward(&np, &x, &m, 1e-5, &dy);
+    });
+    println!(
+        "BatchNorm + max-pool on 82 MB: forward {:.1} ms as two kernels, {:.1} ms fused; backward {:.1} ms as two, {:.1} ms fused",
+        t_two_fwd * 1e3,
+        t_fused_fwd * 1e3,
+        t_two_bwd * 1e3,
+        t_fused_bwd * 1e3
+    );
     let t_par_touch = time(|| {
         use rayon::prelude::*;
         let mut v = vec![0.0f32; n];

@@ -1,6 +1,7 @@
 //! The compute device: CPU (burn's flex backend) by default, an NVIDIA GPU with the `cuda` feature.
 
 use crate::error::ModelError;
+use asd_core::ParseValueError;
 use burn::tensor::Device;
 use std::str::FromStr;
 
@@ -12,8 +13,8 @@ pub enum DeviceChoice {
 }
 
 impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseValueError;
+    fn from_str(s: &str) -> Result<Self, ParseValueError> {
         match s {
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" => Ok(DeviceChoice::Cuda(0)),
@@ -21,7 +22,11 @@ impl FromStr for DeviceChoice {
                 .strip_prefix("cuda:")
                 .and_then(|i| i.parse().ok())
                 .map(DeviceChoice::Cuda)
-                .ok_or_else(|| format!("unknown device '{s}' (expected cpu, cuda or cuda:N)")),
+                .ok_or_else(|| ParseValueError {
+                    kind: "device",
+                    value: s.to_string(),
+                    expected: "cpu, cuda, cuda:N",
+                }),
         }
     }
 }

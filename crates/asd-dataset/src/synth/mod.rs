@@ -197,8 +197,8 @@ pub enum SynthEdition {
 }
 
 impl std::str::FromStr for SynthEdition {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = asd_core::ParseValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s
             .trim()
             .trim_start_matches("dcase")
@@ -206,9 +206,11 @@ impl std::str::FromStr for SynthEdition {
         {
             "2023" => Ok(SynthEdition::Dcase2023),
             "2026" => Ok(SynthEdition::Dcase2026),
-            _ => Err(format!(
-                "unknown synthetic edition '{s}' (expected 2023 or 2026)"
-            )),
+            _ => Err(asd_core::ParseValueError {
+                kind: "synthetic edition",
+                value: s.to_string(),
+                expected: "2023, 2026",
+            }),
         }
     }
 }
@@ -255,15 +257,17 @@ pub enum Preset {
 }
 
 impl std::str::FromStr for Preset {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = asd_core::ParseValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "tiny" => Ok(Preset::Tiny),
             "small" => Ok(Preset::Small),
             "full" => Ok(Preset::Full),
-            _ => Err(format!(
-                "unknown preset '{s}' (expected tiny, small or full)"
-            )),
+            _ => Err(asd_core::ParseValueError {
+                kind: "preset",
+                value: s.to_string(),
+                expected: "tiny, small, full",
+            }),
         }
     }
 }
