@@ -166,16 +166,11 @@ pub fn backward(g: &NormPool, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) -> Vec
 mod tests {
     use super::*;
 
+    /// Coarse values (64 levels), so that windows hold ties.
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                // Coarse values, so that windows hold ties.
-                ((s >> 40) % 64) as f32 / 16.0 - 2.0
-            })
+        crate::testing::values(n, seed)
+            .into_iter()
+            .map(|v| ((v + 0.5) * 64.0).floor() / 16.0 - 2.0)
             .collect()
     }
 

@@ -263,7 +263,7 @@ impl BatchNorm {
         }
     }
 
-    /// max_pool2d(self.forward(x, train), pool[0], pool[1]); in training without a learned scale
+    /// `max_pool2d(self.forward(x, train), pool[0], pool[1])`; in training without a learned scale
     /// and shift, one kernel that never writes the normalised tensor (the same values and
     /// gradients bit for bit).
     pub fn forward_max_pool(&self, x: Tensor<4>, train: bool, pool: [usize; 2]) -> Tensor<4> {

@@ -350,6 +350,7 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::values;
 
     fn geometry(c_in: usize, hw: [usize; 2], c_out: usize, k: usize, stride: usize) -> Geometry {
         Geometry {
@@ -397,18 +398,6 @@ mod tests {
             }
         }
         y
-    }
-
-    pub(super) fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
     }
 
     /// The baseline and every vector instruction set this CPU has.

@@ -136,8 +136,9 @@ fn rows<L: Lanes, const KW: usize>(plan: &Plan, phases: &[f32], dy: &[f32], dw: 
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{isas, values};
+    use super::super::tests::isas;
     use super::*;
+    use crate::testing::values;
 
     /// dw[o][i][j] = Σ dy[b][o][oh][ow] · x[b][oh · sh + i − pt][ow · sw + j − pl], in f64.
     fn naive(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f64> {
