@@ -371,7 +371,7 @@ impl Conv1d {
     }
 
     pub fn out_len(&self, len: usize) -> usize {
-        crate::network::conv_len(len, self.weight.dims()[2], self.stride)
+        asd_kernels::conv_len(len, self.weight.dims()[2], self.stride)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::layers::{
 };
 use crate::params::ParamSource;
 use asd_audio::{STFT_BINS, stft_frames};
+use asd_kernels::conv_len;
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Gradients, Tensor};
@@ -75,9 +76,6 @@ impl NetConfig {
         128 * conv_len(conv_len(l1, 64, 32), 16, 4)
     }
 }
-
-/// Positions of a window of size k moved by s over len values (no padding).
-pub(crate) use asd_kernels::conv_len;
 
 #[derive(Module, Debug)]
 pub struct FftBranch {

@@ -2,7 +2,7 @@
 //! `/?token=TOKEN` once and gets the token as an HttpOnly cookie, which the page's requests then carry.
 
 use crate::error::ApiError;
-use crate::http::Shared;
+use crate::state::Shared;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;

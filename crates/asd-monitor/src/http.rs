@@ -2,17 +2,15 @@
 
 use crate::auth;
 use crate::clip::decode_upload;
-use crate::embedder::Embedder;
 use crate::error::{ApiError, BadClip};
-use crate::metrics::{Gauges, Metrics};
-use crate::monitors::{Enrolment, MonitorError, Monitors, density_name};
+use crate::metrics::Gauges;
+use crate::monitors::{Enrolment, density_name};
+use crate::state::{Q, Shared, blocking, parse_id, score_waves};
 use crate::store::MonitorSpec;
 use crate::stream;
 use asd_scoring::density::Density;
 use axum::body::Bytes;
-use axum::extract::{
-    DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State,
-};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -20,43 +18,9 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use std::time::Instant;
 
 const PAGE: &str = include_str!("page.html");
-
-/// Limits and defaults of a running service.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    /// Largest request body (all clips of one request together), bytes.
-    pub max_body_bytes: usize,
-    /// Longest clip one request may carry, seconds; longer recordings go to /stream.
-    pub max_clip_seconds: f64,
-    /// Most clips one request may carry.
-    pub max_clips: usize,
-    /// Bearer token every route but /healthz asks for.
-    pub token: Option<String>,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 64 << 20,
-            max_clip_seconds: 60.0,
-            max_clips: 256,
-            token: None,
-        }
-    }
-}
-
-pub struct AppState {
-    pub monitors: Arc<Monitors>,
-    pub embedder: Embedder,
-    pub metrics: Metrics,
-    pub opts: ServeOptions,
-}
-
-pub type Shared = Arc<AppState>;
 
 pub fn router(state: Shared) -> Router {
     let limit = state.opts.max_body_bytes;
@@ -129,35 +93,6 @@ async fn metrics(State(s): State<Shared>) -> Response {
         text,
     )
         .into_response()
-}
-
-/// A query string, refused with a JSON message naming the bad parameter (axum's own rejection is text).
-pub struct Q<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S> for Q<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Q(q.0))
-            .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
-    }
-}
-
-pub fn parse_id(raw: &str, what: &str) -> Result<u64, ApiError> {
-    raw.parse::<u64>()
-        .map_err(|_| ApiError::not_found(format!("no {what} '{raw}' (ids are numbers)")))
-}
-
-/// Runs blocking work (bank updates, the store, decoding) off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await?
 }
 
 async fn list_monitors(State(s): State<Shared>) -> Result<Response, ApiError> {
@@ -464,29 +399,6 @@ async fn remove_reference(
     blocking(move || Ok(monitors.remove_reference(id, reference)?)).await?;
     s.metrics.removed(1);
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Embeds and scores decoded clips; shared by /score and /stream.
-pub async fn score_waves(
-    s: &Shared,
-    id: u64,
-    clips: Vec<(String, Vec<f32>)>,
-    origin: &'static str,
-) -> Result<Vec<crate::monitors::ClipScore>, ApiError> {
-    // Refuse before spending an inference on a bank that cannot score.
-    let n = s.monitors.get(id)?.size()?;
-    if n < 2 {
-        return Err(MonitorError::TooFewReferences { monitor: id, n }.into());
-    }
-    let (names, waves): (Vec<String>, Vec<Vec<f32>>) = clips.into_iter().unzip();
-    let emb = s.embedder.embed(waves).await?;
-    let monitors = s.monitors.clone();
-    let results =
-        blocking(move || Ok(monitors.score(id, names.into_iter().zip(emb).collect(), origin)?))
-            .await?;
-    let anomalies = results.iter().filter(|r| r.anomaly == Some(true)).count();
-    s.metrics.scored(results.len(), anomalies);
-    Ok(results)
 }
 
 async fn score(

@@ -13,14 +13,15 @@ pub mod import;
 pub mod metrics;
 pub mod monitors;
 pub mod sqlite;
+pub mod state;
 pub mod store;
 pub mod stream;
 pub mod watch;
 
 pub use embedder::Embedder;
-pub use http::ServeOptions;
 pub use monitors::Monitors;
 pub use sqlite::SqliteStore;
+pub use state::ServeOptions;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -75,7 +76,7 @@ pub fn serve(
     let embedder = Embedder::start(model_dir)?;
     let store = open_store(store_dir, embedder.model_key())?;
     let monitors = Arc::new(Monitors::load(Box::new(store))?);
-    let state = Arc::new(http::AppState {
+    let state = Arc::new(state::AppState {
         monitors,
         embedder,
         metrics: metrics::Metrics::default(),

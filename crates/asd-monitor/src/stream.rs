@@ -2,8 +2,8 @@
 //! newline-delimited JSON written while the body is still arriving.
 
 use crate::error::ApiError;
-use crate::http::{Q, Shared, parse_id, score_waves};
 use crate::monitors::MonitorError;
+use crate::state::{Q, Shared, parse_id, score_waves};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header;

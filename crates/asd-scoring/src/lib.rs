@@ -11,6 +11,7 @@
 
 pub mod bank;
 pub mod bench;
+pub mod choice;
 pub mod density;
 pub mod error;
 pub mod kernel;
@@ -22,7 +23,8 @@ pub mod scorer;
 pub mod submission;
 pub mod threshold;
 
+pub use choice::MethodChoice;
 pub use error::ScoringError;
-pub use methods::{Fitted, Method, MethodChoice, MethodSpec};
+pub use methods::{Fitted, Method, MethodSpec};
 pub use reference::{ReferenceChoice, ReferenceSet};
 pub use scorer::Scorer;

@@ -2,12 +2,10 @@
 //!
 //! A new back-end is one file here plus one arm in [`MethodSpec`].
 
-mod choice;
 pub(crate) mod knn;
 mod lof;
 mod scaled;
 
-pub use choice::MethodChoice;
 pub use knn::KnnMean;
 pub use lof::Lof;
 pub use scaled::{Combine, Scaled};

@@ -1,7 +1,7 @@
 //! A scoring configuration as experiments and reports name it.
 
-use super::MethodSpec;
 use crate::error::ScoringError;
+use crate::methods::MethodSpec;
 use crate::pipeline::ScoreOptions;
 use crate::reference::ReferenceChoice;
 use std::fmt;
