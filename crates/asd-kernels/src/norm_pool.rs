@@ -4,11 +4,13 @@
 //! Normalising is x ↦ (x − mean) · k with k = 1/√(var + eps) > 0, a non-decreasing map in f32 too,
 //! so the maximum of the normalised window is the normalised maximum of the raw one: the forward
 //! pass pools the raw input and normalises only the pooled values, and the normalised tensor is
-//! never written. The backward pass rebuilds each plane's normalised values and the pooling's
-//! scattered gradient in a per-thread buffer that stays in cache, so it reads the input twice and
-//! writes its gradient once, where max-pool backward followed by [`norm::normalize_grad`] wrote and
-//! read three full tensors more. Both passes give the composition's values bit for bit: the same
-//! expressions, the same window order and the same order of the per-channel sums.
+//! never written. The backward pass rebuilds each plane's normalised values in a per-thread buffer
+//! that stays in cache, scatters the pooled gradient straight into the input gradient and takes the
+//! statistics' sums while the plane is in cache; a second pass turns the input gradient in place
+//! into the gradient through the statistics. Max-pool backward followed by [`norm::normalize_grad`]
+//! wrote and read the normalised tensor and a scattered one besides. Both passes give the
+//! composition's values bit for bit: the same expressions, the same window order and the same order
+//! of the per-channel sums. Timings: docs/benchmarks.md.
 
 use crate::norm::{self, Layout};
 use crate::pool::Window;
