@@ -239,27 +239,35 @@ fn channel_affine_matches_eval_batch_norm() {
     );
 }
 
+/// Two equal autodiff leaves of normal values rounded to multiples of 1/`steps` (so that pooling
+/// windows hold ties).
+fn tied_twins(shape: [usize; 4], mean: f64, std: f64, steps: f32) -> (Tensor<4>, Tensor<4>) {
+    let ad = Device::flex().autodiff();
+    let x = Tensor::<4>::random(shape, Distribution::Normal(mean, std), &Device::flex())
+        .mul_scalar(steps)
+        .round()
+        .div_scalar(steps);
+    (
+        Tensor::<4>::from_data(x.clone().into_data(), &ad).require_grad(),
+        Tensor::<4>::from_data(x.into_data(), &ad).require_grad(),
+    )
+}
+
+fn to_vec(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
 /// The stem pools before its ReLU: the same values and, bit for bit, the same gradients as ReLU
 /// then pooling, ties and windows whose maximum is 0 or negative included.
 #[test]
 fn pooling_before_relu_gives_the_same_values_and_gradients() {
     use burn::tensor::activation::relu;
     let ad = Device::flex().autodiff();
-    let flex = Device::flex();
     // Halves: many exact ties, zeros and all-negative windows.
-    let x = Tensor::<4>::random([2, 3, 12, 15], Distribution::Normal(0.0, 1.0), &flex)
-        .mul_scalar(2.0)
-        .round()
-        .div_scalar(2.0);
-    let r = Tensor::<4>::random([2, 3, 6, 7], Distribution::Normal(0.0, 1.0), &flex);
-    let (a, b) = (
-        Tensor::<4>::from_data(x.clone().into_data(), &ad).require_grad(),
-        Tensor::<4>::from_data(x.into_data(), &ad).require_grad(),
-    );
-    let r = Tensor::<4>::from_data(r.into_data(), &ad);
+    let (a, b) = tied_twins([2, 3, 12, 15], 0.0, 1.0, 2.0);
+    let r = Tensor::<4>::random([2, 3, 6, 7], Distribution::Normal(0.0, 1.0), &ad);
     let pooled_first = relu(asd_model::ops::max_pool2d(a.clone(), 2, 2));
     let relu_first = asd_model::ops::max_pool2d(relu(b.clone()), 2, 2);
-    let to_vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(
         to_vec(pooled_first.clone().inner()),
         to_vec(relu_first.clone().inner())
@@ -276,20 +284,11 @@ fn pooling_before_relu_gives_the_same_values_and_gradients() {
 #[test]
 fn batch_norm_then_pool_fused_equals_the_two_operations() {
     let ad = Device::flex().autodiff();
-    let flex = Device::flex();
-    let x = Tensor::<4>::random([3, 4, 13, 16], Distribution::Normal(0.5, 2.0), &flex)
-        .mul_scalar(4.0)
-        .round()
-        .div_scalar(4.0);
-    let (a, b) = (
-        Tensor::<4>::from_data(x.clone().into_data(), &ad).require_grad(),
-        Tensor::<4>::from_data(x.into_data(), &ad).require_grad(),
-    );
+    let (a, b) = tied_twins([3, 4, 13, 16], 0.5, 2.0, 4.0);
     let (fused, m1, v1) = asd_model::ops::batch_norm_max_pool2d_train(a.clone(), 1e-5, 3, 2);
     let (normalized, m2, v2) = asd_model::ops::batch_norm_train(b.clone(), 1e-5);
     let composed = asd_model::ops::max_pool2d(normalized, 3, 2);
     assert_eq!(fused.dims(), [3, 4, 6, 7]);
-    let to_vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
     assert_eq!(
         to_vec(fused.clone().inner()),
         to_vec(composed.clone().inner())
