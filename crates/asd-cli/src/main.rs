@@ -48,8 +48,8 @@ enum Command {
     #[command(subcommand)]
     Dataset(commands::dataset::DatasetCommand),
     /// The main job on built-in data: a small synthetic dataset, two models, the paper's scores and
-    /// the baselines, and a report (1 min 35 s on an Intel Xeon with AVX-512, 2 cores; 3 min 50 s on an
-    /// AVX2-only AMD EPYC; 202 MB of output). `--reference` scores the scoring
+    /// the baselines, and a report (1 min 35 s on an Intel Xeon with AVX-512, 2 cores; 2 min 09 s on an
+    /// AVX2-only AMD EPYC Zen 3; 202 MB of output). `--reference` scores the scoring
     /// fixture instead (synthetic embeddings, whose scores the authors' code computed).
     Demo(commands::demo::DemoArgs),
     /// The monitoring service: monitors over a trained model that learn a new condition from a few
