@@ -16,7 +16,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub(crate) fn n(&self) -> f64 {
+    fn n(&self) -> f64 {
         (self.batch * self.s) as f64
     }
 
@@ -90,18 +90,12 @@ pub fn normalize_grad(l: &Layout, y: &[f32], dy: &[f32], m: &[f32], eps: f64) ->
     if l.s == 0 || l.channels == 0 {
         return dx;
     }
-    let means: Vec<(f32, f32)> = (0..l.channels)
-        .into_par_iter()
-        .map(|c| {
-            let (mut g, mut gy) = (0.0f64, 0.0f64);
-            for (yp, gp) in l.planes(y, c).zip(l.planes(dy, c)) {
-                let (a, ay) = plane_sums(yp, gp);
-                g += a;
-                gy += ay;
-            }
-            ((g / l.n()) as f32, (gy / l.n()) as f32)
-        })
+    let sums: Vec<(f64, f64)> = y
+        .par_chunks(l.s)
+        .zip(dy.par_chunks(l.s))
+        .map(|(yp, gp)| plane_sums(yp, gp))
         .collect();
+    let means = channel_means(l, &sums);
     dx.par_chunks_mut(l.s)
         .zip(y.par_chunks(l.s).zip(dy.par_chunks(l.s)))
         .enumerate()
@@ -123,12 +117,32 @@ pub(crate) fn plane_sums(y: &[f32], dy: &[f32]) -> (f64, f64) {
     (sum_f64(dy), gy)
 }
 
-/// One plane of [`normalize_grad`]: (dy − mean(dy) − y · mean(dy · y)) · k, with `means` the channel's
-/// two means and k = 1/√(var + eps).
+/// Per channel, mean(dy) and mean(dy · y) from each plane's [`plane_sums`] (in plane order: image by
+/// image, channels within), added in image order.
+pub(crate) fn channel_means(l: &Layout, sums: &[(f64, f64)]) -> Vec<(f32, f32)> {
+    (0..l.channels)
+        .map(|c| {
+            let (mut g, mut gy) = (0.0f64, 0.0f64);
+            for &(a, ay) in sums.iter().skip(c).step_by(l.channels) {
+                g += a;
+                gy += ay;
+            }
+            ((g / l.n()) as f32, (gy / l.n()) as f32)
+        })
+        .collect()
+}
+
+/// One element of [`normalize_grad`]: (dy − mean(dy) − y · mean(dy · y)) · k, with `means` the
+/// channel's two means and k = 1/√(var + eps).
+#[inline]
+pub(crate) fn grad_through_stats(dy: f32, y: f32, means: (f32, f32), k: f32) -> f32 {
+    (dy - means.0 - y * means.1) * k
+}
+
+/// One plane of [`normalize_grad`].
 fn normalize_grad_plane(y: &[f32], dy: &[f32], means: (f32, f32), k: f32, dx: &mut [f32]) {
-    let (mg, mgy) = means;
     for ((o, &yv), &gv) in dx.iter_mut().zip(y).zip(dy) {
-        *o = (gv - mg - yv * mgy) * k;
+        *o = grad_through_stats(gv, yv, means, k);
     }
 }
 

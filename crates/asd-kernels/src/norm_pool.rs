@@ -138,27 +138,15 @@ pub fn backward(g: &NormPool, x: &[f32], m: &[f32], eps: f64, dy: &[f32]) -> Vec
             norm::plane_sums(&s.normalized, dxp)
         })
         .collect();
-    // Per channel in image order, as normalize_grad adds them.
-    let means: Vec<(f32, f32)> = (0..l.channels)
-        .map(|c| {
-            let (mut sg, mut sgy) = (0.0f64, 0.0f64);
-            for b in 0..l.batch {
-                let (a, ay) = partial[b * l.channels + c];
-                sg += a;
-                sgy += ay;
-            }
-            ((sg / l.n()) as f32, (sgy / l.n()) as f32)
-        })
-        .collect();
+    let means = norm::channel_means(&l, &partial);
     dx.par_chunks_mut(l.s)
         .zip(x.par_chunks(l.s))
         .enumerate()
         .for_each(|(p, (dxp, xp))| {
             let (mean, k) = scale.of_plane(p);
-            let (mg, mgy) = means[p % l.channels];
+            let means = means[p % l.channels];
             for (o, &v) in dxp.iter_mut().zip(xp) {
-                let yv = (v - mean) * k;
-                *o = (*o - mg - yv * mgy) * k;
+                *o = norm::grad_through_stats(*o, (v - mean) * k, means, k);
             }
         });
     dx

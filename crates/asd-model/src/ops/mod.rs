@@ -120,9 +120,7 @@ pub fn batch_norm_train<const D: usize>(
         let out = burn::tensor::module::batch_norm_train(x, g, b, eps);
         return (out.output, out.mean, out.variance);
     }
-    let moments: Tensor<2> = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_moments(
-        x.clone().detach().into_dispatch(),
-    ));
+    let moments = batch_moments(&x);
     let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_normalize(
         x.into_dispatch(),
         moments.clone().into_dispatch(),
@@ -145,9 +143,7 @@ pub fn batch_norm_max_pool2d_train(
         let (y, mean, var) = batch_norm_train(x, eps);
         return (max_pool2d(y, k, stride), mean, var);
     }
-    let moments: Tensor<2> = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_moments(
-        x.clone().detach().into_dispatch(),
-    ));
+    let moments = batch_moments(&x);
     let y = Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_normalize_max_pool2d(
         x.into_dispatch(),
         moments.clone().into_dispatch(),
@@ -157,6 +153,14 @@ pub fn batch_norm_max_pool2d_train(
     ));
     let (mean, var) = split_moments(moments);
     (y, mean, var)
+}
+
+/// Per-channel mean and biased variance of x as a (2, channels) tensor, outside the graph: the
+/// normalising operations differentiate through them themselves.
+fn batch_moments<const D: usize>(x: &Tensor<D>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::batch_moments(
+        x.clone().detach().into_dispatch(),
+    ))
 }
 
 /// The (2, channels) moments as the mean and the variance.
