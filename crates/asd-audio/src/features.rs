@@ -114,3 +114,34 @@ pub fn subtract_time_mean(mut m: ArrayViewMut2<f32>) {
         row.mapv_inplace(|v| v - mean);
     }
 }
+
+/// The MERL code's `STFT-raw` embedding (513 values) of one clip, exactly as its code computes it:
+/// its STFT extractor's BatchNorm1d is left in training mode, so each bin's |STFT| over time is
+/// normalised by the clip's own statistics (biased variance, eps 1e-5) before the mean of its absolute
+/// value over time: embedding_f = mean_t |(m_t − mean m) / √(var m + 1e-5)|, with m_t = |STFT|(f, t)
+/// (n_fft 1024, hop 512, periodic Hann, no centring). Not the plain temporal mean of |STFT| that the
+/// reference's README describes. `None` for a clip shorter than one STFT frame (1 024 samples).
+pub fn stft_raw_embedding(x: &[f32]) -> Option<Vec<f32>> {
+    if x.len() < N_FFT {
+        return None;
+    }
+    let m = FeatureExtractor::new(x.len()).stft_magnitude(x);
+    Some(
+        m.axis_iter(Axis(0))
+            .map(|row| {
+                let n = row.len() as f64;
+                let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+                let var = row
+                    .iter()
+                    .map(|&v| (f64::from(v) - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
+                let sd = (var + 1e-5).sqrt();
+                (row.iter()
+                    .map(|&v| ((f64::from(v) - mean) / sd).abs())
+                    .sum::<f64>()
+                    / n) as f32
+            })
+            .collect(),
+    )
+}

@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod error;
 pub mod features;
+pub mod kaldi;
 pub mod length;
 pub mod load;
 pub mod resample;
@@ -13,7 +14,10 @@ pub mod wav;
 
 pub use decode::{Audio, ChannelMode, decode_bytes, decode_file, probe_seconds};
 pub use error::AudioError;
-pub use features::{FeatureExtractor, HOP, N_FFT, STFT_BINS, stft_frames, subtract_time_mean};
+pub use features::{
+    FeatureExtractor, HOP, N_FFT, STFT_BINS, stft_frames, stft_raw_embedding, subtract_time_mean,
+};
+pub use kaldi::{FbankConfig, KaldiFbank};
 pub use length::{fit_length, random_offset};
 pub use load::{LoadOptions, MODEL_RATE, load_bytes, load_clip};
 pub use resample::resample;

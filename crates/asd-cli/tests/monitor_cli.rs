@@ -500,6 +500,13 @@ fn a_token_guards_every_route_but_healthz() {
         .call()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    // The scheme is case-insensitive (RFC 7235).
+    let r = a
+        .get(&format!("{url}/v1/monitors"))
+        .header("authorization", "bearer s3cret-token")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     let r = a
         .get(&format!("{url}/v1/monitors"))
         .header("authorization", "Bearer s3cret-tokeN")
@@ -631,4 +638,182 @@ fn import_turns_every_section_of_an_embedding_set_into_a_monitor() {
         String::from_utf8_lossy(&out.stderr)
             .contains("embeddings of two models cannot be compared")
     );
+}
+
+/// The probes of a cross-site attack (issue 35): a page on another origin sends a simple request (no
+/// CORS preflight: `text/plain` JSON, a multipart form) or rebinds its own name to 127.0.0.1.
+#[test]
+fn pages_of_other_origins_can_neither_change_nor_read_anything() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &[
+            "--allowed-host",
+            "monitor.plant.example",
+            "--allowed-origin",
+            "https://dash.plant.example:3000",
+            "--max-body-mib",
+            "1",
+        ],
+    );
+    let url = svc.url.clone();
+    let own = url.trim_start_matches("http://").to_string();
+    let create = br#"{"machine_type":"fan","section":"00","name":"x"}"#;
+    let monitors = |host: &str| {
+        let (st, _, v) = raw_request(&url, "GET", "/v1/monitors", &[("host", host)], b"");
+        (st, v)
+    };
+    // A cross-site form post of JSON as text/plain: refused, nothing created.
+    let (st, _, v) = raw_request(
+        &url,
+        "POST",
+        "/v1/monitors",
+        &[
+            ("host", &own),
+            ("origin", "http://evil.example"),
+            ("content-type", "text/plain"),
+        ],
+        create,
+    );
+    assert_eq!(st, 403, "{v}");
+    assert_eq!(v["status"], 403);
+    assert!(v["error"].as_str().unwrap().contains("evil.example"), "{v}");
+    assert_eq!(monitors(&own).1["monitors"].as_array().unwrap().len(), 0);
+    // JSON only as application/json, even without an Origin (a client that is not a browser).
+    let (st, _, v) = raw_request(
+        &url,
+        "POST",
+        "/v1/monitors",
+        &[("host", &own), ("content-type", "text/plain")],
+        create,
+    );
+    assert_eq!((st, v["status"].as_u64()), (415, Some(415)), "{v}");
+    // The service's own page (same origin) creates.
+    let (st, _, v) = raw_request(
+        &url,
+        "POST",
+        "/v1/monitors",
+        &[
+            ("host", &own),
+            ("origin", &url),
+            ("sec-fetch-site", "same-origin"),
+            ("content-type", "application/json"),
+        ],
+        create,
+    );
+    assert_eq!(st, 201, "{v}");
+    let id = v["id"].as_u64().unwrap();
+    // A cross-site multipart enrolment (what a hidden form can send): refused, nothing enrolled.
+    let (ct, body) = multipart(&[("condition", "source")], &clips(f, "test", "source", "anomaly")[..1]);
+    let path = format!("/v1/monitors/{id}/references");
+    let (st, _, v) = raw_request(
+        &url,
+        "POST",
+        &path,
+        &[("host", &own), ("origin", "null"), ("content-type", &ct)],
+        &body,
+    );
+    assert_eq!(st, 403, "{v}");
+    let (st, _, v) = raw_request(
+        &url,
+        "POST",
+        &path,
+        &[
+            ("host", &own),
+            ("sec-fetch-site", "cross-site"),
+            ("content-type", &ct),
+        ],
+        &body,
+    );
+    assert_eq!(st, 403, "{v}");
+    let (_, v) = monitors(&own);
+    assert_eq!(v["monitors"][0]["references"], 0, "{v}");
+    // DNS rebinding: a page whose name now resolves to 127.0.0.1 can neither read nor delete.
+    let mpath = format!("/v1/monitors/{id}");
+    for (method, p) in [
+        ("DELETE", mpath.as_str()),
+        ("GET", mpath.as_str()),
+        ("GET", "/v1/monitors"),
+        ("GET", "/"),
+        ("GET", "/metrics"),
+    ] {
+        let (st, _, v) = raw_request(&url, method, p, &[("host", "attacker.example")], b"");
+        assert_eq!(st, 403, "{method} {p}: {v}");
+    }
+    assert_eq!(monitors(&own).1["monitors"].as_array().unwrap().len(), 1);
+    // Names the operator allowed, localhost and IP literals pass.
+    for host in ["monitor.plant.example:443", "localhost", "[::1]:8080", &own] {
+        assert_eq!(monitors(host).0, 200, "{host}");
+    }
+    // An allowed origin gets its preflight answered and may write; others get no CORS headers.
+    let preflight = |origin: &str| {
+        raw_request(
+            &url,
+            "OPTIONS",
+            "/v1/monitors",
+            &[
+                ("host", &own),
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            b"",
+        )
+    };
+    let (st, h, _) = preflight("https://dash.plant.example:3000");
+    assert_eq!(st, 204);
+    assert!(h.contains(&(
+        "access-control-allow-origin".into(),
+        "https://dash.plant.example:3000".into()
+    )));
+    let (_, h, _) = preflight("http://evil.example");
+    assert!(!h.iter().any(|(k, _)| k.starts_with("access-control")), "{h:?}");
+    let (st, _, v) = raw_request(
+        &url,
+        "DELETE",
+        &mpath,
+        &[("host", &own), ("origin", "https://dash.plant.example:3000")],
+        b"",
+    );
+    assert_eq!(st, 204, "{v}");
+
+    // Every error in the one JSON shape: a 405 (empty body from the router), a 413 (plain text).
+    let (st, h, v) = raw_request(&url, "PUT", "/v1/monitors", &[("host", &own)], b"");
+    assert_eq!((st, v["status"].as_u64()), (405, Some(405)), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("GET"), "{v}");
+    assert!(h.iter().any(|(k, _)| k == "allow"), "{h:?}");
+    let big = vec![b' '; 2 << 20];
+    let (st, _, v) = raw_request(
+        &url,
+        "POST",
+        "/v1/monitors",
+        &[("host", &own), ("content-type", "application/json")],
+        &big,
+    );
+    assert_eq!((st, v["status"].as_u64()), (413, Some(413)), "{v}");
+}
+
+#[test]
+fn a_reachable_address_needs_a_token_or_an_explicit_no_token() {
+    // Refused before the model or the store is opened.
+    let tmp = tempfile::tempdir().unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_asd"))
+        .args([
+        "monitor",
+        "--model",
+        &s(&tmp.path().join("no-model")),
+        "--store",
+        &s(&tmp.path().join("store")),
+        "--listen",
+        "0.0.0.0:0",
+    ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--token-file") && err.contains("--no-token"), "{err}");
+    assert!(!tmp.path().join("store").exists());
 }

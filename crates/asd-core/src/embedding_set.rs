@@ -8,7 +8,7 @@ use crate::atomic;
 use crate::io_op::IoOp;
 use crate::record::ClipRecord;
 use ndarray::Array2;
-use ndarray_npy::{ReadNpyExt, WriteNpyExt};
+use ndarray_npy::WriteNpyExt;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -199,19 +199,15 @@ fn read_embeddings(npy: &Path) -> Result<Array2<f32>, EmbeddingSetError> {
         op: IoOp::Read,
         source,
     })?;
-    match Array2::<f32>::read_npy(&bytes[..]) {
-        Ok(a) => Ok(a),
-        Err(e32) => match Array2::<f64>::read_npy(&bytes[..]) {
-            Ok(a) => {
-                tracing::info!("{}: float64 embeddings converted to float32", npy.display());
-                Ok(a.mapv(|v| v as f32))
-            }
-            Err(_) => Err(EmbeddingSetError::Npy {
-                path: npy.to_path_buf(),
-                message: e32.to_string(),
-            }),
-        },
+    let (a, converted) =
+        crate::npy::matrix_from_bytes(&bytes).map_err(|message| EmbeddingSetError::Npy {
+            path: npy.to_path_buf(),
+            message,
+        })?;
+    if converted == crate::npy::Converted::FromF64 {
+        tracing::info!("{}: float64 embeddings converted to float32", npy.display());
     }
+    Ok(a)
 }
 
 /// Reads `index.csv`, naming the line of any bad row.
@@ -239,12 +235,31 @@ pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
         });
     }
     let mut records = Vec::new();
-    for row in reader.deserialize::<ClipRecord>() {
-        let record = row.map_err(|e| EmbeddingSetError::Index {
+    // A clip listed twice would be scored and written twice, and refused only later by `evaluate`:
+    // refused here, where the input comes in (key: machine type and the file value as written).
+    let mut seen: std::collections::HashMap<(String, String), u64> = Default::default();
+    for row in reader.records() {
+        let bad = |line: u64, message: String| EmbeddingSetError::Index {
             path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            message: e.to_string(),
-        })?;
+            line,
+            message,
+        };
+        let row = row.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+        let line = row.position().map_or(0, |p| p.line());
+        let record: ClipRecord = row
+            .deserialize(Some(&header))
+            .map_err(|e| bad(line, e.to_string()))?;
+        let key = (record.machine_type.clone(), record.file.clone());
+        if let Some(first) = seen.insert(key, line) {
+            return Err(EmbeddingSetError::Index {
+                path: path.to_path_buf(),
+                line,
+                message: format!(
+                    "{} of machine type {} is listed twice (first on line {first})",
+                    record.file, record.machine_type
+                ),
+            });
+        }
         records.push(record);
     }
     Ok(records)
@@ -385,5 +400,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+
+    #[test]
+    fn a_clip_listed_twice_is_refused_with_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(INDEX_FILE);
+        let head = "file,machine_type,section,domain,split,label,attribute\n";
+        std::fs::write(
+            &path,
+            format!(
+                "{head}a.wav,fan,00,source,test,normal,\nb.wav,fan,00,source,test,normal,\na.wav,valve,00,source,test,normal,\na.wav,fan,00,target,test,anomaly,\n"
+            ),
+        )
+        .unwrap();
+        let err = read_index(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 5") && err.contains("first on line 2") && err.contains("a.wav"),
+            "{err}"
+        );
+        // The same name under another machine type is another clip.
+        std::fs::write(
+            &path,
+            format!("{head}a.wav,fan,00,source,test,normal,\na.wav,valve,00,source,test,normal,\n"),
+        )
+        .unwrap();
+        assert_eq!(read_index(&path).unwrap().len(), 2);
     }
 }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod io_op;
 pub mod lock;
 pub mod machine;
+pub mod npy;
 pub mod record;
 pub mod seed;
 pub mod table;

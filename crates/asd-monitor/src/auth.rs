@@ -21,7 +21,8 @@ fn presented(req: &Request) -> Vec<String> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        && let Some(t) = v.strip_prefix("Bearer ")
+        && let Some((scheme, t)) = v.trim().split_once(' ')
+        && scheme.eq_ignore_ascii_case("bearer")
     {
         out.push(t.trim().to_string());
     }

@@ -5,6 +5,7 @@ use crate::clip::decode_upload;
 use crate::error::{ApiError, BadClip};
 use crate::metrics::Gauges;
 use crate::monitors::{Enrolment, density_name};
+use crate::origin;
 use crate::state::{Q, Shared, blocking, parse_id, score_waves};
 use crate::store::MonitorSpec;
 use crate::stream;
@@ -49,8 +50,55 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api)
+        .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .with_state(state)
+}
+
+/// The longest error text of a rejection that is passed on inside the JSON shape, bytes.
+const MAX_REJECTION_BYTES: usize = 4096;
+
+/// Every error answer in the one JSON shape (`{"error", "status"}`): the handlers' errors already
+/// are; this catches what the router and axum's extractors answer themselves (405 with an empty body,
+/// 413 and other rejections as plain text), keeping their headers (`Allow` of a 405).
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if !text.is_empty() {
+        text
+    } else if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        format!("method not allowed on this route (allowed: {allow})")
+    } else {
+        status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_string()
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let json = ApiError::new(status, message).into_response();
+    let (jparts, jbody) = json.into_parts();
+    parts.headers.extend(jparts.headers);
+    Response::from_parts(parts, jbody)
 }
 
 async fn measure(State(s): State<Shared>, req: Request, next: Next) -> Response {
@@ -148,7 +196,17 @@ pub fn spec_from(
     })
 }
 
-async fn create_monitor(State(s): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+async fn create_monitor(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !origin::is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be sent as Content-Type: application/json",
+        ));
+    }
     let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "body must be JSON {{\"name\", \"machine_type\", \"section\", \"k\" or \"gwrp_r\", \"percentile\"}}: {e}"

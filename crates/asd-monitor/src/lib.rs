@@ -12,6 +12,7 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod monitors;
+pub mod origin;
 pub mod sqlite;
 pub mod state;
 pub mod store;

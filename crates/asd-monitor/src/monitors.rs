@@ -486,8 +486,10 @@ impl Monitors {
             next_ref_id: v.bank.next_id(),
         };
         if let Err(e) = self.with_store(|s| s.apply(&change)) {
-            // Rebuild with it, from the embeddings as enrolled, so memory matches the store again.
-            let refs: Vec<(u64, Vec<f32>, String)> = v
+            // Put it back as a restart would see the store: every reference, the removed one
+            // included, rebuilt from the embeddings as enrolled in id order (the store's order), and
+            // the threshold taken from that bank, so memory and a restart agree bit for bit.
+            let mut refs: Vec<(u64, Vec<f32>, String)> = v
                 .bank
                 .ids()
                 .iter()
@@ -502,6 +504,7 @@ impl Monitors {
                     Some((rid, v.meta.get(&rid)?.raw.clone(), c))
                 })
                 .collect();
+            refs.sort_by_key(|r| r.0);
             if let Ok(b) = ReferenceBank::from_rows_with_ids(
                 EMBEDDING_DIM,
                 m.spec.density,
@@ -509,6 +512,7 @@ impl Monitors {
                 v.bank.next_id(),
             ) {
                 v.bank = b;
+                v.refresh_threshold(m.spec.percentile);
             }
             return Err(e);
         }

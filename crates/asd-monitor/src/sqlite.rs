@@ -223,20 +223,45 @@ impl Store for SqliteStore {
                 spec.name
             )));
         }
+        // Monitor ids are never reused (a `watch --monitor N` left running must not post to another
+        // machine's monitor once N is deleted and a new one created): the next id is kept in `meta`
+        // and only grows, in the same transaction as the insert.
+        let recorded: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'next_monitor_id'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let recorded = recorded.and_then(|v| v.parse::<i64>().ok()).unwrap_or(1);
+        let above_max: i64 = tx
+            .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM monitors", [], |r| {
+                r.get(0)
+            })
+            .map_err(db)?;
+        let new_id = recorded.max(above_max);
         tx.execute(
-            "INSERT INTO monitors (name, machine_type, section, density, percentile, created_ms, next_ref_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            "INSERT INTO meta (key, value) VALUES ('next_monitor_id', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(new_id + 1).to_string()],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO monitors (id, name, machine_type, section, density, percentile, created_ms, next_ref_id)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, 0)",
             params![
                 spec.name,
                 spec.machine_type,
                 spec.section,
                 density,
                 spec.percentile,
-                created_ms
+                created_ms,
+                new_id
             ],
         )
         .map_err(db)?;
-        let id = tx.last_insert_rowid() as u64;
+        let id = new_id as u64;
         let change = BankChange {
             monitor: id,
             ..initial.clone()

@@ -19,6 +19,8 @@ pub struct ServeOptions {
     pub max_clips: usize,
     /// Bearer token every route but /healthz asks for.
     pub token: Option<String>,
+    /// Hosts and origins answered beside the service's own (`crate::origin`).
+    pub origins: crate::origin::OriginPolicy,
 }
 
 impl Default for ServeOptions {
@@ -28,6 +30,7 @@ impl Default for ServeOptions {
             max_clip_seconds: 60.0,
             max_clips: 256,
             token: None,
+            origins: crate::origin::OriginPolicy::default(),
         }
     }
 }

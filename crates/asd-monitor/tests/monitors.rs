@@ -122,6 +122,11 @@ fn a_failed_store_write_leaves_the_bank_as_the_store_has_it() {
         .create(spec("a"), clips(&mut rng, 20, "source", &src))
         .unwrap()
         .id;
+    // Incremental changes first, so that the bank in memory is not a fresh fit.
+    let other = unit(&mut rng, &[0.0; 512], 2.0);
+    m.enrol(id, clips(&mut rng, 4, "other", &other)).unwrap();
+    m.remove_reference(id, 5).unwrap();
+    m.remove_reference(id, 21).unwrap();
     let queries: Vec<Vec<f32>> = (0..5).map(|_| unit(&mut rng, &tgt, 0.5)).collect();
     let before = scores(&m, id, &queries);
     let info = m.get(id).unwrap().info().unwrap();
@@ -136,6 +141,20 @@ fn a_failed_store_write_leaves_the_bank_as_the_store_has_it() {
     assert_eq!(after.references, info.references);
     assert_eq!(
         after.threshold.map(f64::to_bits),
+        info.threshold.map(f64::to_bits)
+    );
+    assert_eq!(scores(&m, id, &queries), before);
+
+    // A restart computes the same bank from the store: threshold and scores, bit for bit.
+    drop(m);
+    let m = Monitors::load(Box::new(Flaky {
+        inner: SqliteStore::open(tmp.path()).unwrap(),
+        fail: fail.clone(),
+    }))
+    .unwrap();
+    let restarted = m.get(id).unwrap().info().unwrap();
+    assert_eq!(
+        restarted.threshold.map(f64::to_bits),
         info.threshold.map(f64::to_bits)
     );
     assert_eq!(scores(&m, id, &queries), before);
@@ -279,4 +298,30 @@ fn concurrent_enrolment_and_scoring_of_one_monitor_all_land() {
         asd_monitor::monitors::stale_densities(&bank, &refs),
         Vec::<u64>::new()
     );
+}
+
+#[test]
+fn monitor_ids_are_never_reused_after_delete_or_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let c = unit(&mut rng, &[0.0; 512], 2.0);
+    let (a, b) = {
+        let m = Monitors::load(Box::new(open_store(tmp.path(), "model-a").unwrap())).unwrap();
+        let a = m.create(spec("a"), clips(&mut rng, 3, "source", &c)).unwrap().id;
+        let b = m.create(spec("b"), vec![]).unwrap().id;
+        assert!(b > a);
+        // The newest monitor deleted: its id is not handed out again.
+        m.delete(b).unwrap();
+        let c2 = m.create(spec("c"), vec![]).unwrap().id;
+        assert!(c2 > b, "{c2} after deleting {b}");
+        m.delete(c2).unwrap();
+        (a, c2)
+    };
+    let m = Monitors::load(Box::new(open_store(tmp.path(), "model-a").unwrap())).unwrap();
+    let d = m.create(spec("d"), vec![]).unwrap().id;
+    assert!(d > b && d > a, "{d} after a restart, deleted {b}");
+    assert!(matches!(
+        m.get(b),
+        Err(MonitorError::NoMonitor(x)) if x == b
+    ));
 }

@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod frontend;
 mod metrics;
 #[cfg(feature = "model")]
 mod model;
@@ -17,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("HAS_MODEL", cfg!(feature = "model"))?;
     m.add_class::<scorer::NativeScorer>()?;
+    m.add_class::<frontend::NativeBeats>()?;
     m.add_function(wrap_pyfunction!(metrics::auc, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::pauc, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::dcase, m)?)?;

@@ -4,14 +4,28 @@ use asd_dataset::{Dataset, OpenOptions};
 use asd_model::{DeviceChoice, ModelDir};
 use clap::Args;
 use ndarray::Array2;
-use ndarray_npy::{read_npy, write_npy};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct EmbedArgs {
-    /// Model folder (from `asd train` or `asd model import`).
+    /// What embeds the clips: `network` (a trained model, --model), `beats` (a pretrained BEATs
+    /// checkpoint used frozen, --weights; no training) or `stft` (the reference's STFT-raw).
+    #[arg(long, default_value = "network")]
+    pub frontend: FrontendKind,
+    /// Model folder (from `asd train` or `asd model import`), for --frontend network.
+    #[arg(long, required_if_eq("frontend", "network"))]
+    pub model: Option<PathBuf>,
+    /// A BEATs checkpoint as published (`BEATs_iter3_plus_AS2M.pt`, …) or safetensors with the same
+    /// names, for --frontend beats.
+    #[arg(long, required_if_eq("frontend", "beats"))]
+    pub weights: Option<PathBuf>,
+    /// BEATs layer whose tokens are pooled: 0 (the first layer's input) to the last (default).
     #[arg(long)]
-    pub model: PathBuf,
+    pub layer: Option<usize>,
+    /// BEATs pooling: freq-patch-mean (MERL's `BEATs-raw`: the mean over time per frequency patch,
+    /// 8 × width values) or mean (over every token, width values).
+    #[arg(long, default_value = "freq-patch-mean")]
+    pub pooling: asd_frontend::Pooling,
     /// Dataset root: every train and test clip is embedded into an embedding set (--out is a folder).
     #[arg(long, conflicts_with = "wave_npy")]
     pub data: Option<PathBuf>,
@@ -19,14 +33,15 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub wave_npy: Option<PathBuf>,
     /// With --data: the embedding-set folder to write (embeddings.npy + index.csv, replaced as a
-    /// unit); with --wave-npy: the .npy file of embeddings (clips × 512).
+    /// unit); with --wave-npy: the .npy file of embeddings (one row per clip).
     #[arg(long)]
     pub out: PathBuf,
-    /// cpu, cuda or cuda:N.
+    /// cpu, cuda or cuda:N (--frontend network).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
     /// Channel(s) to embed: near, far, mean, a channel number, or near+far (both channels'
-    /// embeddings concatenated, 1024-d). Default: the channel the model was trained on.
+    /// embeddings concatenated, 1024-d). Default: the channel the model was trained on (front-ends:
+    /// the mean of all channels).
     #[arg(long)]
     pub channel: Option<asd_core::ChannelPolicy>,
     /// Exit with success even when some clips could not be read (they are listed and left out of
@@ -35,14 +50,29 @@ pub struct EmbedArgs {
     pub skip_bad: bool,
 }
 
+/// The `--frontend` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FrontendKind {
+    Network,
+    Beats,
+    Stft,
+}
+
 pub fn run(a: &EmbedArgs) -> Result<()> {
     let _lock = asd_core::FolderLock::acquire(&a.out)?;
     super::score::clean_beside(&a.out);
+    if a.frontend != FrontendKind::Network {
+        return run_frontend(a);
+    }
+    let model = a
+        .model
+        .as_ref()
+        .context("--frontend network needs --model MODEL_DIR")?;
     let device = a.device.device()?;
-    let dir = ModelDir::new(&a.model);
+    let dir = ModelDir::new(model);
     let (net, cfg) = dir
         .load_net(&device)
-        .with_context(|| format!("loading model {}", a.model.display()))?;
+        .with_context(|| format!("loading model {}", model.display()))?;
     match (&a.data, &a.wave_npy) {
         (Some(data), None) => {
             let ds = Dataset::open(data, &OpenOptions::default())
@@ -64,30 +94,114 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
             Ok(())
         }
         (None, Some(waves)) => {
-            let x: Array2<f32> = read_npy(waves).with_context(|| {
-                format!(
-                    "{}: expected a float32 (clips × samples) array",
-                    waves.display()
-                )
-            })?;
+            let x: Array2<f32> = asd_core::npy::read_matrix(waves)
+                .context("expected a float32 (clips × samples) array")?;
             if x.iter().any(|v| !v.is_finite()) {
                 bail!("{}: contains NaN or infinite samples", waves.display());
             }
             let rows: Vec<Vec<f32>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
             let emb = asd_model::embed::embed_waves(&net, cfg.net.clip_len, &rows, &device);
-            let tmp = a.out.with_extension("npy.tmp");
-            write_npy(&tmp, &emb).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &a.out)
-                .with_context(|| format!("writing {}", a.out.display()))?;
-            println!(
-                "{} embeddings (512-d) written to {}",
-                emb.nrows(),
-                a.out.display()
-            );
-            Ok(())
+            write_rows(&a.out, &emb)
         }
         _ => bail!("give either --data DATASET_DIR or --wave-npy WAVES.npy"),
     }
+}
+
+/// Writes embeddings (one row per clip) to a .npy file atomically and says so.
+fn write_rows(out: &Path, emb: &Array2<f32>) -> Result<()> {
+    asd_core::atomic::write_with(out, |w| {
+        ndarray_npy::WriteNpyExt::write_npy(emb, w).map_err(std::io::Error::other)
+    })
+    .with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{} embeddings ({}-d) written to {}",
+        emb.nrows(),
+        emb.ncols(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Builds the frozen front-end the flags name (BEATs or STFT-raw).
+pub fn frontend_of(
+    kind: FrontendKind,
+    weights: Option<&Path>,
+    layer: Option<usize>,
+    pooling: asd_frontend::Pooling,
+) -> Result<asd_frontend::Frontend> {
+    Ok(match kind {
+        FrontendKind::Beats => {
+            let w = weights.context("--frontend beats needs --weights CHECKPOINT")?;
+            asd_frontend::Frontend::beats(w, layer, pooling)
+                .with_context(|| format!("loading BEATs from {}", w.display()))?
+        }
+        FrontendKind::Stft => asd_frontend::Frontend::StftRaw,
+        FrontendKind::Network => bail!("the network is not a frozen front-end"),
+    })
+}
+
+/// `asd embed --frontend beats|stft`: no model folder, no training.
+fn run_frontend(a: &EmbedArgs) -> Result<()> {
+    let fe = frontend_of(a.frontend, a.weights.as_deref(), a.layer, a.pooling)?;
+    tracing::info!("front-end: {}", fe.describe());
+    match (&a.data, &a.wave_npy) {
+        (Some(data), None) => {
+            let ds = Dataset::open(data, &OpenOptions::default())
+                .with_context(|| format!("reading dataset {}", data.display()))?;
+            let channel = match a.channel.map(|p| p.embedding_channels()) {
+                None => None,
+                Some(c) if c.len() == 1 => c[0],
+                Some(_) => bail!("--channel near+far is for --frontend network; give one channel"),
+            };
+            let load = asd_model::model_dir::load_options(channel);
+            let pb = progress::bar(ds.clips.len() as u64, "embedding");
+            let (set, failures) =
+                asd_frontend::embed_dataset(&fe, &ds, load, &mut |n| pb.inc(n as u64))?;
+            pb.finish_and_clear();
+            set.write(&a.out)
+                .with_context(|| format!("writing {}", a.out.display()))?;
+            println!(
+                "{} embeddings ({}-d, {}) written to {}",
+                set.embeddings.nrows(),
+                set.dim(),
+                fe.describe(),
+                a.out.display()
+            );
+            report_failures(&failures, a)
+        }
+        (None, Some(waves)) => {
+            let x: Array2<f32> = asd_core::npy::read_matrix(waves)
+                .context("expected a float32 (clips × samples) array")?;
+            let rows: Vec<Vec<f32>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+            let emb = fe
+                .embed_many(&rows)
+                .with_context(|| format!("embedding {}", waves.display()))?;
+            write_rows(&a.out, &emb)
+        }
+        _ => bail!("give either --data DATASET_DIR or --wave-npy WAVES.npy"),
+    }
+}
+
+fn report_failures(failures: &[(PathBuf, String)], a: &EmbedArgs) -> Result<()> {
+    if failures.is_empty() {
+        return Ok(());
+    }
+    println!(
+        "{} clip(s) could not be embedded and are not in the set:",
+        failures.len()
+    );
+    for (p, e) in failures {
+        println!("  {}: {e}", p.display());
+    }
+    if !a.skip_bad {
+        bail!(
+            "{} clip(s) could not be embedded and are not in {} (listed above); --skip-bad accepts a set without them",
+            failures.len(),
+            a.out.display()
+        );
+    }
+    println!("{} clip(s) skipped (--skip-bad)", failures.len());
+    Ok(())
 }
 
 /// Embeds a dataset into an embedding-set folder, listing clips that could not be read; returns

@@ -41,6 +41,19 @@ pub struct ServeArgs {
     /// File holding a bearer token that every route but /healthz asks for.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// Serve without a token on a non-loopback address (refused otherwise: anyone who reaches the
+    /// address could enrol anomalies as normal).
+    #[arg(long, conflicts_with = "token_file")]
+    pub no_token: bool,
+    /// A host name (as in the `Host` header, without port) that this service answers to beside IP
+    /// addresses and localhost, e.g. the name a reverse proxy forwards; repeatable; `*` turns the
+    /// check off. Other names are refused (403), which stops DNS-rebinding pages.
+    #[arg(long, value_name = "NAME")]
+    pub allowed_host: Vec<String>,
+    /// An origin (`https://host[:port]`) whose web pages may call the API, with CORS answers;
+    /// repeatable. By default no page of another origin may change anything (403).
+    #[arg(long, value_name = "ORIGIN")]
+    pub allowed_origin: Vec<String>,
     /// Largest request body, MiB.
     #[arg(long, default_value_t = 64)]
     pub max_body_mib: usize,
@@ -127,15 +140,29 @@ fn serve(a: &ServeArgs) -> Result<()> {
     }
     let token = a.token_file.as_deref().map(read_token).transpose()?;
     if !a.listen.ip().is_loopback() && token.is_none() {
+        if !a.no_token {
+            bail!(
+                "--listen {} is reachable from other machines: give --token-file FILE (or --no-token to let anyone who reaches the address enrol and delete)",
+                a.listen
+            );
+        }
         tracing::warn!(
-            "listening on {} without --token-file: anyone who reaches this address can enrol and delete",
+            "listening on {} without a token (--no-token): anyone who reaches this address can enrol and delete",
             a.listen
         );
+    }
+    let mut origins = asd_monitor::origin::OriginPolicy::default();
+    for h in &a.allowed_host {
+        origins.allow_host(h).map_err(anyhow::Error::msg)?;
+    }
+    for o in &a.allowed_origin {
+        origins.allow_origin(o).map_err(anyhow::Error::msg)?;
     }
     let opts = ServeOptions {
         max_body_bytes: a.max_body_mib << 20,
         max_clip_seconds: a.max_clip_seconds,
         token,
+        origins,
         ..ServeOptions::default()
     };
     asd_monitor::serve(model, store, a.listen, opts, |addr| {

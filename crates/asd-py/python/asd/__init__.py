@@ -14,12 +14,14 @@ folders, and embeddings from trained models (``Model``). The work runs in Rust w
 """
 
 from . import metrics
+from .beats import BEATs
 from ._native import __version__
 from ._scorer import METHODS, Scorer
 from .io import COLUMNS, EmbeddingSet, read_embedding_set, write_embedding_set
 from .model import Model
 
 __all__ = [
+    "BEATs",
     "METHODS",
     "COLUMNS",
     "EmbeddingSet",

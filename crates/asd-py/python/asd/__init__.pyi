@@ -1,4 +1,5 @@
 from . import metrics as metrics
+from .beats import BEATs as BEATs
 from ._scorer import METHODS as METHODS, Scorer as Scorer
 from .io import (
     COLUMNS as COLUMNS,
@@ -9,4 +10,4 @@ from .io import (
 from .model import Model as Model
 
 __version__: str
-__all__ = ["COLUMNS", "EmbeddingSet", "METHODS", "Model", "Scorer", "__version__", "metrics", "read_embedding_set", "write_embedding_set"]
+__all__ = ["BEATs", "COLUMNS", "EmbeddingSet", "METHODS", "Model", "Scorer", "__version__", "metrics", "read_embedding_set", "write_embedding_set"]

@@ -1,0 +1,205 @@
+//! A front-end as one thing that turns a 16 kHz clip into a vector, and the embedding of a whole
+//! dataset into an embedding set with it.
+
+use crate::beats::{Beats, Pooling};
+use crate::error::FrontendError;
+use asd_audio::{LoadOptions, load_clip, stft_raw_embedding};
+use asd_core::EmbeddingSet;
+use asd_dataset::Dataset;
+use ndarray::Array2;
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// A frozen front-end: no training, the same vector for the same clip.
+pub enum Frontend {
+    /// BEATs from a checkpoint, one layer's tokens pooled.
+    Beats {
+        model: Box<Beats>,
+        /// The layer taken (`None`: the last).
+        layer: Option<usize>,
+        pooling: Pooling,
+        source: PathBuf,
+    },
+    /// The MERL code's `STFT-raw` (513 values).
+    StftRaw,
+}
+
+impl Frontend {
+    /// BEATs loaded from a checkpoint.
+    pub fn beats(path: &std::path::Path, layer: Option<usize>, pooling: Pooling) -> Result<Self, FrontendError> {
+        let model = Beats::load(path)?;
+        if let Some(l) = layer
+            && l > model.layer_count()
+        {
+            return Err(FrontendError::Input(format!(
+                "--layer {l}: {} has layers 0 (the input of the first) to {}",
+                path.display(),
+                model.layer_count()
+            )));
+        }
+        Ok(Self::Beats {
+            model: Box::new(model),
+            layer,
+            pooling,
+            source: path.to_path_buf(),
+        })
+    }
+
+    /// `beats` or `stft`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Beats { .. } => "beats",
+            Self::StftRaw => "stft",
+        }
+    }
+
+    /// The length of an embedding.
+    pub fn dim(&self) -> usize {
+        match self {
+            Self::Beats { model, pooling, .. } => model.pooled_dim(*pooling),
+            Self::StftRaw => asd_audio::STFT_BINS,
+        }
+    }
+
+    /// One line saying what the front-end is, for logs and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Beats {
+                model,
+                layer,
+                pooling,
+                source,
+            } => format!(
+                "BEATs ({} layers, width {}, {} heads) from {}, layer {}, {} pooling, {}-d",
+                model.cfg.encoder_layers,
+                model.cfg.encoder_embed_dim,
+                model.cfg.encoder_attention_heads,
+                source.display(),
+                layer.unwrap_or(model.layer_count()),
+                pooling.name(),
+                self.dim()
+            ),
+            Self::StftRaw => "STFT-raw (|STFT| per bin normalised by the clip's own statistics, mean |z| over time; 513-d)".into(),
+        }
+    }
+
+    /// The embedding of one clip at 16 kHz.
+    pub fn embed(&self, wave: &[f32]) -> Result<Vec<f32>, FrontendError> {
+        match self {
+            Self::Beats {
+                model,
+                layer,
+                pooling,
+                ..
+            } => model.embed(wave, *layer, *pooling),
+            Self::StftRaw => stft_raw_embedding(wave).ok_or_else(|| {
+                FrontendError::Input(format!(
+                    "a clip of {} samples is shorter than one STFT frame (1024 samples)",
+                    wave.len()
+                ))
+            }),
+        }
+    }
+
+    /// Embeddings of several clips (rows), in order; the first clip that fails is named by its row.
+    pub fn embed_many(&self, waves: &[Vec<f32>]) -> Result<Array2<f32>, FrontendError> {
+        let rows: Vec<Vec<f32>> = match self {
+            // BEATs spreads each clip's work over the threads itself.
+            Self::Beats { .. } => waves
+                .iter()
+                .enumerate()
+                .map(|(i, w)| self.embed(w).map_err(|e| row_err(i, e)))
+                .collect::<Result<_, _>>()?,
+            Self::StftRaw => waves
+                .par_iter()
+                .enumerate()
+                .map(|(i, w)| self.embed(w).map_err(|e| row_err(i, e)))
+                .collect::<Result<_, _>>()?,
+        };
+        let d = self.dim();
+        let mut out = Array2::<f32>::zeros((rows.len(), d));
+        for (mut o, r) in out.rows_mut().into_iter().zip(&rows) {
+            o.assign(&ndarray::ArrayView1::from(&r[..]));
+        }
+        Ok(out)
+    }
+}
+
+fn row_err(i: usize, e: FrontendError) -> FrontendError {
+    FrontendError::Input(format!("clip {i}: {e}"))
+}
+
+/// Unreadable clips: the file and why.
+pub type Failures = Vec<(PathBuf, String)>;
+
+/// Embeds every clip of a dataset (decoded with `load`, at 16 kHz, whole: no tiling or cropping);
+/// clips that cannot be read or are too short are left out and returned with the reason. Clips are
+/// decoded on a worker thread one batch ahead of the front-end.
+pub fn embed_dataset(
+    fe: &Frontend,
+    ds: &Dataset,
+    load: LoadOptions,
+    tick: &mut dyn FnMut(usize),
+) -> Result<(EmbeddingSet, Failures), FrontendError> {
+    const BATCH: usize = 16;
+    let load = LoadOptions {
+        rate: crate::beats::BEATS_RATE,
+        ..load
+    };
+    let paths: Vec<PathBuf> = ds.clips.iter().map(|c| c.path.clone()).collect();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Result<Vec<f32>, String>)>>(2);
+    let producer = std::thread::spawn(move || {
+        let idx: Vec<usize> = (0..paths.len()).collect();
+        for chunk in idx.chunks(BATCH) {
+            let loaded = chunk
+                .par_iter()
+                .map(|&i| {
+                    (
+                        i,
+                        load_clip(&paths[i], &load)
+                            .map(|a| a.samples)
+                            .map_err(|e| e.to_string()),
+                    )
+                })
+                .collect();
+            if tx.send(loaded).is_err() {
+                break;
+            }
+        }
+    });
+    let mut rows: Vec<(usize, Vec<f32>)> = Vec::with_capacity(ds.clips.len());
+    let mut failures = Vec::new();
+    for batch in rx {
+        let n = batch.len();
+        let embedded: Vec<(usize, Result<Vec<f32>, String>)> = match fe {
+            Frontend::StftRaw => batch
+                .into_par_iter()
+                .map(|(i, r)| (i, r.and_then(|w| fe.embed(&w).map_err(|e| e.to_string()))))
+                .collect(),
+            Frontend::Beats { .. } => batch
+                .into_iter()
+                .map(|(i, r)| (i, r.and_then(|w| fe.embed(&w).map_err(|e| e.to_string()))))
+                .collect(),
+        };
+        for (i, r) in embedded {
+            match r {
+                Ok(v) => rows.push((i, v)),
+                Err(e) => failures.push((ds.clips[i].path.clone(), e)),
+            }
+        }
+        tick(n);
+    }
+    producer
+        .join()
+        .map_err(|_| FrontendError::Input("the decoding worker thread failed".into()))?;
+    rows.sort_by_key(|(i, _)| *i);
+    let d = fe.dim();
+    let mut emb = Array2::<f32>::zeros((rows.len(), d));
+    let mut records = Vec::with_capacity(rows.len());
+    for (r, (i, v)) in rows.into_iter().enumerate() {
+        emb.row_mut(r).assign(&ndarray::ArrayView1::from(&v[..]));
+        records.push(ds.clips[i].record.clone());
+    }
+    let set = EmbeddingSet::new(emb, records).map_err(|e| FrontendError::Input(e.to_string()))?;
+    Ok((set, failures))
+}
