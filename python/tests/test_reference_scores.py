@@ -70,3 +70,23 @@ def test_float64_and_fortran_order_inputs_score_as_float32(scoring_set):
                  (np.asfortranarray(refs), np.asfortranarray(q)),
                  (refs.tolist(), q.tolist())]:
         np.testing.assert_array_equal(asd.Scorer("ratio", k=16).fit(r).decision_function(x), base)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("scores_nn.npy", dict(method="nn")),
+    ("scores_ratio_k16.npy", dict(method="ratio", k=16)),
+    ("scores_ratio_gwrp_r0.9.npy", dict(method="ratio", gwrp=0.9)),
+    ("scores_difference_k16.npy", dict(method="difference", k=16)),
+])
+def test_raw_embeddings_with_the_euclidean_distance(fixtures, name, kwargs):
+    d = fixtures / "scoring_euclidean"
+    load = lambda n: np.load(d / f"{n}.npy")  # noqa: E731
+    tr, te = load("train_emb"), load("test_emb")
+    trs, tes, dom = load("train_section"), load("test_section"), load("train_domain_is_source")
+    want = np.load(d / name)
+    got = np.full(len(te), np.nan)
+    for sec in np.unique(tes):
+        s = asd.Scorer(distance="euclidean", **kwargs).fit(
+            tr[trs == sec], domain=domain_words(dom[trs == sec]))
+        got[tes == sec] = s.decision_function(te[tes == sec])
+    assert rel_err(got, want) < 1e-4

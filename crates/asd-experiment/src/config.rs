@@ -57,6 +57,12 @@ pub struct RunConfig {
     pub unmixed_pass: bool,
     /// Train target-domain clips with their labels (the reference gives them all-zero labels).
     pub target_labels: bool,
+    /// What embeds the clips: the trained network (default) or a frozen front-end (`{ kind = "beats",
+    /// weights = "FILE" }`, `{ kind = "stft" }`), which needs no training: one member, embedded once.
+    pub frontend: asd_frontend::FrontendSpec,
+    /// The scores' distance (default: cosine for the network, euclidean for frozen front-ends, as the
+    /// authors' code scores its `*-raw` systems).
+    pub distance: Option<asd_scoring::Distance>,
 }
 
 impl Default for RunConfig {
@@ -76,6 +82,8 @@ impl Default for RunConfig {
             decision_percentile: 0.9,
             unmixed_pass: true,
             target_labels: false,
+            frontend: asd_frontend::FrontendSpec::Network,
+            distance: None,
         }
     }
 }
@@ -100,6 +108,15 @@ impl RunConfig {
         })?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// The distance the scores use: the configured one, else the front-end's default.
+    pub fn distance(&self) -> asd_scoring::Distance {
+        self.distance.unwrap_or(if self.frontend.is_frozen() {
+            asd_scoring::Distance::Euclidean
+        } else {
+            asd_scoring::Distance::Cosine
+        })
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

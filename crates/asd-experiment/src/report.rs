@@ -262,6 +262,8 @@ fn provenance(doc: &mut Doc, r: &RunResults) {
         rows.push(("command", p.command.clone()));
     }
     rows.push(("seed", r.config.seed.to_string()));
+    rows.push(("front-end", frontend_words(&r.config.frontend)));
+    rows.push(("distance", r.config.distance().to_string()));
     if let Some(p) = &r.provenance {
         rows.push(("version", format!("asd {}", p.version)));
         rows.push(("started", p.started.clone()));
@@ -274,6 +276,24 @@ fn provenance(doc: &mut Doc, r: &RunResults) {
         ));
     }
     doc.facts("How this was run", &rows);
+}
+
+/// What embedded the clips, in words.
+fn frontend_words(f: &asd_frontend::FrontendSpec) -> String {
+    match f {
+        asd_frontend::FrontendSpec::Network => "the paper's two-branch network, trained".into(),
+        asd_frontend::FrontendSpec::Beats {
+            weights,
+            layer,
+            pooling,
+        } => format!(
+            "BEATs {} (frozen, no training), layer {}, {} pooling",
+            weights.display(),
+            layer.map_or_else(|| "last".to_string(), |l| l.to_string()),
+            pooling.name()
+        ),
+        asd_frontend::FrontendSpec::Stft => "STFT-raw (frozen, no training)".into(),
+    }
 }
 
 /// "3 min 50 s", "56 s".
@@ -420,8 +440,23 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
 /// are), how it was run, and its warnings.
 fn introduction(doc: &mut Doc, r: &RunResults) {
     doc.heading(1, "Anomalous sound detection run");
+    let embedded = if r.config.frontend.is_frozen() {
+        format!(
+            "embeddings of {} (whole clips), scored with the {} distance",
+            frontend_words(&r.config.frontend),
+            r.config.distance()
+        )
+    } else {
+        format!(
+            "{} ensemble member(s), {} epoch(s) each, clips of {:.2} s, scored with the {} distance",
+            r.config.members,
+            r.epochs,
+            r.clip_len as f64 / f64::from(asd_audio::MODEL_RATE),
+            r.config.distance()
+        )
+    };
     doc.para(&format!(
-        "Dataset {} ({}), channel policy {}, {} ensemble member(s), {} epoch(s) each, clips of {:.2} s. Harmonic means in %: \
+        "Dataset {} ({}), channel policy {}, {embedded}. Harmonic means in %: \
          \"source\" and \"target\" over the sections' AUC and pAUC of that domain, \"both\" = the official \
          DCASE score over every section's AUC (source), AUC (target) and pAUC. Members: mean ± std over the \
          members; ensemble: the members' scores averaged.",
@@ -430,9 +465,6 @@ fn introduction(doc: &mut Doc, r: &RunResults) {
         r.config
             .channel
             .map_or_else(|| "mean (default)".to_string(), |c| c.to_string()),
-        r.config.members,
-        r.epochs,
-        r.clip_len as f64 / f64::from(asd_audio::MODEL_RATE)
     ));
     provenance(doc, r);
     for w in &r.warnings {

@@ -35,6 +35,8 @@ pub enum RunError {
         #[source]
         source: asd_model::ModelError,
     },
+    #[error("front-end: {0}")]
+    Frontend(#[from] asd_frontend::FrontendError),
     #[error("member {member}: embeddings: {source}")]
     MemberEmbeddings {
         member: usize,
@@ -453,11 +455,19 @@ pub fn run(
     std::fs::create_dir_all(run_dir).map_err(io(run_dir, IoOp::CreateFolder))?;
     let log = RunLog::new(run_dir);
     prepare_run_dir(run_dir, &log)?;
-    // The resolved policy is what run_config.json records, so the folder says which was used.
+    // The resolved policy, distance and member count are what run_config.json records, so the
+    // folder says which were used. A frozen front-end gives the same embeddings every time: one member.
     let cfg = &RunConfig {
         channel: Some(log_start(ds, cfg, &log)),
+        members: if cfg.frontend.is_frozen() { 1 } else { cfg.members },
+        distance: Some(cfg.distance()),
         ..cfg.clone()
     };
+    log.line(&format!(
+        "front-end {}, {} distance",
+        cfg.frontend.name(),
+        cfg.distance()
+    ));
     let warnings = domain_warnings(ds);
     for w in &warnings {
         log.line(&format!("warning: {w}"));
@@ -579,6 +589,13 @@ fn prepare_members(
         clip_len: 0,
         skipped: BTreeSet::new(),
     };
+    if cfg.frontend.is_frozen() {
+        let set = ensure_frozen(ds, run_dir, cfg, log, events)?;
+        m.skipped.extend(missing_clips(ds, &set));
+        m.sets.push(set);
+        m.training.push(Vec::new());
+        return Ok(m);
+    }
     for i in 0..cfg.members {
         let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, log, events)?;
         m.skipped.extend(missing_clips(ds, &set));
@@ -588,6 +605,48 @@ fn prepare_members(
         m.clip_len = cl;
     }
     Ok(m)
+}
+
+/// The embeddings of a frozen front-end, computed once and kept in `RUN_DIR/frontend/embeddings`
+/// (a later run on the folder reads them; the configuration that made them is in run_config.json).
+fn ensure_frozen(
+    ds: &Dataset,
+    run_dir: &Path,
+    cfg: &RunConfig,
+    log: &RunLog,
+    events: &mut dyn FnMut(Event),
+) -> Result<EmbeddingSet, RunError> {
+    let emb_dir = run_dir.join("frontend").join("embeddings");
+    let member = |source| RunError::MemberEmbeddings { member: 0, source };
+    if !emb_dir.join(asd_core::embedding_set::INDEX_FILE).exists() {
+        let Some(fe) = cfg.frontend.load()? else {
+            unreachable!("a frozen front-end loads as one")
+        };
+        log.line(&format!("front-end: {}", fe.describe()));
+        events(Event::Stage(format!(
+            "embedding {} clips with {}",
+            ds.clips.len(),
+            cfg.frontend.name()
+        )));
+        let channel = channel_policy(ds, cfg).training_channel();
+        let load = asd_model::model_dir::load_options(channel);
+        let (set, failures) = asd_frontend::embed_dataset(&fe, ds, load, &mut |_| {})?;
+        for (p, e) in &failures {
+            log.line(&format!("clip not embedded {}: {e}", p.display()));
+        }
+        set.write(&emb_dir).map_err(member)?;
+        log.line(&format!(
+            "{} clips embedded ({}-d)",
+            set.len(),
+            set.dim()
+        ));
+    } else {
+        log.line(&format!(
+            "front-end embeddings read from {}",
+            emb_dir.display()
+        ));
+    }
+    EmbeddingSet::read(&emb_dir).map_err(member)
 }
 
 /// Everything scoring a configuration needs: the members' sets, the ground truth, the dataset's parts.
@@ -619,7 +678,8 @@ impl<'a> Scoring<'a> {
 
     /// Each member's scores and their ensemble.
     fn scores(&self, choice: MethodChoice) -> Result<(Vec<MethodScores>, MethodScores), RunError> {
-        let opts = choice.options(self.cfg.means, self.cfg.seed);
+        let mut opts = choice.options(self.cfg.means, self.cfg.seed);
+        opts.distance = self.cfg.distance();
         let per_member: Vec<MethodScores> = self
             .sets
             .iter()

@@ -10,6 +10,56 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use std::path::PathBuf;
 
+/// What embeds a run's clips, as a run configuration names it (`frontend = { kind = "beats", weights =
+/// "BEATs_iter3_plus_AS2M.pt" }`): the trained network, or a frozen front-end.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FrontendSpec {
+    /// The paper's two-branch network, trained per ensemble member.
+    #[default]
+    Network,
+    /// BEATs from a checkpoint, used frozen.
+    Beats {
+        weights: PathBuf,
+        /// The layer whose tokens are pooled (default the last).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        layer: Option<usize>,
+        #[serde(default)]
+        pooling: Pooling,
+    },
+    /// The reference's STFT-raw.
+    Stft,
+}
+
+impl FrontendSpec {
+    /// Whether it needs no training.
+    pub fn is_frozen(&self) -> bool {
+        !matches!(self, Self::Network)
+    }
+
+    /// The front-end itself (`None` for the network, which is trained).
+    pub fn load(&self) -> Result<Option<Frontend>, FrontendError> {
+        Ok(match self {
+            Self::Network => None,
+            Self::Beats {
+                weights,
+                layer,
+                pooling,
+            } => Some(Frontend::beats(weights, *layer, *pooling)?),
+            Self::Stft => Some(Frontend::StftRaw),
+        })
+    }
+
+    /// `network`, `beats` or `stft`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Beats { .. } => "beats",
+            Self::Stft => "stft",
+        }
+    }
+}
+
 /// A frozen front-end: no training, the same vector for the same clip.
 pub enum Frontend {
     /// BEATs from a checkpoint, one layer's tokens pooled.

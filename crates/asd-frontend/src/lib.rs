@@ -13,5 +13,5 @@ pub mod error;
 
 pub use beats::{Beats, BeatsConfig, Pooling};
 pub use checkpoint::Checkpoint;
-pub use embed::{Frontend, embed_dataset};
+pub use embed::{Frontend, FrontendSpec, embed_dataset};
 pub use error::FrontendError;

@@ -1,7 +1,7 @@
 //! `asd._native.Scorer`: [`asd_scoring::Scorer`] behind a Python class.
 
 use crate::errors::value_error;
-use asd_scoring::{MethodSpec, Scorer};
+use asd_scoring::{Distance, MethodSpec, Scorer};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
@@ -20,11 +20,13 @@ impl NativeScorer {
         standardize: bool,
         references: PyReadonlyArray2<'_, f32>,
         is_source: Vec<bool>,
+        distance: &str,
     ) -> PyResult<Self> {
         let spec: MethodSpec = method.parse().map_err(value_error)?;
+        let distance: Distance = distance.parse().map_err(value_error)?;
         let refs = references.as_array();
         let inner = py
-            .detach(|| Scorer::fit(spec, standardize, refs, &is_source))
+            .detach(|| Scorer::fit_with(spec, standardize, refs, &is_source, distance))
             .map_err(value_error)?;
         Ok(Self { inner })
     }

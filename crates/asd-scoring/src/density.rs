@@ -8,6 +8,7 @@
 //! The paper writes sums; the reference implementation uses these normalised forms, which differ from the
 //! sums by a constant factor per section only (the same ranking) and are kept here for exact agreement.
 
+use crate::distance::Distance;
 use crate::kernel;
 use ndarray::ArrayView2;
 
@@ -44,10 +45,10 @@ impl Density {
     }
 
     /// Computes the density of every reference. Needs at least two references.
-    pub fn compute(&self, refs: ArrayView2<f32>) -> Vec<f64> {
+    pub fn compute(&self, refs: ArrayView2<f32>, distance: Distance) -> Vec<f64> {
         let n = refs.nrows();
         let l = self.neighbours_needed(n);
-        let nb = kernel::k_nearest_self(refs, l + 1);
+        let nb = kernel::k_nearest_self(refs, l + 1, distance);
         (0..n)
             .map(|i| {
                 // Drop the smallest entry (the reference itself), as the reference implementation does.
@@ -102,16 +103,16 @@ mod tests {
         let d0: Vec<f64> = (1..4)
             .map(|j| 0.5 * (1.0 - (j as f64 * a as f64).cos()))
             .collect();
-        let r0 = Density::Gwrp(0.0).compute(refs.view());
+        let r0 = Density::Gwrp(0.0).compute(refs.view(), Distance::Cosine);
         assert!((r0[0] - d0[0]).abs() < 1e-6);
-        let r1 = Density::Gwrp(1.0).compute(refs.view());
+        let r1 = Density::Gwrp(1.0).compute(refs.view(), Distance::Cosine);
         assert!((r1[0] - d0.iter().sum::<f64>() / 3.0).abs() < 1e-6);
-        let k1 = Density::KnnMean(1).compute(refs.view());
+        let k1 = Density::KnnMean(1).compute(refs.view(), Distance::Cosine);
         assert!(
             (k1[0] - r0[0]).abs() < 1e-12,
             "K=1 and r=0 start from the same point"
         );
-        let k3 = Density::KnnMean(3).compute(refs.view());
+        let k3 = Density::KnnMean(3).compute(refs.view(), Distance::Cosine);
         assert!(
             (k3[0] - r1[0]).abs() < 1e-12,
             "K=N-1 and r=1 end at the same point"

@@ -1,10 +1,14 @@
-//! Blocked cosine-distance kernels.
+//! Blocked distance kernels.
 //!
 //! Queries are processed in blocks of [`QUERY_BLOCK`] rows (in parallel) against references in blocks of
-//! [`REF_BLOCK`] rows; each block's similarities come from one single-precision GEMM and are reduced at
-//! once, so no M × N matrix is ever held. Distances are d = ½(1 − s) with s the inner product.
+//! [`REF_BLOCK`] rows; each block's inner products come from one single-precision GEMM and are reduced at
+//! once, so no M × N matrix is ever held. Cosine: d = ½(1 − s) with s the inner product of unit
+//! vectors. Euclidean: d = 0.25 · √(‖x‖² + ‖y‖² − 2s) on copies of both sides centred on the
+//! references' mean (f64), which keeps the cancellation small for embeddings far from the origin
+//! (the distance does not change under a shift; the squared norms are summed in f64).
 
-use ndarray::ArrayView2;
+use crate::distance::Distance;
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -60,8 +64,86 @@ where
 }
 
 #[inline]
-fn distance(sim: f32) -> f64 {
+fn cosine(sim: f32) -> f64 {
     0.5 * (1.0 - sim as f64)
+}
+
+/// Both sides of a distance computation in the form the kernels multiply: as given for the cosine
+/// distance; centred on the references' mean, with squared norms, for the Euclidean one.
+struct Geometry<'a> {
+    queries: ArrayView2<'a, f32>,
+    refs: ArrayView2<'a, f32>,
+    /// The centred copies (Euclidean only).
+    centred: Option<(Array2<f32>, Array2<f32>)>,
+    qn: Vec<f64>,
+    rn: Vec<f64>,
+}
+
+fn squared_norms(x: &Array2<f32>) -> Vec<f64> {
+    x.rows()
+        .into_iter()
+        .map(|r| r.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
+        .collect()
+}
+
+impl<'a> Geometry<'a> {
+    fn new(queries: ArrayView2<'a, f32>, refs: ArrayView2<'a, f32>, distance: Distance) -> Self {
+        let mut g = Self {
+            queries,
+            refs,
+            centred: None,
+            qn: Vec::new(),
+            rn: Vec::new(),
+        };
+        if distance == Distance::Euclidean {
+            let mut centre = vec![0.0f64; refs.ncols()];
+            for r in refs.rows() {
+                for (c, &v) in centre.iter_mut().zip(r) {
+                    *c += f64::from(v);
+                }
+            }
+            let n = refs.nrows().max(1) as f64;
+            let centre: Vec<f32> = centre.iter().map(|c| (c / n) as f32).collect();
+            let shift = |x: ArrayView2<f32>| {
+                let mut y = x.to_owned();
+                for mut row in y.axis_iter_mut(Axis(0)) {
+                    for (v, c) in row.iter_mut().zip(&centre) {
+                        *v -= c;
+                    }
+                }
+                y
+            };
+            let (q, r) = (shift(queries), shift(refs));
+            g.qn = squared_norms(&q);
+            g.rn = squared_norms(&r);
+            g.centred = Some((q, r));
+        }
+        g
+    }
+
+    fn queries(&self) -> ArrayView2<'_, f32> {
+        match &self.centred {
+            Some((q, _)) => q.view(),
+            None => self.queries.view(),
+        }
+    }
+
+    fn refs(&self) -> ArrayView2<'_, f32> {
+        match &self.centred {
+            Some((_, r)) => r.view(),
+            None => self.refs.view(),
+        }
+    }
+
+    /// The distance of query i and reference j whose inner product (as multiplied) is `s`.
+    #[inline]
+    fn d(&self, i: usize, j: usize, s: f32) -> f64 {
+        if self.centred.is_some() {
+            0.25 * (self.qn[i] + self.rn[j] - 2.0 * f64::from(s)).max(0.0).sqrt()
+        } else {
+            cosine(s)
+        }
+    }
 }
 
 /// For each query i: min over references j (`j ≠ skip[i]`) of `alpha[j] · d(q_i, r_j) + beta[j]`.
@@ -74,12 +156,14 @@ pub fn min_affine(
     alpha: &[f64],
     beta: &[f64],
     skip: Option<&[usize]>,
+    distance: Distance,
 ) -> Vec<f64> {
     assert_eq!(alpha.len(), refs.nrows());
     assert_eq!(beta.len(), refs.nrows());
+    let g = Geometry::new(queries, refs, distance);
     let blocks = for_each_tile(
-        queries,
-        refs,
+        g.queries(),
+        g.refs(),
         |nq| vec![f64::INFINITY; nq],
         |best, q0, r0, tile, nq, nr| {
             for i in 0..nq {
@@ -87,7 +171,7 @@ pub fn min_affine(
                 let skip_j = skip.map_or(NO_SKIP, |s| s[q0 + i]);
                 let mut b = best[i];
                 for (j, &s) in row.iter().enumerate() {
-                    let v = alpha[r0 + j] * distance(s) + beta[r0 + j];
+                    let v = alpha[r0 + j] * g.d(q0 + i, r0 + j, s) + beta[r0 + j];
                     if v < b && r0 + j != skip_j {
                         b = v;
                     }
@@ -153,14 +237,13 @@ fn admission(heap: &BinaryHeap<Entry>, k: usize) -> f64 {
     }
 }
 
-/// Offers the similarities `sims` (with their reference indices) to one heap. Most are rejected
+/// Offers the distances `dists` (with their reference indices) to one heap. Most are rejected
 /// by one comparison with the cached admission distance, which [`offer`] alone would make with a
 /// heap peek and a two-key comparison each: the same heap, fewer branches.
 #[inline]
-fn offer_all(heap: &mut BinaryHeap<Entry>, k: usize, sims: impl Iterator<Item = (usize, f32)>) {
+fn offer_all(heap: &mut BinaryHeap<Entry>, k: usize, dists: impl Iterator<Item = (usize, f64)>) {
     let mut worst = admission(heap, k);
-    for (index, s) in sims {
-        let dist = distance(s);
+    for (index, dist) in dists {
         if dist > worst {
             continue;
         }
@@ -197,7 +280,9 @@ fn into_neighbours(heaps: impl IntoIterator<Item = BinaryHeap<Entry>>, k: usize)
 /// and, read by columns, those of J. Half the matrix products of `k_nearest(refs, refs, k)`, the
 /// fit's whole cost. Which pairs a heap sees first does not matter: it keeps the k smallest by
 /// (distance, index), a total order, so the result does not depend on the thread count.
-pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize) -> Neighbours {
+pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize, distance: Distance) -> Neighbours {
+    let g = Geometry::new(refs, refs, distance);
+    let refs = g.refs();
     let n = refs.nrows();
     let k = k.min(n);
     let b = QUERY_BLOCK;
@@ -223,15 +308,22 @@ pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize) -> Neighbours {
                 {
                     let mut hi = lock(bi);
                     for (r, heap) in hi.iter_mut().enumerate() {
+                        let i = bi * b + r;
                         let row = tile[r * nj..(r + 1) * nj].iter().copied();
-                        offer_all(heap, k, row.enumerate().map(|(c, s)| (bj * b + c, s)));
+                        offer_all(
+                            heap,
+                            k,
+                            row.enumerate()
+                                .map(|(c, s)| (bj * b + c, g.d(i, bj * b + c, s))),
+                        );
                     }
                 }
                 if bi != bj {
                     // The tile's columns, read with a stride (the tile stays in cache).
                     let mut hj = lock(bj);
                     for (c, heap) in hj.iter_mut().enumerate() {
-                        let col = (0..ni).map(|r| (bi * b + r, tile[r * nj + c]));
+                        let j = bj * b + c;
+                        let col = (0..ni).map(|r| (bi * b + r, g.d(j, bi * b + r, tile[r * nj + c])));
                         offer_all(heap, k, col);
                     }
                 }
@@ -254,23 +346,34 @@ pub fn self_pairs_computed(n: usize) -> usize {
 }
 
 /// Finds the `k` nearest references of every query (bounded max-heaps, one per query).
-pub fn k_nearest(queries: ArrayView2<f32>, refs: ArrayView2<f32>, k: usize) -> Neighbours {
+pub fn k_nearest(
+    queries: ArrayView2<f32>,
+    refs: ArrayView2<f32>,
+    k: usize,
+    distance: Distance,
+) -> Neighbours {
     let k = k.min(refs.nrows());
+    let g = Geometry::new(queries, refs, distance);
     let blocks = for_each_tile(
-        queries,
-        refs,
+        g.queries(),
+        g.refs(),
         |nq| {
             (0..nq)
                 .map(|_| BinaryHeap::<Entry>::with_capacity(k + 1))
                 .collect::<Vec<_>>()
         },
-        |heaps, _q0, r0, tile, nq, nr| {
+        |heaps, q0, r0, tile, nq, nr| {
             if k == 0 {
                 return;
             }
             for (i, heap) in heaps.iter_mut().enumerate().take(nq) {
                 let row = tile[i * nr..(i + 1) * nr].iter().copied();
-                offer_all(heap, k, row.enumerate().map(|(j, s)| (r0 + j, s)));
+                offer_all(
+                    heap,
+                    k,
+                    row.enumerate()
+                        .map(|(j, s)| (r0 + j, g.d(q0 + i, r0 + j, s))),
+                );
             }
         },
     );
@@ -311,7 +414,7 @@ pub(crate) mod tests {
         let skip: Vec<usize> = (0..q.nrows())
             .map(|i| if i % 2 == 0 { i } else { NO_SKIP })
             .collect();
-        let got = min_affine(q.view(), r.view(), &alpha, &beta, Some(&skip));
+        let got = min_affine(q.view(), r.view(), &alpha, &beta, Some(&skip), Distance::Cosine);
         for i in [0, 1, 100, QUERY_BLOCK, QUERY_BLOCK + 6] {
             let want = (0..r.nrows())
                 .filter(|&j| j != skip[i])
@@ -331,8 +434,8 @@ pub(crate) mod tests {
     fn k_nearest_self_equals_k_nearest_of_refs_against_refs() {
         let r = random_unit(2 * QUERY_BLOCK + 37, 12, 5);
         for k in [0, 1, 5, QUERY_BLOCK + 3, r.nrows() + 2] {
-            let sym = k_nearest_self(r.view(), k);
-            let general = k_nearest(r.view(), r.view(), k);
+            let sym = k_nearest_self(r.view(), k, Distance::Cosine);
+            let general = k_nearest(r.view(), r.view(), k, Distance::Cosine);
             assert_eq!(sym.k, general.k);
             assert_eq!(sym.index, general.index, "k = {k}");
             for (a, b) in sym.dist.iter().zip(&general.dist) {
@@ -354,7 +457,7 @@ pub(crate) mod tests {
     fn k_nearest_is_sorted_and_exact() {
         let q = random_unit(30, 8, 3);
         let r = random_unit(REF_BLOCK + 50, 8, 4);
-        let nb = k_nearest(q.view(), r.view(), 5);
+        let nb = k_nearest(q.view(), r.view(), 5, Distance::Cosine);
         for i in 0..q.nrows() {
             let mut all: Vec<(f64, usize)> = (0..r.nrows())
                 .map(|j| (naive_dist(&q, &r, i, j), j))
@@ -363,6 +466,49 @@ pub(crate) mod tests {
             let want: Vec<usize> = all[..5].iter().map(|x| x.1).collect();
             assert_eq!(nb.index_row(i), &want[..]);
             assert!(nb.dist_row(i).windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+
+    /// Points far from the origin (a mean of 20 per coordinate, spread 1): what the raw embeddings of
+    /// a frozen front-end look like.
+    fn offset_points(n: usize, d: usize, seed: u64) -> Array2<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Array2::from_shape_fn((n, d), |_| 20.0 + rng.random::<f32>() - 0.5)
+    }
+
+    fn naive_euclid(q: &Array2<f32>, r: &Array2<f32>, i: usize, j: usize) -> f64 {
+        0.25 * q
+            .row(i)
+            .iter()
+            .zip(r.row(j))
+            .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    }
+
+    #[test]
+    fn euclidean_kernels_equal_the_naive_distance_far_from_the_origin() {
+        let q = offset_points(QUERY_BLOCK + 7, 24, 7);
+        let r = offset_points(300, 24, 8);
+        let n = r.nrows();
+        let got = min_affine(q.view(), r.view(), &vec![1.0; n], &vec![0.0; n], None, Distance::Euclidean);
+        let nb = k_nearest(q.view(), r.view(), 6, Distance::Euclidean);
+        for i in [0, 3, QUERY_BLOCK + 6] {
+            let mut all: Vec<(f64, usize)> = (0..n).map(|j| (naive_euclid(&q, &r, i, j), j)).collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // f32 products of centred values: a relative error of a few 1e-7 of the distance.
+            assert!((got[i] - all[0].0).abs() < 1e-5 * all[0].0, "{} vs {}", got[i], all[0].0);
+            for (k, &(d, _)) in all[..6].iter().enumerate() {
+                assert!((nb.dist_row(i)[k] - d).abs() < 1e-5 * d);
+            }
+        }
+        let sym = k_nearest_self(r.view(), 5, Distance::Euclidean);
+        let general = k_nearest(r.view(), r.view(), 5, Distance::Euclidean);
+        assert_eq!(sym.index, general.index);
+        // Each point is its own nearest, at distance 0 up to rounding.
+        for i in 0..n {
+            assert_eq!(sym.index_row(i)[0], i);
+            assert!(sym.dist_row(i)[0] < 1e-3);
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod bank;
 pub mod bench;
 pub mod choice;
 pub mod density;
+pub mod distance;
 pub mod error;
 pub mod kernel;
 pub mod kmeans;
@@ -24,6 +25,7 @@ pub mod submission;
 pub mod threshold;
 
 pub use choice::MethodChoice;
+pub use distance::Distance;
 pub use error::ScoringError;
 pub use methods::{Fitted, Method, MethodSpec};
 pub use reference::{ReferenceChoice, ReferenceSet};

@@ -1,6 +1,7 @@
 //! Scoring a whole embedding set: group clips by section, fit the method on each section's normal
 //! training clips, score its test clips, and score the training clips leave-one-out for thresholds.
 
+use crate::distance::Distance;
 use crate::error::ScoringError;
 use crate::kernel::NO_SKIP;
 use crate::methods::MethodSpec;
@@ -18,6 +19,9 @@ pub struct ScoreOptions {
     pub references: ReferenceChoice,
     /// One reference set per machine type (all sections pooled) instead of per section.
     pub pool_sections: bool,
+    /// Cosine on unit vectors (the trained network's) or Euclidean on the raw embeddings (the
+    /// reference's for frozen front-ends).
+    pub distance: Distance,
 }
 
 impl ScoreOptions {
@@ -27,6 +31,7 @@ impl ScoreOptions {
             standardize: false,
             references: ReferenceChoice::All,
             pool_sections: false,
+            distance: Distance::Cosine,
         }
     }
 }
@@ -85,7 +90,10 @@ type Groups = (Vec<usize>, Vec<usize>);
 /// Scores every test clip of the set against the normal training clips of its section.
 pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult, ScoringError> {
     let method = opts.method.build(opts.standardize)?;
-    let emb = normalised(set.embeddings.view());
+    let emb = match opts.distance {
+        Distance::Cosine => normalised(set.embeddings.view()),
+        Distance::Euclidean => set.embeddings.clone(),
+    };
     let groups = group_by_section(set, opts.pool_sections);
     if groups.values().all(|(_, test)| test.is_empty()) {
         return Err(ScoringError::NoQueries);
@@ -108,8 +116,13 @@ pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult,
                 .iter()
                 .map(|&i| set.records[i].domain != Domain::Target)
                 .collect();
-            let refs =
-                ReferenceSet::build(key.clone(), train_emb.view(), &is_source, opts.references);
+            let refs = ReferenceSet::build_with(
+                key.clone(),
+                train_emb.view(),
+                &is_source,
+                opts.references,
+                opts.distance,
+            );
             let test_emb = emb.select(Axis(0), &test);
             let note = opts.method.k_clipped(refs.len()).map(|(k, available)| {
                 format!(

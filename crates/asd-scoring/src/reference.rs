@@ -1,14 +1,18 @@
 //! Reference sets: the normal training embeddings a test clip is compared with.
 
+use crate::distance::Distance;
 use crate::kmeans;
 use ndarray::{Array2, ArrayView2, Axis};
 
-/// Normal reference embeddings of one section (or machine type), unit length, with their domains.
+/// Normal reference embeddings of one section (or machine type), with their domains: unit length for
+/// the cosine distance, as they are for the Euclidean one.
 #[derive(Debug, Clone)]
 pub struct ReferenceSet {
     /// Human-readable key for messages, e.g. `fan section 00`.
     pub key: String,
     pub embeddings: Array2<f32>,
+    /// How the embeddings are compared.
+    pub distance: Distance,
     pub is_source: Vec<bool>,
     /// For each reference, the training clip it is (its row among the section's training clips), or
     /// `None` for a synthetic reference such as a k-means centre.
@@ -26,16 +30,29 @@ pub enum ReferenceChoice {
 }
 
 impl ReferenceSet {
-    /// Builds the reference set from the training clips of one section.
+    /// Builds the reference set from the training clips of one section, compared by cosine distance.
     pub fn build(
         key: String,
         train: ArrayView2<f32>,
         is_source: &[bool],
         choice: ReferenceChoice,
     ) -> Self {
+        Self::build_with(key, train, is_source, choice, Distance::Cosine)
+    }
+
+    /// [`ReferenceSet::build`] for a distance: with the Euclidean one, k-means centres are not brought
+    /// to unit length.
+    pub fn build_with(
+        key: String,
+        train: ArrayView2<f32>,
+        is_source: &[bool],
+        choice: ReferenceChoice,
+        distance: Distance,
+    ) -> Self {
         match choice {
             ReferenceChoice::All => Self {
                 key,
+                distance,
                 embeddings: train.to_owned(),
                 is_source: is_source.to_vec(),
                 origin: (0..train.nrows()).map(Some).collect(),
@@ -49,10 +66,12 @@ impl ReferenceSet {
                 } else {
                     kmeans::fit(src_emb.view(), k, seed)
                 };
-                for mut c in centres.rows_mut() {
-                    let norm = c.dot(&c).sqrt();
-                    if norm > 0.0 {
-                        c /= norm;
+                if distance.normalises() {
+                    for mut c in centres.rows_mut() {
+                        let norm = c.dot(&c).sqrt();
+                        if norm > 0.0 {
+                            c /= norm;
+                        }
                     }
                 }
                 let nc = centres.nrows();
@@ -65,6 +84,7 @@ impl ReferenceSet {
                 origin.extend(tgt.iter().map(|&i| Some(i)));
                 Self {
                     key,
+                    distance,
                     embeddings,
                     is_source: is_src,
                     origin,
@@ -88,6 +108,7 @@ impl ReferenceSet {
             .collect();
         ReferenceSet {
             key: self.key.clone(),
+            distance: self.distance,
             embeddings: self.embeddings.select(Axis(0), &rows),
             is_source: vec![source; rows.len()],
             origin: rows.iter().map(|&i| self.origin[i]).collect(),

@@ -17,6 +17,7 @@ use crate::kernel::{self, NO_SKIP};
 use crate::methods::knn::neighbours_skipping;
 use crate::methods::{Fitted, MethodSpec};
 use crate::pipeline::normalised;
+use crate::distance::Distance;
 use crate::reference::ReferenceSet;
 use crate::threshold::GammaFit;
 use ndarray::{Array2, ArrayView2, Axis};
@@ -48,6 +49,14 @@ enum State {
     Fitted(Box<dyn Fitted>),
 }
 
+/// Rows as a distance compares them: unit-normalised for the cosine, as given for the Euclidean.
+fn prepared(x: ArrayView2<f32>, distance: Distance) -> Array2<f32> {
+    match distance {
+        Distance::Cosine => normalised(x),
+        Distance::Euclidean => x.to_owned(),
+    }
+}
+
 /// Checks that every value is finite; names the first that is not.
 pub fn check_finite(x: ArrayView2<f32>, what: &str) -> Result<(), ScoringError> {
     for (i, row) in x.outer_iter().enumerate() {
@@ -69,12 +78,24 @@ impl Scorer {
         refs: ArrayView2<f32>,
         is_source: &[bool],
     ) -> Result<Self, ScoringError> {
+        Self::fit_with(spec, standardize, refs, is_source, Distance::Cosine)
+    }
+
+    /// [`Scorer::fit`] with a distance: cosine (rows unit-normalised) or Euclidean (rows as they are).
+    pub fn fit_with(
+        spec: MethodSpec,
+        standardize: bool,
+        refs: ArrayView2<f32>,
+        is_source: &[bool],
+        distance: Distance,
+    ) -> Result<Self, ScoringError> {
         // Checks the combination before any work.
         spec.build(standardize)?;
         check_inputs(refs, is_source, "references")?;
         let refs = ReferenceSet {
             key: KEY.into(),
-            embeddings: normalised(refs),
+            distance,
+            embeddings: prepared(refs, distance),
             is_source: is_source.to_vec(),
             origin: (0..refs.nrows()).map(Some).collect(),
         };
@@ -129,7 +150,7 @@ impl Scorer {
     /// are those of these queries, as `asd score --standardize` takes the section's test clips.
     pub fn score(&self, queries: ArrayView2<f32>) -> Result<Vec<f64>, ScoringError> {
         self.check_queries(queries)?;
-        let q = normalised(queries);
+        let q = prepared(queries, self.refs.distance);
         self.score_unit(q.view(), None)
     }
 
@@ -145,7 +166,7 @@ impl Scorer {
                 )
             })?;
             self.check_queries(q)?;
-            let q = normalised(q);
+            let q = prepared(q, self.refs.distance);
             let fitted = self.standardized(q.view())?;
             return Ok(fitted.score(self.refs.embeddings.view(), Some(&skip)));
         }
@@ -177,7 +198,7 @@ impl Scorer {
                 queries: x.ncols(),
             });
         }
-        let x = normalised(x);
+        let x = prepared(x, self.refs.distance);
         let old_n = self.len();
         let mut refs = self.refs.clone();
         refs.embeddings = ndarray::concatenate(Axis(0), &[refs.embeddings.view(), x.view()])
@@ -227,6 +248,7 @@ impl Scorer {
         }
         let refs = ReferenceSet {
             key: KEY.into(),
+            distance: self.refs.distance,
             embeddings: self.refs.embeddings.select(Axis(0), &keep),
             is_source: keep.iter().map(|&i| self.refs.is_source[i]).collect(),
             origin: (0..keep.len()).map(Some).collect(),
@@ -266,18 +288,25 @@ impl Scorer {
         let refs = self.refs.embeddings.view();
         Ok(match (&self.state, self.spec) {
             (State::Density { alpha, beta, .. }, _) => {
-                kernel::min_affine(q, refs, alpha, beta, skip)
+                kernel::min_affine(q, refs, alpha, beta, skip, self.refs.distance)
             }
             (State::Fitted(f), _) => f.score(q, skip),
             (State::Plain, MethodSpec::KnnMean { k }) => {
-                neighbours_skipping(q, refs, k.min(self.len()), skip)
+                neighbours_skipping(q, refs, k.min(self.len()), skip, self.refs.distance)
                     .into_iter()
                     .map(|row| row.iter().map(|&(d, _)| d).sum::<f64>() / row.len().max(1) as f64)
                     .collect()
             }
             (State::Plain, _) => {
                 let n = self.len();
-                kernel::min_affine(q, refs, &vec![1.0; n], &vec![0.0; n], skip)
+                kernel::min_affine(
+                    q,
+                    refs,
+                    &vec![1.0; n],
+                    &vec![0.0; n],
+                    skip,
+                    self.refs.distance,
+                )
             }
         })
     }
@@ -357,7 +386,11 @@ fn fresh_state(spec: MethodSpec, refs: &ReferenceSet) -> Result<State, ScoringEr
                     needed: 2,
                 });
             }
-            let nb = kernel::k_nearest_self(refs.embeddings.view(), list_len(density, refs.len()));
+            let nb = kernel::k_nearest_self(
+                refs.embeddings.view(),
+                list_len(density, refs.len()),
+                refs.distance,
+            );
             let lists = rows_of(&nb);
             density_state(spec, density, refs, lists)
         }
@@ -396,7 +429,7 @@ fn merged_lists(
     let all = refs.embeddings.view();
     let new = all.slice(ndarray::s![old_n.., ..]);
     let prior = all.slice(ndarray::s![..old_n, ..]);
-    let towards_new = rows_of(&kernel::k_nearest(prior, new, want));
+    let towards_new = rows_of(&kernel::k_nearest(prior, new, want, refs.distance));
     let mut lists: Vec<Vec<(f64, usize)>> = old
         .iter()
         .zip(towards_new)
@@ -408,7 +441,7 @@ fn merged_lists(
             merged
         })
         .collect();
-    lists.extend(rows_of(&kernel::k_nearest(new, all, want)));
+    lists.extend(rows_of(&kernel::k_nearest(new, all, want, refs.distance)));
     lists
 }
 
@@ -433,6 +466,7 @@ fn pruned_lists(
         rows.view(),
         refs.embeddings.view(),
         want,
+        refs.distance,
     ));
     let mut lists: Vec<Vec<(f64, usize)>> = keep
         .iter()
@@ -567,6 +601,7 @@ mod tests {
         let s = Scorer::fit(spec, true, all.view(), &dom).unwrap();
         let refs = ReferenceSet {
             key: KEY.into(),
+            distance: Distance::Cosine,
             embeddings: all.clone(),
             is_source: dom.clone(),
             origin: (0..40).map(Some).collect(),

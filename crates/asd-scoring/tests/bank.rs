@@ -96,7 +96,7 @@ fn densities_and_scores_agree_with_batch_scoring() {
             bank.add(x, c).unwrap();
         }
         let m = Array2::from_shape_fn((refs.len(), D), |(i, j)| refs[i].0[j]);
-        let batch = density.compute(m.view());
+        let batch = density.compute(m.view(), asd_scoring::Distance::Cosine);
         for (a, b) in bank.densities().iter().zip(&batch) {
             assert!((a - b).abs() <= 1e-6 * b, "density {a} vs {b}");
         }

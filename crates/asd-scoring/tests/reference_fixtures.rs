@@ -1,9 +1,11 @@
-//! Reproduces every `scoring/scores_*.npy` fixture: synthetic unit vectors scored by the authors' implementation and scikit-learn.
+//! Reproduces every `scoring/scores_*.npy` fixture (synthetic unit vectors scored by the authors'
+//! implementation and scikit-learn, cosine distance) and every `scoring_euclidean/scores_*.npy` one
+//! (raw 96-d embeddings scored as the authors score their frozen front-ends: 0.25 · Euclidean).
 
 use asd_core::{ClipRecord, Domain, EmbeddingSet, Label, Split};
 use asd_scoring::density::Density;
 use asd_scoring::pipeline::{ScoreOptions, score_set};
-use asd_scoring::{MethodSpec, ReferenceChoice};
+use asd_scoring::{Distance, MethodSpec, ReferenceChoice};
 use asd_testkit::{reference_fixture, rel_err};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
@@ -14,6 +16,10 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn load_set() -> EmbeddingSet {
+    load_set_from(&fixture)
+}
+
+fn load_set_from(fixture: &dyn Fn(&str) -> PathBuf) -> EmbeddingSet {
     let train: Array2<f32> = read_npy(fixture("train_emb.npy")).unwrap();
     let test: Array2<f32> = read_npy(fixture("test_emb.npy")).unwrap();
     let train_sec: Array1<i64> = read_npy(fixture("train_section.npy")).unwrap();
@@ -60,10 +66,21 @@ fn load_set() -> EmbeddingSet {
 }
 
 fn check(file: &str, spec: MethodSpec, standardize: bool) {
-    let set = load_set();
+    check_in(&fixture, file, spec, standardize, Distance::Cosine);
+}
+
+fn check_in(
+    fixture: &dyn Fn(&str) -> PathBuf,
+    file: &str,
+    spec: MethodSpec,
+    standardize: bool,
+    distance: Distance,
+) {
+    let set = load_set_from(fixture);
     let want: Array1<f64> = read_npy(fixture(file)).unwrap();
     let mut opts = ScoreOptions::new(spec);
     opts.standardize = standardize;
+    opts.distance = distance;
     let result = score_set(&set, &opts).unwrap();
     assert!(result.failures.is_empty());
     let got: Vec<f64> = result.test.iter().filter_map(|s| *s).collect();
@@ -177,4 +194,39 @@ fn lof_equals_scikit_learn_exactly() {
         "{differing} of {} LOF scores differ",
         got.len()
     );
+}
+
+fn euclidean_fixture(name: &str) -> PathBuf {
+    reference_fixture(&format!("scoring_euclidean/{name}"))
+}
+
+/// Every method the fixture holds, on the raw embeddings with d = 0.25 · ‖x − y‖₂.
+#[test]
+fn raw_embeddings_scored_with_the_scaled_euclidean_distance() {
+    for (file, spec) in [
+        ("scores_nn.npy", "nn"),
+        ("scores_ratio_k1.npy", "ratio_k1"),
+        ("scores_ratio_k16.npy", "ratio_k16"),
+        ("scores_ratio_gwrp_r0.9.npy", "ratio_gwrp_r0.9"),
+        ("scores_difference_k16.npy", "difference_k16"),
+        ("scores_difference_gwrp_r0.9.npy", "difference_gwrp_r0.9"),
+    ] {
+        check_in(
+            &euclidean_fixture,
+            file,
+            spec.parse().unwrap(),
+            false,
+            Distance::Euclidean,
+        );
+    }
+}
+
+/// The same scores with the cosine distance are far from the fixture: the distance is really used.
+#[test]
+fn the_cosine_distance_does_not_give_the_euclidean_fixture() {
+    let set = load_set_from(&euclidean_fixture);
+    let want: Array1<f64> = read_npy(euclidean_fixture("scores_ratio_k16.npy")).unwrap();
+    let got = score_set(&set, &ScoreOptions::new("ratio_k16".parse().unwrap())).unwrap();
+    let got: Vec<f64> = got.test.iter().filter_map(|s| *s).collect();
+    assert!(rel_err(&got, want.as_slice().unwrap()) > 1e-2);
 }

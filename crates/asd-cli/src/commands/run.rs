@@ -35,6 +35,23 @@ pub struct RunArgs {
     /// DCASE 2026 (stereo near/far microphones), mean for the mono editions.
     #[arg(long)]
     pub channel: Option<asd_core::ChannelPolicy>,
+    /// What embeds the clips (overrides the config): network (trained, the paper's), beats (a
+    /// pretrained checkpoint used frozen, --weights: no training) or stft (the reference's STFT-raw).
+    #[arg(long)]
+    pub frontend: Option<super::embed::FrontendKind>,
+    /// BEATs checkpoint for --frontend beats (`BEATs_iter3_plus_AS2M.pt` as published, or safetensors).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// BEATs layer to pool (default the last).
+    #[arg(long)]
+    pub layer: Option<usize>,
+    /// BEATs pooling: freq-patch-mean (MERL's) or mean.
+    #[arg(long, default_value = "freq-patch-mean")]
+    pub pooling: asd_frontend::Pooling,
+    /// Distance of the scores (overrides the config): cosine or euclidean. Default: cosine for the
+    /// network, euclidean for frozen front-ends (as the authors score their `*-raw` systems).
+    #[arg(long)]
+    pub distance: Option<asd_scoring::Distance>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -60,6 +77,24 @@ pub fn run(a: &RunArgs) -> Result<()> {
     }
     if let Some(c) = a.channel {
         cfg.channel = Some(c);
+    }
+    if let Some(f) = a.frontend {
+        use super::embed::FrontendKind;
+        cfg.frontend = match f {
+            FrontendKind::Network => asd_frontend::FrontendSpec::Network,
+            FrontendKind::Stft => asd_frontend::FrontendSpec::Stft,
+            FrontendKind::Beats => asd_frontend::FrontendSpec::Beats {
+                weights: a
+                    .weights
+                    .clone()
+                    .context("--frontend beats needs --weights CHECKPOINT")?,
+                layer: a.layer,
+                pooling: a.pooling,
+            },
+        };
+    }
+    if let Some(d) = a.distance {
+        cfg.distance = Some(d);
     }
     cfg.validate()?;
     let ds = Dataset::open(&a.data, &OpenOptions::default())
@@ -105,8 +140,13 @@ pub fn run_with_progress(
     let n = training_items(ds).0.len();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let epochs = cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition));
-    let total = (cfg.members * epochs * steps_per_epoch) as u64;
-    let pb = progress::bar(total, "training");
+    let frozen = cfg.frontend.is_frozen();
+    let total = if frozen {
+        1
+    } else {
+        (cfg.members * epochs * steps_per_epoch) as u64
+    };
+    let pb = progress::bar(total, if frozen { "embedding" } else { "training" });
     // Without a terminal the bar draws nothing: one line per stage keeps a piped run from looking hung.
     let lines = !std::io::stderr().is_terminal();
     let t0 = std::time::Instant::now();

@@ -43,6 +43,10 @@ pub struct ScoreArgs {
     /// Pool the references of all sections of a machine type.
     #[arg(long)]
     pub pool_sections: bool,
+    /// cosine (on unit vectors: the trained network's embeddings) or euclidean (0.25 · ‖x − y‖₂ on the
+    /// embeddings as they are: how the authors score frozen front-ends' raw embeddings).
+    #[arg(long, default_value = "cosine")]
+    pub distance: asd_scoring::Distance,
     /// Percentile of the gamma distribution fitted to the training clips' leave-one-out scores that
     /// serves as decision threshold.
     #[arg(long, default_value_t = 0.9)]
@@ -114,6 +118,7 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     let mut opts = ScoreOptions::new(method);
     opts.standardize = a.standardize;
     opts.pool_sections = a.pool_sections;
+    opts.distance = a.distance;
     opts.references = match a.references {
         References::All => ReferenceChoice::All,
         References::SourceMeans => ReferenceChoice::SourceMeans {
@@ -122,6 +127,10 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
         },
     };
     score_to_dir(&set, &opts, a.decision_percentile, &a.out)?;
-    tracing::info!("method {method}: scores written to {}", a.out.display());
+    tracing::info!(
+        "method {method}, {} distance: scores written to {}",
+        a.distance,
+        a.out.display()
+    );
     Ok(())
 }

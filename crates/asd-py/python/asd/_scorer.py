@@ -66,7 +66,10 @@ class Scorer:
     """
 
     def __init__(self, method: str = "ratio", k=None, gwrp=None, standardize: bool = False,
-                 percentile: float = 0.9):
+                 percentile: float = 0.9, distance: str = "cosine"):
+        if distance not in ("cosine", "euclidean"):
+            raise ValueError(f"distance: expected 'cosine' or 'euclidean', got {distance!r}")
+        self.distance = distance
         self.method = method
         self.k = k
         self.gwrp = gwrp
@@ -111,7 +114,7 @@ class Scorer:
         is_source = _checks.domains(domain, "domain", refs.shape[0])
         if self.standardize and (all(is_source) or not any(is_source)):
             raise ValueError("domain: standardize=True needs references of both domains")
-        self._core = _native.Scorer(self._name, self.standardize, refs, is_source)
+        self._core = _native.Scorer(self._name, self.standardize, refs, is_source, self.distance)
         self._threshold = None
         self._warn_clipped()
         return self

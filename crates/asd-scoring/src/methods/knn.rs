@@ -1,6 +1,7 @@
 //! The k-NN baseline: mean distance to the k nearest references.
 
 use super::{Fitted, Method};
+use crate::distance::Distance;
 use crate::error::ScoringError;
 use crate::kernel::{self, Neighbours};
 use crate::reference::ReferenceSet;
@@ -14,6 +15,7 @@ pub struct KnnMean {
 struct FittedKnn {
     refs: Array2<f32>,
     k: usize,
+    distance: Distance,
 }
 
 /// The k nearest neighbours of each query, leaving out `skip[i]` when it is among the k + 1 nearest and
@@ -23,9 +25,10 @@ pub(crate) fn neighbours_skipping(
     refs: ArrayView2<f32>,
     k: usize,
     skip: Option<&[usize]>,
+    distance: Distance,
 ) -> Vec<Vec<(f64, usize)>> {
     let extra = usize::from(skip.is_some());
-    let nb: Neighbours = kernel::k_nearest(queries, refs, k + extra);
+    let nb: Neighbours = kernel::k_nearest(queries, refs, k + extra, distance);
     (0..queries.nrows())
         .map(|i| {
             let mut row: Vec<(f64, usize)> = nb
@@ -52,7 +55,7 @@ pub(crate) fn neighbours_skipping(
 
 impl Fitted for FittedKnn {
     fn score(&self, queries: ArrayView2<f32>, skip: Option<&[usize]>) -> Vec<f64> {
-        neighbours_skipping(queries, self.refs.view(), self.k, skip)
+        neighbours_skipping(queries, self.refs.view(), self.k, skip, self.distance)
             .into_iter()
             .map(|row| row.iter().map(|&(d, _)| d).sum::<f64>() / row.len().max(1) as f64)
             .collect()
@@ -74,6 +77,7 @@ impl Method for KnnMean {
         Ok(Box::new(FittedKnn {
             refs: refs.embeddings.clone(),
             k: self.k.min(refs.len()),
+            distance: refs.distance,
         }))
     }
 }

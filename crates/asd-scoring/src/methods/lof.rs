@@ -3,6 +3,7 @@
 
 use super::knn::neighbours_skipping;
 use super::{Fitted, Method};
+use crate::distance::Distance;
 use crate::error::ScoringError;
 use crate::reference::ReferenceSet;
 use ndarray::{Array2, ArrayView1, ArrayView2};
@@ -20,6 +21,8 @@ struct FittedLof {
     k: usize,
     k_distance: Vec<f32>,
     lrd: Vec<f32>,
+    /// The kernel that finds the candidates (cosine on unit vectors orders them as Euclidean does).
+    distance: Distance,
 }
 
 /// Squared Euclidean distance as scikit-learn computes it for float32 input: ‖x‖² + ‖y‖² − 2⟨x, y⟩
@@ -46,10 +49,11 @@ fn sklearn_rows(
     refs: ArrayView2<f32>,
     k: usize,
     skip: Option<&[usize]>,
+    distance: Distance,
 ) -> Vec<Vec<(f32, usize)>> {
     let available = refs.nrows() - usize::from(skip.is_some());
     let wide = (k + CANDIDATE_MARGIN).min(available);
-    neighbours_skipping(queries, refs, wide, skip)
+    neighbours_skipping(queries, refs, wide, skip, distance)
         .into_iter()
         .enumerate()
         .map(|(i, row)| {
@@ -105,7 +109,7 @@ fn lrd(row: &[(f32, usize)], k_distance: &[f32]) -> f32 {
 
 impl Fitted for FittedLof {
     fn score(&self, queries: ArrayView2<f32>, skip: Option<&[usize]>) -> Vec<f64> {
-        sklearn_rows(queries, self.refs.view(), self.k, skip)
+        sklearn_rows(queries, self.refs.view(), self.k, skip, self.distance)
             .into_iter()
             .map(|row| {
                 let own = lrd(&row, &self.k_distance);
@@ -139,6 +143,7 @@ impl Method for Lof {
             refs.embeddings.view(),
             k,
             Some(&own),
+            refs.distance,
         );
         let k_distance: Vec<f32> = rows.iter().map(|r| r[k - 1].0).collect();
         let lrd_fit: Vec<f32> = rows.iter().map(|r| lrd(r, &k_distance)).collect();
@@ -147,6 +152,7 @@ impl Method for Lof {
             k,
             k_distance,
             lrd: lrd_fit,
+            distance: refs.distance,
         }))
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Fitted, Method};
 use crate::density::Density;
+use crate::distance::Distance;
 use crate::error::ScoringError;
 use crate::kernel;
 use crate::reference::ReferenceSet;
@@ -31,11 +32,19 @@ struct FittedScaled {
     refs: Array2<f32>,
     alpha: Vec<f64>,
     beta: Vec<f64>,
+    distance: Distance,
 }
 
 impl Fitted for FittedScaled {
     fn score(&self, queries: ArrayView2<f32>, skip: Option<&[usize]>) -> Vec<f64> {
-        kernel::min_affine(queries, self.refs.view(), &self.alpha, &self.beta, skip)
+        kernel::min_affine(
+            queries,
+            self.refs.view(),
+            &self.alpha,
+            &self.beta,
+            skip,
+            self.distance,
+        )
     }
 }
 
@@ -50,7 +59,7 @@ impl Scaled {
         match self.density {
             None => (vec![1.0; n], vec![0.0; n]),
             Some(density) => {
-                let den = density.compute(refs.embeddings.view());
+                let den = density.compute(refs.embeddings.view(), refs.distance);
                 match self.combine {
                     Combine::Ratio => (den.iter().map(|&d| 1.0 / d).collect(), vec![0.0; n]),
                     Combine::Difference => (vec![1.0; n], den.iter().map(|&d| -d).collect()),
@@ -109,7 +118,8 @@ impl Method for Scaled {
                 }
                 self.check(&sub)?;
                 let (a, b) = self.coefficients(&sub);
-                let own = kernel::min_affine(queries, sub.embeddings.view(), &a, &b, None);
+                let own =
+                    kernel::min_affine(queries, sub.embeddings.view(), &a, &b, None, refs.distance);
                 let (mean, std) = mean_std(&own);
                 if std.is_nan() || std <= 0.0 {
                     return Err(ScoringError::ZeroVariance {
@@ -127,6 +137,7 @@ impl Method for Scaled {
             refs: refs.embeddings.clone(),
             alpha,
             beta,
+            distance: refs.distance,
         }))
     }
 }
