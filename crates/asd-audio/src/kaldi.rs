@@ -149,7 +149,9 @@ impl KaldiFbank {
             }
             buf[self.frame_len..].iter_mut().for_each(|v| *v = 0.0);
             // Lengths match by construction, so the transform cannot fail.
-            let _ = self.fft.process_with_scratch(&mut buf, &mut spec, &mut scratch);
+            let _ = self
+                .fft
+                .process_with_scratch(&mut buf, &mut spec, &mut scratch);
             for (p, c) in power.iter_mut().zip(&spec) {
                 *p = c.norm_sqr();
             }

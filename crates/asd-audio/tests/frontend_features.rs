@@ -10,7 +10,8 @@ use ndarray_npy::read_npy;
 fn the_kaldi_filter_bank_equals_torchaudio_on_both_cases() {
     let fb = KaldiFbank::beats();
     for case in ["clip10s", "clip6s"] {
-        let wave: Array2<f32> = read_npy(reference_fixture(&format!("beats/wave_{case}.npy"))).unwrap();
+        let wave: Array2<f32> =
+            read_npy(reference_fixture(&format!("beats/wave_{case}.npy"))).unwrap();
         let want: Array3<f32> =
             read_npy(reference_fixture(&format!("beats/fbank_{case}.npy"))).unwrap();
         assert_eq!(fb.frames(wave.ncols()), want.shape()[1], "{case}");

@@ -47,7 +47,9 @@ pub fn check_header(bytes: &[u8]) -> Result<NpyHeader, String> {
     let (len, start) = match bytes[6] {
         1 => (u64::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10usize),
         2 | 3 if bytes.len() >= 12 => (
-            u64::from(u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]])),
+            u64::from(u32::from_le_bytes([
+                bytes[8], bytes[9], bytes[10], bytes[11],
+            ])),
             12,
         ),
         v => return Err(format!(".npy format version {v} is not supported")),
@@ -109,8 +111,10 @@ pub fn check_header(bytes: &[u8]) -> Result<NpyHeader, String> {
             "the header declares shape {:?} of '{}' ({}), but only {present} data bytes follow (truncated or a false header)",
             h.shape,
             h.descr,
-            h.data_bytes()
-                .map_or_else(|| "more bytes than any file".to_string(), |n| format!("{n} bytes"))
+            h.data_bytes().map_or_else(
+                || "more bytes than any file".to_string(),
+                |n| format!("{n} bytes")
+            )
         )),
     }
 }
@@ -188,7 +192,8 @@ mod tests {
 
     /// A file whose header claims `shape` over the data of a (2, 3) float32 array.
     fn lying(shape: &str, descr: &str) -> Vec<u8> {
-        let mut text = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        let mut text =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
         while (10 + text.len() + 1) % 64 != 0 {
             text.push(' ');
         }
@@ -203,7 +208,10 @@ mod tests {
     #[test]
     fn a_true_header_reads_in_both_float_types() {
         let a = array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]];
-        assert_eq!(matrix_from_bytes(&npy(&a)).unwrap(), (a.clone(), Converted::No));
+        assert_eq!(
+            matrix_from_bytes(&npy(&a)).unwrap(),
+            (a.clone(), Converted::No)
+        );
         let mut v = Vec::new();
         a.mapv(f64::from).write_npy(&mut v).unwrap();
         assert_eq!(matrix_from_bytes(&v).unwrap(), (a, Converted::FromF64));

@@ -459,7 +459,11 @@ pub fn run(
     // folder says which were used. A frozen front-end gives the same embeddings every time: one member.
     let cfg = &RunConfig {
         channel: Some(log_start(ds, cfg, &log)),
-        members: if cfg.frontend.is_frozen() { 1 } else { cfg.members },
+        members: if cfg.frontend.is_frozen() {
+            1
+        } else {
+            cfg.members
+        },
         distance: Some(cfg.distance()),
         ..cfg.clone()
     };
@@ -635,11 +639,7 @@ fn ensure_frozen(
             log.line(&format!("clip not embedded {}: {e}", p.display()));
         }
         set.write(&emb_dir).map_err(member)?;
-        log.line(&format!(
-            "{} clips embedded ({}-d)",
-            set.len(),
-            set.dim()
-        ));
+        log.line(&format!("{} clips embedded ({}-d)", set.len(), set.dim()));
     } else {
         log.line(&format!(
             "front-end embeddings read from {}",

@@ -90,8 +90,8 @@ impl BeatsConfig {
         };
         let c = match &ck.cfg {
             Some(map) => {
-                let mut base = serde_json::to_value(Self::default())
-                    .map_err(|e| bad(e.to_string()))?;
+                let mut base =
+                    serde_json::to_value(Self::default()).map_err(|e| bad(e.to_string()))?;
                 if let serde_json::Value::Object(b) = &mut base {
                     for (k, v) in map {
                         if b.contains_key(k) {
@@ -102,7 +102,10 @@ impl BeatsConfig {
                 serde_json::from_value::<Self>(base).map_err(|e| bad(e.to_string()))?
             }
             None => Self::from_shapes(ck).ok_or_else(|| {
-                bad("no 'cfg' and the tensors do not tell the sizes (not a BEATs checkpoint?)".into())
+                bad(
+                    "no 'cfg' and the tensors do not tell the sizes (not a BEATs checkpoint?)"
+                        .into(),
+                )
             })?,
         };
         c.validate().map_err(bad)?;
@@ -113,7 +116,10 @@ impl BeatsConfig {
         let patch = ck.shape("patch_embedding.weight")?;
         let width = ck.shape("encoder.layer_norm.weight")?[0];
         let layers = (0..)
-            .take_while(|i| ck.shape(&format!("encoder.layers.{i}.fc1.weight")).is_some())
+            .take_while(|i| {
+                ck.shape(&format!("encoder.layers.{i}.fc1.weight"))
+                    .is_some()
+            })
             .count();
         let ffn = ck.shape("encoder.layers.0.fc1.weight")?[0];
         let rel = ck.shape("encoder.layers.0.self_attn.relative_attention_bias.weight");
@@ -289,7 +295,13 @@ impl Pooling {
     }
 }
 
-fn linear(ck: &Checkpoint, name: &str, out: usize, inp: usize, bias: bool) -> Result<Linear, FrontendError> {
+fn linear(
+    ck: &Checkpoint,
+    name: &str,
+    out: usize,
+    inp: usize,
+    bias: bool,
+) -> Result<Linear, FrontendError> {
     let w = ck.take(&format!("{name}.weight"), &[out, inp])?.to_vec();
     let b = if bias {
         Some(ck.take(&format!("{name}.bias"), &[out])?.to_vec())
@@ -316,9 +328,7 @@ impl Beats {
         let cfg = BeatsConfig::of(ck)?;
         let (e, c, ps) = (cfg.embed_dim, cfg.encoder_embed_dim, cfg.input_patch_size);
         let patch = Linear {
-            w: ck
-                .take("patch_embedding.weight", &[e, 1, ps, ps])?
-                .to_vec(),
+            w: ck.take("patch_embedding.weight", &[e, 1, ps, ps])?.to_vec(),
             b: if cfg.conv_bias {
                 Some(ck.take("patch_embedding.bias", &[e])?.to_vec())
             } else {
@@ -551,21 +561,36 @@ impl Beats {
     fn position_bias(&self, table: &[f32], n: usize) -> Vec<f32> {
         let h = self.cfg.encoder_attention_heads;
         let buckets: Vec<usize> = (0..2 * n - 1)
-            .map(|d| bucket(d as i64 - (n as i64 - 1), self.cfg.num_buckets, self.cfg.max_distance))
+            .map(|d| {
+                bucket(
+                    d as i64 - (n as i64 - 1),
+                    self.cfg.num_buckets,
+                    self.cfg.max_distance,
+                )
+            })
             .collect();
         let mut out = vec![0.0f32; h * n * n];
-        out.par_chunks_mut(n * n).enumerate().for_each(|(hi, plane)| {
-            for i in 0..n {
-                for j in 0..n {
-                    let b = buckets[j + n - 1 - i];
-                    plane[i * n + j] = table[b * h + hi];
+        out.par_chunks_mut(n * n)
+            .enumerate()
+            .for_each(|(hi, plane)| {
+                for i in 0..n {
+                    for j in 0..n {
+                        let b = buckets[j + n - 1 - i];
+                        plane[i * n + j] = table[b * h + hi];
+                    }
                 }
-            }
-        });
+            });
         out
     }
 
-    fn layer(&self, l: &Layer, x: Vec<f32>, n: usize, bias: Option<&[f32]>, alpha: f32) -> Vec<f32> {
+    fn layer(
+        &self,
+        l: &Layer,
+        x: Vec<f32>,
+        n: usize,
+        bias: Option<&[f32]>,
+        alpha: f32,
+    ) -> Vec<f32> {
         let attn = self.attention(l, &x, n, bias);
         let mut y: Vec<f32> = x.iter().zip(&attn).map(|(r, a)| r * alpha + a).collect();
         norm_rows(&mut y, &l.attn_norm);

@@ -123,11 +123,14 @@ impl Checkpoint {
 
     /// A tensor that must exist with this shape.
     pub fn take(&self, name: &str, shape: &[usize]) -> Result<&[f32], FrontendError> {
-        let t = self.tensors.get(name).ok_or_else(|| FrontendError::Tensor {
-            path: self.path.clone(),
-            name: name.to_string(),
-            problem: "missing".into(),
-        })?;
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| FrontendError::Tensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+                problem: "missing".into(),
+            })?;
         if t.shape != shape {
             return Err(FrontendError::Tensor {
                 path: self.path.clone(),
@@ -169,9 +172,7 @@ fn to_f32(path: &Path, name: &str, dtype: DType, bytes: &[u8]) -> Result<Vec<f32
             .collect()),
         DType::F64 => Ok(bytes
             .chunks_exact(8)
-            .map(|b| {
-                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
-            })
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
             .collect()),
         d => Err(FrontendError::Tensor {
             path: path.to_path_buf(),

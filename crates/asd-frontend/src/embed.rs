@@ -76,7 +76,11 @@ pub enum Frontend {
 
 impl Frontend {
     /// BEATs loaded from a checkpoint.
-    pub fn beats(path: &std::path::Path, layer: Option<usize>, pooling: Pooling) -> Result<Self, FrontendError> {
+    pub fn beats(
+        path: &std::path::Path,
+        layer: Option<usize>,
+        pooling: Pooling,
+    ) -> Result<Self, FrontendError> {
         let model = Beats::load(path)?;
         if let Some(l) = layer
             && l > model.layer_count()

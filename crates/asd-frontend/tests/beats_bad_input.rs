@@ -22,7 +22,12 @@ fn rewrite(out: &Path, cfg: Option<serde_json::Value>, edit: impl Fn(&str, &mut 
     }
     let views: Vec<(String, TensorView)> = bytes
         .iter()
-        .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap()))
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
     let meta = cfg.map(|c| HashMap::from([("cfg".to_string(), c.to_string())]));
     safetensors::serialize_to_file(views, meta, out).unwrap();
@@ -47,7 +52,9 @@ fn bad_checkpoints_name_the_file_and_the_tensor() {
     });
     let e = err(&nan);
     assert!(
-        e.contains("nan.safetensors") && e.contains("encoder.layers.1.fc2.weight") && e.contains("NaN"),
+        e.contains("nan.safetensors")
+            && e.contains("encoder.layers.1.fc2.weight")
+            && e.contains("NaN"),
         "{e}"
     );
     let inf = tmp.path().join("inf.safetensors");
@@ -87,15 +94,29 @@ fn bad_checkpoints_name_the_file_and_the_tensor() {
         .tensors
         .iter()
         .filter(|(n, _)| n.as_str() != "encoder.layers.1.self_attn.q_proj.bias")
-        .map(|(n, t)| (n.clone(), t.values.iter().flat_map(|x| x.to_le_bytes()).collect(), t.shape.clone()))
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                t.values.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                t.shape.clone(),
+            )
+        })
         .collect();
     let views: Vec<(String, TensorView)> = kept
         .iter()
-        .map(|(n, b, s)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap()))
+        .map(|(n, b, s)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
     safetensors::serialize_to_file(views, None, &p).unwrap();
     let e = err(&p);
-    assert!(e.contains("encoder.layers.1.self_attn.q_proj.bias") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("encoder.layers.1.self_attn.q_proj.bias") && e.contains("missing"),
+        "{e}"
+    );
 
     // Truncated files, a file that is not a checkpoint, one that is not BEATs.
     let whole = std::fs::read(reference_fixture("beats/model.pt")).unwrap();
@@ -112,7 +133,10 @@ fn bad_checkpoints_name_the_file_and_the_tensor() {
     let p = tmp.path().join("other.safetensors");
     let b = vec![0u8; 16];
     safetensors::serialize_to_file(
-        vec![("w".to_string(), TensorView::new(Dtype::F32, vec![4], &b).unwrap())],
+        vec![(
+            "w".to_string(),
+            TensorView::new(Dtype::F32, vec![4], &b).unwrap(),
+        )],
         None,
         &p,
     )
@@ -139,8 +163,18 @@ fn a_clip_shorter_than_one_patch_is_a_clear_error() {
     );
     let mut w = vec![0.1; 16_000];
     w[100] = f32::NAN;
-    assert!(m.embed(&w, None, Pooling::Mean).unwrap_err().to_string().contains("sample 100"));
+    assert!(
+        m.embed(&w, None, Pooling::Mean)
+            .unwrap_err()
+            .to_string()
+            .contains("sample 100")
+    );
     assert!(m.embed(&vec![0.1; 16_000], Some(3), Pooling::Mean).is_err());
     // Layer 0 (the first layer's input) and 1 give vectors of the width.
-    assert_eq!(m.embed(&vec![0.1; 16_000], Some(0), Pooling::Mean).unwrap().len(), 192);
+    assert_eq!(
+        m.embed(&vec![0.1; 16_000], Some(0), Pooling::Mean)
+            .unwrap()
+            .len(),
+        192
+    );
 }

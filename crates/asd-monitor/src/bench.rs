@@ -304,7 +304,7 @@ fn start_service(model: &Path, store_dir: &Path) -> Result<std::net::SocketAddr,
     let (model, store) = (model.to_path_buf(), store_dir.to_path_buf());
     std::thread::spawn(move || {
         let r = crate::serve(
-            &model,
+            &crate::EmbedSource::Model(model),
             &store,
             "127.0.0.1:0".parse().expect("a literal address"),
             ServeOptions::default(),

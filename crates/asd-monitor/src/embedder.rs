@@ -1,16 +1,20 @@
-//! The network behind the service: one thread owns it and embeds what the requests send, several
-//! requests' clips in one batch when they queue up (many clients cost fewer, larger forward passes).
+//! What embeds the service's clips: the trained network or a frozen front-end (BEATs, STFT-raw: no
+//! training at all). One thread owns it and embeds what the requests send, several requests' clips in
+//! one batch when they queue up (many clients cost fewer, larger forward passes).
 
+use crate::monitors::Space;
 use asd_audio::{FeatureExtractor, LoadOptions};
+use asd_frontend::{Frontend, FrontendError, FrontendSpec};
 use asd_model::embed::{EMBED_BATCH, embed_with_folded};
 use asd_model::{ModelDir, ModelError};
+use asd_scoring::Distance;
 use std::path::Path;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 struct Job {
     waves: Vec<Vec<f32>>,
-    reply: oneshot::Sender<Vec<Vec<f32>>>,
+    reply: oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
 }
 
 /// A handle to the embedding thread; cheap to clone.
@@ -20,6 +24,8 @@ pub struct Embedder {
     clip_len: usize,
     load: LoadOptions,
     key: String,
+    space: Space,
+    frontend: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +36,15 @@ pub enum EmbedderError {
     Io { path: String, message: String },
     #[error("the embedding thread has stopped")]
     Stopped,
+    #[error(transparent)]
+    Frontend(#[from] FrontendError),
+    /// A clip the front-end cannot embed (shorter than one BEATs patch).
+    #[error("{0}")]
+    Clip(String),
 }
+
+/// The length of a /stream window for a frozen front-end: 10 s, DCASE's clip length.
+const FRONTEND_WINDOW: usize = 160_000;
 
 /// A 64-bit FNV-1a digest of the weights file: which model a store's embeddings belong to.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -86,7 +100,7 @@ impl Embedder {
                     for (j, n) in jobs.into_iter().zip(counts) {
                         let mine: Vec<Vec<f32>> = rows.by_ref().take(n).collect();
                         // A request that gave up (client gone) no longer listens; nothing to do.
-                        let _ = j.reply.send(mine);
+                        let _ = j.reply.send(Ok(mine));
                     }
                 }
             })
@@ -99,10 +113,62 @@ impl Embedder {
             clip_len,
             load,
             key,
+            space: Space::NETWORK,
+            frontend: format!("the trained network of {}", model_dir.display()),
         })
     }
 
-    /// Embeddings of clips already at the model's rate (any length: tiled or cropped from 0).
+    /// A frozen front-end (no model folder, no training) and its thread. Clips are embedded whole.
+    pub fn start_frontend(spec: &FrontendSpec) -> Result<Self, EmbedderError> {
+        let Some(fe) = spec.load()? else {
+            return Err(EmbedderError::Clip(
+                "the network is not a frozen front-end: give --model".into(),
+            ));
+        };
+        let key = match spec {
+            FrontendSpec::Beats {
+                weights,
+                layer,
+                pooling,
+            } => {
+                let bytes = std::fs::read(weights).map_err(|e| EmbedderError::Io {
+                    path: weights.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                format!(
+                    "beats:fnv1a64:{:016x}:layer={}:pooling={}",
+                    fnv1a(&bytes),
+                    layer.map_or_else(|| "last".to_string(), |l| l.to_string()),
+                    pooling.name()
+                )
+            }
+            _ => spec.name().to_string(),
+        };
+        let space = Space {
+            dim: fe.dim(),
+            distance: Distance::Euclidean,
+        };
+        let frontend = fe.describe();
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("asd-embed".into())
+            .spawn(move || frontend_loop(&fe, &rx))
+            .map_err(|e| EmbedderError::Io {
+                path: "asd-embed thread".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            tx,
+            clip_len: FRONTEND_WINDOW,
+            load: asd_model::model_dir::load_options(None),
+            key,
+            space,
+            frontend,
+        })
+    }
+
+    /// Embeddings of clips already at the model's rate (the network: any length, tiled or cropped
+    /// from 0; a front-end: whole clips).
     pub async fn embed(&self, waves: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, EmbedderError> {
         if waves.is_empty() {
             return Ok(Vec::new());
@@ -111,7 +177,19 @@ impl Embedder {
         self.tx
             .send(Job { waves, reply })
             .map_err(|_| EmbedderError::Stopped)?;
-        rx.await.map_err(|_| EmbedderError::Stopped)
+        rx.await
+            .map_err(|_| EmbedderError::Stopped)?
+            .map_err(EmbedderError::Clip)
+    }
+
+    /// The embeddings' length and distance.
+    pub fn space(&self) -> Space {
+        self.space
+    }
+
+    /// What embeds the clips, in words.
+    pub fn frontend(&self) -> &str {
+        &self.frontend
     }
 
     pub fn clip_len(&self) -> usize {
@@ -124,5 +202,18 @@ impl Embedder {
 
     pub fn model_key(&self) -> &str {
         &self.key
+    }
+}
+
+/// A front-end's thread: each request's clips in order; a clip it cannot embed fails its request.
+fn frontend_loop(fe: &Frontend, rx: &mpsc::Receiver<Job>) {
+    while let Ok(job) = rx.recv() {
+        let out: Result<Vec<Vec<f32>>, String> = job
+            .waves
+            .iter()
+            .enumerate()
+            .map(|(i, w)| fe.embed(w).map_err(|e| format!("clip {i}: {e}")))
+            .collect();
+        let _ = job.reply.send(out);
     }
 }

@@ -86,7 +86,12 @@ impl From<MonitorError> for ApiError {
 
 impl From<EmbedderError> for ApiError {
     fn from(e: EmbedderError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        let status = match e {
+            // A clip the front-end cannot embed: the request's fault.
+            EmbedderError::Clip(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self::new(status, e.to_string())
     }
 }
 

@@ -61,8 +61,9 @@ const MAX_REJECTION_BYTES: usize = 4096;
 
 /// Every error answer in the one JSON shape (`{"error", "status"}`): the handlers' errors already
 /// are; this catches what the router and axum's extractors answer themselves (405 with an empty body,
-/// 413 and other rejections as plain text), keeping their headers (`Allow` of a 405).
+/// 413 and other rejections as plain text), keeping their other headers.
 async fn json_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
     let resp = next.run(req).await;
     let status = resp.status();
     let is_json = resp
@@ -81,12 +82,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
     let message = if !text.is_empty() {
         text
     } else if status == StatusCode::METHOD_NOT_ALLOWED {
-        let allow = parts
-            .headers
-            .get(header::ALLOW)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        format!("method not allowed on this route (allowed: {allow})")
+        format!("{method} is not a method of this route; see docs/monitor.md for the API")
     } else {
         status
             .canonical_reason()
@@ -118,6 +114,9 @@ async fn healthz(State(s): State<Shared>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
         "model": s.embedder.model_key(),
+        "frontend": s.embedder.frontend(),
+        "dimensions": s.embedder.space().dim,
+        "distance": s.embedder.space().distance,
         "clip_seconds": s.embedder.clip_len() as f64 / f64::from(asd_audio::MODEL_RATE),
     }))
 }
@@ -129,10 +128,18 @@ async fn page() -> Html<&'static str> {
 async fn metrics(State(s): State<Shared>) -> Response {
     let list = s.monitors.list().unwrap_or_default();
     let references = list.iter().filter_map(|m| m.size().ok()).sum();
-    let text = s.metrics.render(&Gauges {
+    let mut text = s.metrics.render(&Gauges {
         monitors: list.len(),
         references,
     });
+    let space = s.embedder.space();
+    let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    text.push_str(&format!(
+        "# HELP asd_embedding_info What embeds the clips: the front-end, the embeddings' length and distance.\n# TYPE asd_embedding_info gauge\nasd_embedding_info{{frontend=\"{}\",dimensions=\"{}\",distance=\"{}\"}} 1\n",
+        label(s.embedder.frontend()),
+        space.dim,
+        space.distance
+    ));
     (
         [(
             header::CONTENT_TYPE,

@@ -66,17 +66,35 @@ pub fn open_store(store_dir: &Path, model_key: &str) -> Result<SqliteStore, Serv
     Ok(store)
 }
 
+/// What embeds a service's clips.
+#[derive(Debug, Clone)]
+pub enum EmbedSource {
+    /// A trained model folder.
+    Model(std::path::PathBuf),
+    /// A frozen front-end: no training.
+    Frontend(asd_frontend::FrontendSpec),
+}
+
 /// Runs the service until Ctrl-C or SIGTERM; `on_listen` learns the bound address (port 0 picks one).
 pub fn serve(
-    model_dir: &Path,
+    source: &EmbedSource,
     store_dir: &Path,
     listen: SocketAddr,
     opts: ServeOptions,
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let embedder = Embedder::start(model_dir)?;
+    let embedder = match source {
+        EmbedSource::Model(dir) => Embedder::start(dir)?,
+        EmbedSource::Frontend(spec) => Embedder::start_frontend(spec)?,
+    };
+    tracing::info!(
+        "embedding with {} ({}-d, {} distance)",
+        embedder.frontend(),
+        embedder.space().dim,
+        embedder.space().distance
+    );
     let store = open_store(store_dir, embedder.model_key())?;
-    let monitors = Arc::new(Monitors::load(Box::new(store))?);
+    let monitors = Arc::new(Monitors::load_in(Box::new(store), embedder.space())?);
     let state = Arc::new(state::AppState {
         monitors,
         embedder,

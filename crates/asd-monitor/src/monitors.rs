@@ -8,11 +8,30 @@ use crate::store::{
 };
 use asd_scoring::bank::{BankError, ReferenceBank};
 use asd_scoring::density::Density;
+use asd_scoring::distance::Distance;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
+/// The trained network's embedding length.
 pub const EMBEDDING_DIM: usize = 512;
+
+/// What a service's embeddings are: their length and how two of them are compared. The trained
+/// network's are 512-d unit vectors (cosine); a frozen front-end's are raw (Euclidean, as the authors
+/// score them) and as long as it makes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Space {
+    pub dim: usize,
+    pub distance: Distance,
+}
+
+impl Space {
+    /// The trained network's embeddings.
+    pub const NETWORK: Space = Space {
+        dim: EMBEDDING_DIM,
+        distance: Distance::Cosine,
+    };
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
@@ -64,6 +83,8 @@ pub struct MonitorInfo {
     pub machine_type: String,
     pub section: String,
     pub density: String,
+    /// How embeddings are compared: cosine (the trained network) or euclidean (a frozen front-end).
+    pub distance: Distance,
     /// Neighbours the density reads at the bank's present size (K clipped to N − 1).
     pub neighbours: usize,
     pub percentile: f64,
@@ -176,10 +197,12 @@ pub fn validate_spec(spec: &MonitorSpec) -> Result<(), MonitorError> {
 pub fn rebuild_bank(
     row: &MonitorRow,
     refs: &[ReferenceRow],
+    space: Space,
 ) -> Result<ReferenceBank, MonitorError> {
-    Ok(ReferenceBank::from_rows_with_ids(
-        EMBEDDING_DIM,
+    Ok(ReferenceBank::from_rows_with_ids_by(
+        space.dim,
         row.spec.density,
+        space.distance,
         refs.iter()
             .map(|r| (r.id, &r.embedding[..], r.condition.as_str())),
         row.next_ref_id,
@@ -196,8 +219,12 @@ pub fn stale_densities(bank: &ReferenceBank, refs: &[ReferenceRow]) -> Vec<u64> 
 }
 
 impl Monitor {
-    fn from_store(row: MonitorRow, refs: Vec<ReferenceRow>) -> Result<Self, MonitorError> {
-        let bank = rebuild_bank(&row, &refs)?;
+    fn from_store(
+        row: MonitorRow,
+        refs: Vec<ReferenceRow>,
+        space: Space,
+    ) -> Result<Self, MonitorError> {
+        let bank = rebuild_bank(&row, &refs, space)?;
         let stale = stale_densities(&bank, &refs);
         if !stale.is_empty() {
             tracing::warn!(
@@ -247,6 +274,7 @@ impl Monitor {
             machine_type: self.spec.machine_type.clone(),
             section: self.spec.section.clone(),
             density: density_name(self.spec.density),
+            distance: v.bank.distance(),
             neighbours: self.spec.density.neighbours_needed(v.bank.len()),
             percentile: self.spec.percentile,
             threshold: v.threshold,
@@ -287,21 +315,34 @@ impl Monitor {
 pub struct Monitors {
     store: Mutex<Box<dyn Store>>,
     monitors: RwLock<BTreeMap<u64, Arc<Monitor>>>,
+    space: Space,
 }
 
 impl Monitors {
-    /// Loads every monitor of the store, rebuilding each bank from its references.
+    /// Loads every monitor of the store (of the trained network's embeddings), rebuilding each bank
+    /// from its references.
     pub fn load(store: Box<dyn Store>) -> Result<Self, MonitorError> {
+        Self::load_in(store, Space::NETWORK)
+    }
+
+    /// [`Monitors::load`] for embeddings of another space (a frozen front-end's).
+    pub fn load_in(store: Box<dyn Store>, space: Space) -> Result<Self, MonitorError> {
         let mut monitors = BTreeMap::new();
         for row in store.monitors()? {
             let refs = store.references(row.id)?;
             let id = row.id;
-            monitors.insert(id, Arc::new(Monitor::from_store(row, refs)?));
+            monitors.insert(id, Arc::new(Monitor::from_store(row, refs, space)?));
         }
         Ok(Self {
             store: Mutex::new(store),
             monitors: RwLock::new(monitors),
+            space,
         })
+    }
+
+    /// The embeddings' length and distance.
+    pub fn space(&self) -> Space {
+        self.space
     }
 
     pub fn get(&self, id: u64) -> Result<Arc<Monitor>, MonitorError> {
@@ -340,9 +381,10 @@ impl Monitors {
         validate_spec(&spec)?;
         let now = now_ms();
         let rows: Vec<(u64, Enrolment)> = (0..initial.len() as u64).zip(initial).collect();
-        let bank = ReferenceBank::from_rows_with_ids(
-            EMBEDDING_DIM,
+        let bank = ReferenceBank::from_rows_with_ids_by(
+            self.space.dim,
             spec.density,
+            self.space.distance,
             rows.iter()
                 .map(|(id, e)| (*id, &e.embedding[..], e.condition.as_str())),
             0,
@@ -505,9 +547,10 @@ impl Monitors {
                 })
                 .collect();
             refs.sort_by_key(|r| r.0);
-            if let Ok(b) = ReferenceBank::from_rows_with_ids(
-                EMBEDDING_DIM,
+            if let Ok(b) = ReferenceBank::from_rows_with_ids_by(
+                self.space.dim,
                 m.spec.density,
+                self.space.distance,
                 refs.iter().map(|(i, x, c)| (*i, &x[..], c.as_str())),
                 v.bank.next_id(),
             ) {

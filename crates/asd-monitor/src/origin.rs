@@ -136,9 +136,7 @@ impl OriginPolicy {
                 )));
             }
         }
-        if let Some(site) = headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
+        if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
             && (site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site"))
         {
             return Err(forbidden(format!(
@@ -183,7 +181,11 @@ fn same_origin(origin: &str, host: &str) -> bool {
         let a = a.trim().to_ascii_lowercase();
         // The part after an IPv6 literal's bracket holds the port, if any.
         let tail = a.rsplit(']').next().unwrap_or(&a);
-        if tail.contains(':') { a } else { format!("{a}:80") }
+        if tail.contains(':') {
+            a
+        } else {
+            format!("{a}:80")
+        }
     };
     norm(auth) == norm(host)
 }
@@ -302,18 +304,17 @@ mod tests {
         let host = ("host", "127.0.0.1:8080");
         // The probes.
         assert_eq!(
-            status(
-                &p,
-                Method::POST,
-                &[host, ("origin", "http://evil.example")]
-            ),
+            status(&p, Method::POST, &[host, ("origin", "http://evil.example")]),
             403
         );
         assert_eq!(
             status(&p, Method::DELETE, &[("host", "attacker.example")]),
             403
         );
-        assert_eq!(status(&p, Method::GET, &[("host", "attacker.example")]), 403);
+        assert_eq!(
+            status(&p, Method::GET, &[("host", "attacker.example")]),
+            403
+        );
         // Same origin, no origin (curl), reads.
         assert_eq!(
             status(

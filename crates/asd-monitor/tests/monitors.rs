@@ -291,7 +291,9 @@ fn concurrent_enrolment_and_scoring_of_one_monitor_all_land() {
     let store = SqliteStore::open(tmp.path()).unwrap();
     let row = &store.monitors().unwrap()[0];
     let refs = store.references(row.id).unwrap();
-    let bank = asd_monitor::monitors::rebuild_bank(row, &refs).unwrap();
+    let bank =
+        asd_monitor::monitors::rebuild_bank(row, &refs, asd_monitor::monitors::Space::NETWORK)
+            .unwrap();
     assert_eq!(refs.len(), 28);
     assert!(refs.iter().all(|r| r.density.is_some()));
     assert_eq!(
@@ -307,7 +309,10 @@ fn monitor_ids_are_never_reused_after_delete_or_restart() {
     let c = unit(&mut rng, &[0.0; 512], 2.0);
     let (a, b) = {
         let m = Monitors::load(Box::new(open_store(tmp.path(), "model-a").unwrap())).unwrap();
-        let a = m.create(spec("a"), clips(&mut rng, 3, "source", &c)).unwrap().id;
+        let a = m
+            .create(spec("a"), clips(&mut rng, 3, "source", &c))
+            .unwrap()
+            .id;
         let b = m.create(spec("b"), vec![]).unwrap().id;
         assert!(b > a);
         // The newest monitor deleted: its id is not handed out again.

@@ -15,6 +15,7 @@
 //! agree with the blocked float32 kernel of [`crate::kernel`] (used by `asd score`) to about 1e-7.
 
 use crate::density::Density;
+use crate::distance::Distance;
 use crate::threshold::GammaFit;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -77,10 +78,13 @@ pub struct BankScore {
 pub struct BankState {
     pub dim: usize,
     pub density: Density,
+    /// Absent in states saved before the Euclidean distance existed: cosine.
+    #[serde(default)]
+    pub distance: Distance,
     pub next_id: u64,
     pub ids: Vec<u64>,
     pub conditions: Vec<String>,
-    /// Unit vectors, row-major (ids.len() × dim).
+    /// The rows as the distance compares them (unit vectors for the cosine), row-major (ids.len() × dim).
     pub rows: Vec<f32>,
     pub lists: Vec<Vec<(f64, u64)>>,
     pub densities: Vec<f64>,
@@ -98,6 +102,8 @@ pub struct Refit {
 pub struct ReferenceBank {
     dim: usize,
     density: Density,
+    /// Cosine on unit vectors (rows normalised when they come in) or Euclidean on the rows as given.
+    distance: Distance,
     ids: Vec<u64>,
     conditions: Vec<String>,
     /// Unit vectors, row-major (len × dim).
@@ -128,17 +134,38 @@ fn dot(a: &[f32], b: &[f32]) -> f64 {
     acc.iter().sum()
 }
 
-fn distance(a: &[f32], b: &[f32]) -> f64 {
-    (0.5 * (1.0 - dot(a, b))).max(0.0)
+/// ‖a − b‖² accumulated in f64 like [`dot`] (fixed order: the same bits wherever it is called).
+fn squared_difference(a: &[f32], b: &[f32]) -> f64 {
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..LANES {
+            let d = f64::from(x[l]) - f64::from(y[l]);
+            acc[l] += d * d;
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        let d = f64::from(*x) - f64::from(*y);
+        acc[l] += d * d;
+    }
+    acc.iter().sum()
 }
 
 impl ReferenceBank {
     /// An empty bank of `dim`-dimensional embeddings whose densities are measured with `density`
     /// (K larger than the bank allows is clipped to the references there are, as everywhere else).
     pub fn new(dim: usize, density: Density) -> Self {
+        Self::with_distance(dim, density, Distance::Cosine)
+    }
+
+    /// [`ReferenceBank::new`] comparing embeddings by `distance`.
+    pub fn with_distance(dim: usize, density: Density, distance: Distance) -> Self {
         Self {
             dim,
             density,
+            distance,
             ids: Vec::new(),
             conditions: Vec::new(),
             rows: Vec::new(),
@@ -178,7 +205,18 @@ impl ReferenceBank {
         rows: impl IntoIterator<Item = (u64, &'a [f32], &'a str)>,
         next_id: u64,
     ) -> Result<Self, BankError> {
-        let mut bank = Self::new(dim, density);
+        Self::from_rows_with_ids_by(dim, density, Distance::Cosine, rows, next_id)
+    }
+
+    /// [`ReferenceBank::from_rows_with_ids`] comparing embeddings by `distance`.
+    pub fn from_rows_with_ids_by<'a>(
+        dim: usize,
+        density: Density,
+        distance: Distance,
+        rows: impl IntoIterator<Item = (u64, &'a [f32], &'a str)>,
+        next_id: u64,
+    ) -> Result<Self, BankError> {
+        let mut bank = Self::with_distance(dim, density, distance);
         bank.next_id = next_id;
         for (id, x, condition) in rows {
             let x = bank.unit(x)?;
@@ -192,6 +230,20 @@ impl ReferenceBank {
         }
         bank.rebuild();
         Ok(bank)
+    }
+
+    /// The distance of two rows as held (unit vectors for the cosine).
+    #[inline]
+    fn dist(&self, a: &[f32], b: &[f32]) -> f64 {
+        match self.distance {
+            Distance::Cosine => (0.5 * (1.0 - dot(a, b))).max(0.0),
+            Distance::Euclidean => 0.25 * squared_difference(a, b).sqrt(),
+        }
+    }
+
+    /// How the bank compares embeddings.
+    pub fn distance(&self) -> Distance {
+        self.distance
     }
 
     /// The id the next added reference gets.
@@ -286,6 +338,9 @@ impl ReferenceBank {
         if norm == 0.0 {
             return Err(BankError::Zero);
         }
+        if self.distance == Distance::Euclidean {
+            return Ok(x.to_vec());
+        }
         Ok(x.iter().map(|v| (f64::from(*v) / norm) as f32).collect())
     }
 
@@ -302,7 +357,7 @@ impl ReferenceBank {
         let mut all: Vec<Neighbour> = (0..self.len())
             .filter(|&j| j != i)
             .map(|j| Neighbour {
-                d: distance(x, self.row(j)),
+                d: self.dist(x, self.row(j)),
                 id: self.ids[j],
             })
             .collect();
@@ -325,7 +380,7 @@ impl ReferenceBank {
     fn loo_over(&self, i: usize, mut best: Loo, candidates: impl Iterator<Item = usize>) -> Loo {
         let x = self.row(i);
         for j in candidates.filter(|&j| j != i) {
-            let s = distance(x, self.row(j)) / self.densities[j];
+            let s = self.dist(x, self.row(j)) / self.densities[j];
             if s < best.score || (s == best.score && self.ids[j] < best.by) {
                 best = Loo {
                     score: s,
@@ -419,7 +474,7 @@ impl ReferenceBank {
         let d_new: Vec<f64> = (0..self.len())
             .into_par_iter()
             .with_min_len(MIN_PAR)
-            .map(|j| distance(&x, self.row(j)))
+            .map(|j| self.dist(&x, self.row(j)))
             .collect();
         self.rows.extend_from_slice(&x);
         self.ids.push(id);
@@ -508,7 +563,7 @@ impl ReferenceBank {
         let x = self.unit(x)?;
         let mut best = (f64::INFINITY, 0usize);
         for j in 0..self.len() {
-            let s = distance(&x, self.row(j)) / self.densities[j];
+            let s = self.dist(&x, self.row(j)) / self.densities[j];
             if s < best.0 {
                 best = (s, j);
             }
@@ -533,6 +588,7 @@ impl ReferenceBank {
         BankState {
             dim: self.dim,
             density: self.density,
+            distance: self.distance,
             next_id: self.next_id,
             ids: self.ids.clone(),
             conditions: self.conditions.clone(),
@@ -592,6 +648,7 @@ impl ReferenceBank {
         Ok(Self {
             dim: s.dim,
             density: s.density,
+            distance: s.distance,
             lists: s
                 .lists
                 .into_iter()

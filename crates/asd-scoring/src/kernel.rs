@@ -139,7 +139,9 @@ impl<'a> Geometry<'a> {
     #[inline]
     fn d(&self, i: usize, j: usize, s: f32) -> f64 {
         if self.centred.is_some() {
-            0.25 * (self.qn[i] + self.rn[j] - 2.0 * f64::from(s)).max(0.0).sqrt()
+            0.25 * (self.qn[i] + self.rn[j] - 2.0 * f64::from(s))
+                .max(0.0)
+                .sqrt()
         } else {
             cosine(s)
         }
@@ -323,7 +325,8 @@ pub fn k_nearest_self(refs: ArrayView2<f32>, k: usize, distance: Distance) -> Ne
                     let mut hj = lock(bj);
                     for (c, heap) in hj.iter_mut().enumerate() {
                         let j = bj * b + c;
-                        let col = (0..ni).map(|r| (bi * b + r, g.d(j, bi * b + r, tile[r * nj + c])));
+                        let col =
+                            (0..ni).map(|r| (bi * b + r, g.d(j, bi * b + r, tile[r * nj + c])));
                         offer_all(heap, k, col);
                     }
                 }
@@ -414,7 +417,14 @@ pub(crate) mod tests {
         let skip: Vec<usize> = (0..q.nrows())
             .map(|i| if i % 2 == 0 { i } else { NO_SKIP })
             .collect();
-        let got = min_affine(q.view(), r.view(), &alpha, &beta, Some(&skip), Distance::Cosine);
+        let got = min_affine(
+            q.view(),
+            r.view(),
+            &alpha,
+            &beta,
+            Some(&skip),
+            Distance::Cosine,
+        );
         for i in [0, 1, 100, QUERY_BLOCK, QUERY_BLOCK + 6] {
             let want = (0..r.nrows())
                 .filter(|&j| j != skip[i])
@@ -491,13 +501,26 @@ pub(crate) mod tests {
         let q = offset_points(QUERY_BLOCK + 7, 24, 7);
         let r = offset_points(300, 24, 8);
         let n = r.nrows();
-        let got = min_affine(q.view(), r.view(), &vec![1.0; n], &vec![0.0; n], None, Distance::Euclidean);
+        let got = min_affine(
+            q.view(),
+            r.view(),
+            &vec![1.0; n],
+            &vec![0.0; n],
+            None,
+            Distance::Euclidean,
+        );
         let nb = k_nearest(q.view(), r.view(), 6, Distance::Euclidean);
         for i in [0, 3, QUERY_BLOCK + 6] {
-            let mut all: Vec<(f64, usize)> = (0..n).map(|j| (naive_euclid(&q, &r, i, j), j)).collect();
+            let mut all: Vec<(f64, usize)> =
+                (0..n).map(|j| (naive_euclid(&q, &r, i, j), j)).collect();
             all.sort_by(|a, b| a.0.total_cmp(&b.0));
             // f32 products of centred values: a relative error of a few 1e-7 of the distance.
-            assert!((got[i] - all[0].0).abs() < 1e-5 * all[0].0, "{} vs {}", got[i], all[0].0);
+            assert!(
+                (got[i] - all[0].0).abs() < 1e-5 * all[0].0,
+                "{} vs {}",
+                got[i],
+                all[0].0
+            );
             for (k, &(d, _)) in all[..6].iter().enumerate() {
                 assert!((nb.dist_row(i)[k] - d).abs() < 1e-5 * d);
             }

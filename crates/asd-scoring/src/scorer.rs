@@ -12,12 +12,12 @@
 //! LOF, whose reachability distances reach two neighbours deep.
 
 use crate::density::Density;
+use crate::distance::Distance;
 use crate::error::ScoringError;
 use crate::kernel::{self, NO_SKIP};
 use crate::methods::knn::neighbours_skipping;
 use crate::methods::{Fitted, MethodSpec};
 use crate::pipeline::normalised;
-use crate::distance::Distance;
 use crate::reference::ReferenceSet;
 use crate::threshold::GammaFit;
 use ndarray::{Array2, ArrayView2, Axis};

@@ -314,3 +314,73 @@ fn a_bank_rebuilt_from_stored_ids_equals_the_one_that_grew_bit_for_bit() {
         ));
     }
 }
+
+/// Raw embeddings far from the origin (a frozen front-end's): the clips shifted by 5 and scaled by 3.
+fn raw(clips: Vec<(Vec<f32>, &'static str)>) -> Vec<(Vec<f32>, &'static str)> {
+    clips
+        .into_iter()
+        .map(|(x, c)| (x.iter().map(|v| 5.0 + 3.0 * v).collect(), c))
+        .collect()
+}
+
+#[test]
+fn a_euclidean_bank_equals_its_refit_and_the_batch_scores() {
+    use asd_scoring::Distance;
+    for density in [Density::KnnMean(16), Density::Gwrp(0.9)] {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut bank = ReferenceBank::with_distance(D, density, Distance::Euclidean);
+        let mut live = Vec::new();
+        let refs = raw(clips(&mut rng, 50, 8));
+        for (n, (x, cond)) in refs.iter().enumerate() {
+            live.push(bank.add(x, cond).unwrap());
+            assert_equals_refit(&bank, &format!("euclidean {density:?} after adding {n}"));
+            if n % 9 == 8 {
+                let victim = live.swap_remove(rng.random_range(0..live.len()));
+                bank.remove(victim).unwrap();
+                assert_equals_refit(&bank, &format!("euclidean {density:?} after removing"));
+            }
+        }
+        // The batch pipeline on the same references (the f32 kernel) agrees to rounding.
+        let kept: Vec<&(Vec<f32>, &str)> =
+            bank.ids().iter().map(|&id| &refs[id as usize]).collect();
+        let m = Array2::from_shape_fn((kept.len(), D), |(i, j)| kept[i].0[j]);
+        let batch = density.compute(m.view(), Distance::Euclidean);
+        for (a, b) in bank.densities().iter().zip(&batch) {
+            assert!((a - b).abs() <= 1e-5 * b, "density {a} vs {b}");
+        }
+        let is_source: Vec<bool> = kept.iter().map(|(_, c)| *c == "source").collect();
+        let set = ReferenceSet::build_with(
+            "s".into(),
+            m.view(),
+            &is_source,
+            ReferenceChoice::All,
+            Distance::Euclidean,
+        );
+        let queries = raw(clips(&mut rng, 10, 10));
+        let q = Array2::from_shape_fn((queries.len(), D), |(i, j)| queries[i].0[j]);
+        let spec = MethodSpec::Ratio(density);
+        let want = spec
+            .build(false)
+            .unwrap()
+            .fit(&set, q.view())
+            .unwrap()
+            .score(q.view(), None);
+        for (i, (x, _)) in queries.iter().enumerate() {
+            let got = bank.score(x).unwrap().score;
+            assert!(
+                (got - want[i]).abs() <= 1e-5 * want[i],
+                "{got} vs {}",
+                want[i]
+            );
+        }
+        // The rows are kept as given, not normalised, and the state says how they are compared.
+        let st = bank.state();
+        assert_eq!(st.distance, Distance::Euclidean);
+        let back = ReferenceBank::from_state(st).unwrap();
+        assert_eq!(back.distance(), Distance::Euclidean);
+        assert_eq!(
+            back.embedding(bank.ids()[0]).unwrap(),
+            &refs[bank.ids()[0] as usize].0[..]
+        );
+    }
+}

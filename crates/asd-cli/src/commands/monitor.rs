@@ -29,9 +29,22 @@ pub enum MonitorCommand {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Trained model folder (`asd train`'s output).
-    #[arg(long)]
+    /// Trained model folder (`asd train`'s output); or --frontend.
+    #[arg(long, conflicts_with = "frontend")]
     pub model: Option<PathBuf>,
+    /// A frozen front-end instead of a trained model: beats (with --weights) or stft. A monitor then
+    /// needs no training at all, only a few normal clips; scores use the Euclidean distance.
+    #[arg(long)]
+    pub frontend: Option<super::embed::FrontendKind>,
+    /// BEATs checkpoint for --frontend beats (as published, or safetensors).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// BEATs layer to pool (default the last).
+    #[arg(long)]
+    pub layer: Option<usize>,
+    /// BEATs pooling: freq-patch-mean (MERL's) or mean.
+    #[arg(long, default_value = "freq-patch-mean")]
+    pub pooling: asd_frontend::Pooling,
     /// Folder of the monitors' database (created if missing; one service per folder).
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -130,10 +143,26 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
 }
 
 fn serve(a: &ServeArgs) -> Result<()> {
-    let (Some(model), Some(store)) = (&a.model, &a.store) else {
-        bail!(
-            "asd monitor needs --model MODEL_DIR and --store DIR (or a subcommand: import, watch)"
-        );
+    let source = match (&a.model, a.frontend) {
+        (Some(m), None) => asd_monitor::EmbedSource::Model(m.clone()),
+        (None, Some(super::embed::FrontendKind::Network)) | (None, None) => bail!(
+            "asd monitor needs --model MODEL_DIR (or --frontend beats --weights FILE) and --store DIR (or a subcommand: import, watch)"
+        ),
+        (None, Some(kind)) => asd_monitor::EmbedSource::Frontend(match kind {
+            super::embed::FrontendKind::Beats => asd_frontend::FrontendSpec::Beats {
+                weights: a
+                    .weights
+                    .clone()
+                    .context("--frontend beats needs --weights CHECKPOINT")?,
+                layer: a.layer,
+                pooling: a.pooling,
+            },
+            _ => asd_frontend::FrontendSpec::Stft,
+        }),
+        (Some(_), Some(_)) => bail!("give --model or --frontend, not both"),
+    };
+    let Some(store) = &a.store else {
+        bail!("asd monitor needs --store DIR (or a subcommand: import, watch)");
     };
     if a.max_clip_seconds.is_nan() || a.max_clip_seconds <= 0.0 {
         bail!("--max-clip-seconds must be positive");
@@ -165,7 +194,7 @@ fn serve(a: &ServeArgs) -> Result<()> {
         origins,
         ..ServeOptions::default()
     };
-    asd_monitor::serve(model, store, a.listen, opts, |addr| {
+    asd_monitor::serve(&source, store, a.listen, opts, |addr| {
         println!("asd monitor listening on http://{addr}");
         let _ = std::io::stdout().flush();
     })

@@ -146,13 +146,22 @@ pub struct Service {
 
 impl Service {
     pub fn start(model: &Path, store: &Path, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "--model".to_string(),
+            model.to_str().unwrap().to_string(),
+            "--store".to_string(),
+            store.to_str().unwrap().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::start_with(&args)
+    }
+
+    /// `asd monitor ARGS --listen 127.0.0.1:0`.
+    pub fn start_with(args: &[String]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_asd"))
-            .args(["monitor", "--model"])
-            .arg(model)
-            .arg("--store")
-            .arg(store)
+            .arg("monitor")
+            .args(args)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
