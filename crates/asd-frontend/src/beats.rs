@@ -163,19 +163,22 @@ impl BeatsConfig {
                 return Err(format!("{k} = {v} is out of range"));
             }
         }
-        if self.encoder_embed_dim % self.encoder_attention_heads != 0 {
+        if !self
+            .encoder_embed_dim
+            .is_multiple_of(self.encoder_attention_heads)
+        {
             return Err(format!(
                 "encoder_embed_dim {} is not a multiple of encoder_attention_heads {}",
                 self.encoder_embed_dim, self.encoder_attention_heads
             ));
         }
-        if self.encoder_embed_dim % self.conv_pos_groups != 0 {
+        if !self.encoder_embed_dim.is_multiple_of(self.conv_pos_groups) {
             return Err(format!(
                 "encoder_embed_dim {} is not a multiple of conv_pos_groups {}",
                 self.encoder_embed_dim, self.conv_pos_groups
             ));
         }
-        if 128 % self.input_patch_size != 0 {
+        if !128usize.is_multiple_of(self.input_patch_size) {
             return Err(format!(
                 "input_patch_size {} does not divide the 128 mel bins",
                 self.input_patch_size

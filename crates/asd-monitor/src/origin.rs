@@ -84,7 +84,7 @@ impl OriginPolicy {
 
     fn origin_allowed(&self, origin: &str) -> bool {
         let o = origin.to_ascii_lowercase();
-        self.allowed_origins.iter().any(|a| *a == o)
+        self.allowed_origins.contains(&o)
     }
 
     /// Whether a `Host` header value names this service.
@@ -97,7 +97,7 @@ impl OriginPolicy {
         ip.parse::<IpAddr>().is_ok()
             || name == "localhost"
             || name.ends_with(".localhost")
-            || self.allowed_hosts.iter().any(|a| *a == name)
+            || self.allowed_hosts.contains(&name)
     }
 
     /// The check every request passes: `Ok` or the 403 that refuses it.
