@@ -37,6 +37,11 @@ pub fn load_bytes(bytes: Vec<u8>, name: &str, opts: &LoadOptions) -> Result<Audi
     )
 }
 
+/// Decoded audio at `opts.rate` (resampled where it differs); `name` stands for it in errors.
+pub fn convert_rate(audio: Audio, name: &str, opts: &LoadOptions) -> Result<Audio, AudioError> {
+    to_rate(audio, Path::new(name), opts)
+}
+
 fn to_rate(audio: Audio, path: &Path, opts: &LoadOptions) -> Result<Audio, AudioError> {
     if audio.sample_rate == opts.rate {
         return Ok(audio);

@@ -283,3 +283,87 @@ fn io_errors_say_read_or_write_name_the_path_and_the_os_text_once() {
         "a write is not called a read:\n{t}"
     );
 }
+
+/// A `.npy` header whose declared shape claims more than the file holds (petabytes), through every
+/// command that reads one: exit 1 naming the file, never an abort (134) or a panic; and a clip listed
+/// twice in index.csv is refused where the set comes in.
+#[test]
+fn hostile_npy_headers_and_duplicate_rows_are_refused_where_they_come_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lying = |shape: &str| {
+        let mut text = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + text.len() + 1) % 64 != 0 {
+            text.push(' ');
+        }
+        text.push('\n');
+        let mut v = b"\x93NUMPY\x01\x00".to_vec();
+        v.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        v.extend_from_slice(text.as_bytes());
+        v.extend_from_slice(&[0u8; 64]);
+        v
+    };
+    let head = "file,machine_type,section,domain,split,label,attribute\n";
+    let set = tmp.path().join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("embeddings.npy"), lying("(4000000000000, 512)")).unwrap();
+    std::fs::write(
+        set.join("index.csv"),
+        format!("{head}a.wav,fan,00,source,train,normal,\n"),
+    )
+    .unwrap();
+    let out = asd(&[
+        "score",
+        "--embeddings",
+        set.to_str().unwrap(),
+        "--out",
+        tmp.path().join("s").to_str().unwrap(),
+    ]);
+    no_panic(&out, "score on a hostile header");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("embeddings.npy") && text(&out).contains("data bytes follow"));
+    let waves = tmp.path().join("waves.npy");
+    std::fs::write(&waves, lying("(100000000000, 70016)")).unwrap();
+    // The front-end path reads the waves before anything else (the network's path reads them through
+    // the same checked reader once its model has loaded).
+    let out = asd(&[
+        "embed",
+        "--frontend",
+        "stft",
+        "--wave-npy",
+        waves.to_str().unwrap(),
+        "--out",
+        tmp.path().join("never.npy").to_str().unwrap(),
+    ]);
+    no_panic(&out, "embed --wave-npy on a hostile header");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("waves.npy"), "{}", text(&out));
+    assert!(!tmp.path().join("never.npy").exists());
+
+    // Duplicates: a true header, a clip listed twice.
+    ndarray_npy::write_npy(
+        set.join("embeddings.npy"),
+        &ndarray::Array2::<f32>::ones((3, 4)),
+    )
+    .unwrap();
+    std::fs::write(
+        set.join("index.csv"),
+        format!(
+            "{head}a.wav,fan,00,source,train,normal,\nb.wav,fan,00,source,test,normal,\na.wav,fan,00,source,test,normal,\n"
+        ),
+    )
+    .unwrap();
+    let out = asd(&[
+        "score",
+        "--embeddings",
+        set.to_str().unwrap(),
+        "--out",
+        tmp.path().join("s").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("listed twice") && text(&out).contains("line 4"),
+        "{}",
+        text(&out)
+    );
+    assert!(!tmp.path().join("s").exists());
+}

@@ -63,6 +63,8 @@ pub struct RunConfig {
     /// The scores' distance (default: cosine for the network, euclidean for frozen front-ends, as the
     /// authors' code scores its `*-raw` systems).
     pub distance: Option<asd_scoring::Distance>,
+    /// SMOTE of the target references with this many neighbours (none by default), seeded by `seed`.
+    pub smote: Option<usize>,
 }
 
 impl Default for RunConfig {
@@ -84,6 +86,7 @@ impl Default for RunConfig {
             target_labels: false,
             frontend: asd_frontend::FrontendSpec::Network,
             distance: None,
+            smote: None,
         }
     }
 }
@@ -149,6 +152,9 @@ impl RunConfig {
         }
         if self.methods.is_empty() {
             return bad("methods is empty".into());
+        }
+        if self.smote == Some(0) {
+            return bad("smote must be at least 1 (neighbours per target reference)".into());
         }
         if self.means == 0 {
             return bad("means must be at least 1 (k-means centres per section)".into());

@@ -264,6 +264,12 @@ fn provenance(doc: &mut Doc, r: &RunResults) {
     rows.push(("seed", r.config.seed.to_string()));
     rows.push(("front-end", frontend_words(&r.config.frontend)));
     rows.push(("distance", r.config.distance().to_string()));
+    if let Some(k) = r.config.smote {
+        rows.push((
+            "SMOTE",
+            format!("target references oversampled to the source count, {k} neighbours"),
+        ));
+    }
     if let Some(p) = &r.provenance {
         rows.push(("version", format!("asd {}", p.version)));
         rows.push(("started", p.started.clone()));

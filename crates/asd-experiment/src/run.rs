@@ -680,6 +680,10 @@ impl<'a> Scoring<'a> {
     fn scores(&self, choice: MethodChoice) -> Result<(Vec<MethodScores>, MethodScores), RunError> {
         let mut opts = choice.options(self.cfg.means, self.cfg.seed);
         opts.distance = self.cfg.distance();
+        opts.smote = self.cfg.smote.map(|k| asd_scoring::smote::Smote {
+            k,
+            seed: self.cfg.seed,
+        });
         let per_member: Vec<MethodScores> = self
             .sets
             .iter()

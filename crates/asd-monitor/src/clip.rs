@@ -2,7 +2,8 @@
 //! resampled to the model's rate, length-checked.
 
 use crate::error::BadClip;
-use asd_audio::{LoadOptions, load_bytes};
+use asd_audio::load::convert_rate;
+use asd_audio::{LoadOptions, decode_bytes};
 
 /// A decoded upload at the model's rate, or why it was refused.
 pub fn decode_upload(
@@ -20,13 +21,9 @@ pub fn decode_upload(
             "empty body: send a WAV, FLAC, OGG or MP3 file".to_string()
         ));
     }
-    let audio = load_bytes(bytes, name, load).map_err(|e| bad(e.to_string()))?;
-    let secs = audio.duration_s();
-    if secs > max_seconds {
-        return Err(bad(format!(
-            "clip is {secs:.1} s long; this service takes clips up to {max_seconds} s \
-             (--max-clip-seconds); send long recordings to /stream, which scores them window by window"
-        )));
-    }
+    // Rate and length are checked as decoded, before resampling sizes anything by them.
+    let audio = decode_bytes(bytes, name, load.channel).map_err(|e| bad(e.to_string()))?;
+    crate::limits::clip(audio.sample_rate, audio.samples.len(), max_seconds).map_err(bad)?;
+    let audio = convert_rate(audio, name, load).map_err(|e| bad(e.to_string()))?;
     Ok(audio.samples)
 }

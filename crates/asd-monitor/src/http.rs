@@ -289,6 +289,9 @@ async fn clips_of(
     req: Request,
     q: &ClipQuery,
 ) -> Result<(Vec<(String, Vec<u8>)>, Option<String>), ApiError> {
+    if let Some(n) = &q.name {
+        crate::limits::text_field("name", n, crate::limits::MAX_FILE_NAME_CHARS, false)?;
+    }
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -415,9 +418,12 @@ async fn enrol(
         .or(q.condition.clone())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "source".to_string());
-    if condition.len() > 200 {
-        return Err(ApiError::bad_request("condition tag over 200 characters"));
-    }
+    crate::limits::text_field(
+        "condition",
+        &condition,
+        crate::limits::MAX_CONDITION_CHARS,
+        true,
+    )?;
     let (good, bad) = decode_all(&s, clips).await?;
     if !bad.is_empty() {
         return Err(refused(bad, "nothing was enrolled"));

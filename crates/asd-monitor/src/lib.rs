@@ -10,6 +10,7 @@ pub mod embedder;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod limits;
 pub mod metrics;
 pub mod monitors;
 pub mod origin;

@@ -173,10 +173,12 @@ pub fn density_name(d: Density) -> String {
 
 /// Checks a monitor's settings.
 pub fn validate_spec(spec: &MonitorSpec) -> Result<(), MonitorError> {
+    use crate::limits::{MAX_FIELD_CHARS, MAX_NAME_CHARS, text};
     let bad = |m: String| Err(MonitorError::Invalid(m));
-    if spec.name.trim().is_empty() || spec.name.len() > 200 {
-        return bad("name must be 1 to 200 characters".into());
-    }
+    text("name", &spec.name, MAX_NAME_CHARS, true).map_err(MonitorError::Invalid)?;
+    text("machine_type", &spec.machine_type, MAX_FIELD_CHARS, false)
+        .map_err(MonitorError::Invalid)?;
+    text("section", &spec.section, MAX_FIELD_CHARS, false).map_err(MonitorError::Invalid)?;
     match spec.density {
         Density::KnnMean(0) => return bad("k must be at least 1".into()),
         Density::Gwrp(r) if !(r > 0.0 && r <= 1.0) => {

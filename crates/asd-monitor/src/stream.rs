@@ -152,21 +152,15 @@ fn windowing(q: StreamQuery, clip_len: usize) -> Result<Windowing, ApiError> {
     let format = q.format.unwrap_or(SampleFormat::S16le);
     let rate = q.rate.unwrap_or(asd_audio::MODEL_RATE);
     let channels = q.channels.unwrap_or(1);
-    if !(1000..=384_000).contains(&rate) {
-        return Err(ApiError::bad_request(format!(
-            "rate {rate} Hz outside 1000 to 384000"
-        )));
+    let window_s = clip_len as f64 / f64::from(asd_audio::MODEL_RATE);
+    let hop_s = q.hop_seconds.unwrap_or(window_s);
+    crate::limits::stream(rate, hop_s).map_err(ApiError::bad_request)?;
+    if let Some(n) = &q.name {
+        crate::limits::text_field("name", n, crate::limits::MAX_FILE_NAME_CHARS, false)?;
     }
     if !(1..=64).contains(&channels) {
         return Err(ApiError::bad_request(format!(
             "channels {channels} outside 1 to 64"
-        )));
-    }
-    let window_s = clip_len as f64 / f64::from(asd_audio::MODEL_RATE);
-    let hop_s = q.hop_seconds.unwrap_or(window_s);
-    if !(hop_s > 0.0 && hop_s <= 3600.0) {
-        return Err(ApiError::bad_request(format!(
-            "hop_seconds {hop_s} outside (0, 3600]"
         )));
     }
     Ok(Windowing {

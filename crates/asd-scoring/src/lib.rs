@@ -21,6 +21,7 @@ pub mod methods;
 pub mod pipeline;
 pub mod reference;
 pub mod scorer;
+pub mod smote;
 pub mod submission;
 pub mod threshold;
 

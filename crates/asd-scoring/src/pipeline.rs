@@ -22,6 +22,8 @@ pub struct ScoreOptions {
     /// Cosine on unit vectors (the trained network's) or Euclidean on the raw embeddings (the
     /// reference's for frozen front-ends).
     pub distance: Distance,
+    /// SMOTE of each reference set's target references up to the source count.
+    pub smote: Option<crate::smote::Smote>,
 }
 
 impl ScoreOptions {
@@ -32,6 +34,7 @@ impl ScoreOptions {
             references: ReferenceChoice::All,
             pool_sections: false,
             distance: Distance::Cosine,
+            smote: None,
         }
     }
 }
@@ -123,6 +126,10 @@ pub fn score_set(set: &EmbeddingSet, opts: &ScoreOptions) -> Result<ScoreResult,
                 opts.references,
                 opts.distance,
             );
+            let refs = match opts.smote {
+                Some(s) => refs.with_smote(s).0,
+                None => refs,
+            };
             let test_emb = emb.select(Axis(0), &test);
             let note = opts.method.k_clipped(refs.len()).map(|(k, available)| {
                 format!(

@@ -230,3 +230,22 @@ fn the_cosine_distance_does_not_give_the_euclidean_fixture() {
     let got: Vec<f64> = got.test.iter().filter_map(|s| *s).collect();
     assert!(rel_err(&got, want.as_slice().unwrap()) > 1e-2);
 }
+
+/// SMOTE through the pipeline: seeded (the same scores twice), and it changes the target domain's
+/// references (so its scores) while every score stays finite.
+#[test]
+fn smote_of_the_target_references_is_seeded_and_used() {
+    use asd_scoring::smote::Smote;
+    let set = load_set_from(&euclidean_fixture);
+    let mut opts = ScoreOptions::new("ratio_k16".parse().unwrap());
+    opts.distance = Distance::Euclidean;
+    let plain = score_set(&set, &opts).unwrap();
+    opts.smote = Some(Smote { k: 5, seed: 1 });
+    let a = score_set(&set, &opts).unwrap();
+    let b = score_set(&set, &opts).unwrap();
+    assert_eq!(a.test, b.test);
+    assert_ne!(a.test, plain.test);
+    assert!(a.test.iter().flatten().all(|s| s.is_finite() && *s >= 0.0));
+    opts.smote = Some(Smote { k: 5, seed: 2 });
+    assert_ne!(score_set(&set, &opts).unwrap().test, a.test);
+}

@@ -52,6 +52,9 @@ pub struct RunArgs {
     /// network, euclidean for frozen front-ends (as the authors score their `*-raw` systems).
     #[arg(long)]
     pub distance: Option<asd_scoring::Distance>,
+    /// SMOTE of the target references with this many neighbours (overrides the config).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub smote: Option<usize>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -95,6 +98,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
     }
     if let Some(d) = a.distance {
         cfg.distance = Some(d);
+    }
+    if let Some(k) = a.smote {
+        cfg.smote = Some(k);
     }
     cfg.validate()?;
     let ds = Dataset::open(&a.data, &OpenOptions::default())

@@ -47,6 +47,11 @@ pub struct ScoreArgs {
     /// embeddings as they are: how the authors score frozen front-ends' raw embeddings).
     #[arg(long, default_value = "cosine")]
     pub distance: asd_scoring::Distance,
+    /// SMOTE of the target references with this many neighbours (imbalanced-learn's default is 5):
+    /// synthetic target references on segments between near target references, until both domains
+    /// have as many references. Seeded by --seed.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub smote: Option<usize>,
     /// Percentile of the gamma distribution fitted to the training clips' leave-one-out scores that
     /// serves as decision threshold.
     #[arg(long, default_value_t = 0.9)]
@@ -119,6 +124,9 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     opts.standardize = a.standardize;
     opts.pool_sections = a.pool_sections;
     opts.distance = a.distance;
+    opts.smote = a
+        .smote
+        .map(|k| asd_scoring::smote::Smote { k, seed: a.seed });
     opts.references = match a.references {
         References::All => ReferenceChoice::All,
         References::SourceMeans => ReferenceChoice::SourceMeans {
