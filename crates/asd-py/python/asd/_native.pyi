@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Tuple, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HAS_MODEL", "Model", "Scorer", "__version__", "auc", "dcase", "pauc", "read_embedding_set", "write_embedding_set"]
+__all__ = ["BEATs", "HAS_MODEL", "Model", "Scorer", "__version__", "auc", "dcase", "pauc", "read_embedding_set", "write_embedding_set"]
 __version__: str
 HAS_MODEL: bool
 
@@ -74,8 +74,9 @@ def write_embedding_set(
     path: str, embeddings: npt.NDArray[np.float32], columns: List[List[str]]
 ) -> None: ...
 
+@final
 class BEATs:
-    def __new__(cls, path: str) -> "BEATs": ...
+    def __new__(cls, path: str | PathLike[str]) -> "BEATs": ...
     @property
     def config(self) -> str: ...
     @property

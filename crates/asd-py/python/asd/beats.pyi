@@ -5,6 +5,7 @@ import numpy as np
 import numpy.typing as npt
 
 class BEATs:
+    def __init__(self, native: object) -> None: ...
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "BEATs": ...
     @property
