@@ -6,18 +6,16 @@ use clap::Args;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 
-#[derive(Args)]
-pub struct EmbedArgs {
+/// The flags that name what embeds the clips (`asd embed`, `asd run`, `asd monitor`).
+#[derive(Args, Debug, Clone)]
+pub struct FrontendArgs {
     /// What embeds the clips: `network` (a trained model, --model), `beats` (a pretrained BEATs
     /// checkpoint used frozen, --weights; no training) or `stft` (the reference's STFT-raw).
-    #[arg(long, default_value = "network")]
-    pub frontend: FrontendKind,
-    /// Model folder (from `asd train` or `asd model import`), for --frontend network.
-    #[arg(long, required_if_eq("frontend", "network"))]
-    pub model: Option<PathBuf>,
+    #[arg(long)]
+    pub frontend: Option<FrontendKind>,
     /// A BEATs checkpoint as published (`BEATs_iter3_plus_AS2M.pt`, …) or safetensors with the same
     /// names, for --frontend beats.
-    #[arg(long, required_if_eq("frontend", "beats"))]
+    #[arg(long)]
     pub weights: Option<PathBuf>,
     /// BEATs layer whose tokens are pooled: 0 (the first layer's input) to the last (default).
     #[arg(long)]
@@ -26,6 +24,33 @@ pub struct EmbedArgs {
     /// 8 × width values) or mean (over every token, width values).
     #[arg(long, default_value = "freq-patch-mean")]
     pub pooling: asd_frontend::Pooling,
+}
+
+impl FrontendArgs {
+    /// The frozen front-end the flags name; `None` for the trained network (or none named).
+    pub fn spec(&self) -> Result<Option<asd_frontend::FrontendSpec>> {
+        Ok(match self.frontend {
+            None | Some(FrontendKind::Network) => None,
+            Some(FrontendKind::Stft) => Some(asd_frontend::FrontendSpec::Stft),
+            Some(FrontendKind::Beats) => Some(asd_frontend::FrontendSpec::Beats {
+                weights: self
+                    .weights
+                    .clone()
+                    .context("--frontend beats needs --weights CHECKPOINT")?,
+                layer: self.layer,
+                pooling: self.pooling,
+            }),
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    pub fe: FrontendArgs,
+    /// Model folder (from `asd train` or `asd model import`), for --frontend network (the default).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Dataset root: every train and test clip is embedded into an embedding set (--out is a folder).
     #[arg(long, conflicts_with = "wave_npy")]
     pub data: Option<PathBuf>,
@@ -61,8 +86,8 @@ pub enum FrontendKind {
 pub fn run(a: &EmbedArgs) -> Result<()> {
     let _lock = asd_core::FolderLock::acquire(&a.out)?;
     super::score::clean_beside(&a.out);
-    if a.frontend != FrontendKind::Network {
-        return run_frontend(a);
+    if let Some(spec) = a.fe.spec()? {
+        return run_frontend(a, &spec);
     }
     let model = a
         .model
@@ -122,27 +147,15 @@ fn write_rows(out: &Path, emb: &Array2<f32>) -> Result<()> {
     Ok(())
 }
 
-/// Builds the frozen front-end the flags name (BEATs or STFT-raw).
-pub fn frontend_of(
-    kind: FrontendKind,
-    weights: Option<&Path>,
-    layer: Option<usize>,
-    pooling: asd_frontend::Pooling,
-) -> Result<asd_frontend::Frontend> {
-    Ok(match kind {
-        FrontendKind::Beats => {
-            let w = weights.context("--frontend beats needs --weights CHECKPOINT")?;
-            asd_frontend::Frontend::beats(w, layer, pooling)
-                .with_context(|| format!("loading BEATs from {}", w.display()))?
-        }
-        FrontendKind::Stft => asd_frontend::Frontend::StftRaw,
-        FrontendKind::Network => bail!("the network is not a frozen front-end"),
-    })
-}
-
 /// `asd embed --frontend beats|stft`: no model folder, no training.
-fn run_frontend(a: &EmbedArgs) -> Result<()> {
-    let fe = frontend_of(a.frontend, a.weights.as_deref(), a.layer, a.pooling)?;
+fn run_frontend(a: &EmbedArgs, spec: &asd_frontend::FrontendSpec) -> Result<()> {
+    let fe = match spec.load() {
+        Ok(Some(fe)) => fe,
+        Ok(None) => bail!("the network is not a frozen front-end"),
+        Err(e) => {
+            return Err(e).with_context(|| format!("loading the {} front-end", spec.name()));
+        }
+    };
     tracing::info!("front-end: {}", fe.describe());
     match (&a.data, &a.wave_npy) {
         (Some(data), None) => {

@@ -30,21 +30,12 @@ pub enum MonitorCommand {
 #[derive(Args)]
 pub struct ServeArgs {
     /// Trained model folder (`asd train`'s output); or --frontend.
-    #[arg(long, conflicts_with = "frontend")]
+    #[arg(long)]
     pub model: Option<PathBuf>,
-    /// A frozen front-end instead of a trained model: beats (with --weights) or stft. A monitor then
-    /// needs no training at all, only a few normal clips; scores use the Euclidean distance.
-    #[arg(long)]
-    pub frontend: Option<super::embed::FrontendKind>,
-    /// BEATs checkpoint for --frontend beats (as published, or safetensors).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// BEATs layer to pool (default the last).
-    #[arg(long)]
-    pub layer: Option<usize>,
-    /// BEATs pooling: freq-patch-mean (MERL's) or mean.
-    #[arg(long, default_value = "freq-patch-mean")]
-    pub pooling: asd_frontend::Pooling,
+    /// A frozen front-end instead of a trained model (--frontend beats --weights FILE, or stft): a
+    /// monitor then needs no training at all, only a few normal clips; scores use the Euclidean distance.
+    #[command(flatten)]
+    pub fe: super::embed::FrontendArgs,
     /// Folder of the monitors' database (created if missing; one service per folder).
     #[arg(long)]
     pub store: Option<PathBuf>,
@@ -143,22 +134,12 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
 }
 
 fn serve(a: &ServeArgs) -> Result<()> {
-    let source = match (&a.model, a.frontend) {
+    let source = match (&a.model, a.fe.spec()?) {
         (Some(m), None) => asd_monitor::EmbedSource::Model(m.clone()),
-        (None, Some(super::embed::FrontendKind::Network)) | (None, None) => bail!(
+        (None, Some(spec)) => asd_monitor::EmbedSource::Frontend(spec),
+        (None, None) => bail!(
             "asd monitor needs --model MODEL_DIR (or --frontend beats --weights FILE) and --store DIR (or a subcommand: import, watch)"
         ),
-        (None, Some(kind)) => asd_monitor::EmbedSource::Frontend(match kind {
-            super::embed::FrontendKind::Beats => asd_frontend::FrontendSpec::Beats {
-                weights: a
-                    .weights
-                    .clone()
-                    .context("--frontend beats needs --weights CHECKPOINT")?,
-                layer: a.layer,
-                pooling: a.pooling,
-            },
-            _ => asd_frontend::FrontendSpec::Stft,
-        }),
         (Some(_), Some(_)) => bail!("give --model or --frontend, not both"),
     };
     let Some(store) = &a.store else {

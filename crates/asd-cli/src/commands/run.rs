@@ -35,19 +35,9 @@ pub struct RunArgs {
     /// DCASE 2026 (stereo near/far microphones), mean for the mono editions.
     #[arg(long)]
     pub channel: Option<asd_core::ChannelPolicy>,
-    /// What embeds the clips (overrides the config): network (trained, the paper's), beats (a
-    /// pretrained checkpoint used frozen, --weights: no training) or stft (the reference's STFT-raw).
-    #[arg(long)]
-    pub frontend: Option<super::embed::FrontendKind>,
-    /// BEATs checkpoint for --frontend beats (`BEATs_iter3_plus_AS2M.pt` as published, or safetensors).
-    #[arg(long)]
-    pub weights: Option<PathBuf>,
-    /// BEATs layer to pool (default the last).
-    #[arg(long)]
-    pub layer: Option<usize>,
-    /// BEATs pooling: freq-patch-mean (MERL's) or mean.
-    #[arg(long, default_value = "freq-patch-mean")]
-    pub pooling: asd_frontend::Pooling,
+    /// What embeds the clips (overrides the config).
+    #[command(flatten)]
+    pub fe: super::embed::FrontendArgs,
     /// Distance of the scores (overrides the config): cosine or euclidean. Default: cosine for the
     /// network, euclidean for frozen front-ends (as the authors score their `*-raw` systems).
     #[arg(long)]
@@ -81,20 +71,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
     if let Some(c) = a.channel {
         cfg.channel = Some(c);
     }
-    if let Some(f) = a.frontend {
-        use super::embed::FrontendKind;
-        cfg.frontend = match f {
-            FrontendKind::Network => asd_frontend::FrontendSpec::Network,
-            FrontendKind::Stft => asd_frontend::FrontendSpec::Stft,
-            FrontendKind::Beats => asd_frontend::FrontendSpec::Beats {
-                weights: a
-                    .weights
-                    .clone()
-                    .context("--frontend beats needs --weights CHECKPOINT")?,
-                layer: a.layer,
-                pooling: a.pooling,
-            },
-        };
+    if a.fe.frontend.is_some() {
+        cfg.frontend = a.fe.spec()?.unwrap_or_default();
     }
     if let Some(d) = a.distance {
         cfg.distance = Some(d);

@@ -70,3 +70,22 @@ def domains(domain, name: str, n: int) -> list:
             raise ValueError(f"{name}: label {i} is {words[i]!r}; expected 'source' or 'target'")
         out.append(w == "source")
     return out
+
+
+def waves(x, sample_rate, name: str = "waves") -> tuple:
+    """A (clips × samples) float32 C-order array of finite samples (one clip of T samples becomes
+    1 × T) and a positive whole sample rate, or a TypeError/ValueError naming the argument."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name}: expected samples as numbers, got dtype {a.dtype}")
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{name}: expected a (clips × samples) array, got shape {a.shape}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        i, j = np.argwhere(~np.isfinite(a))[0]
+        raise ValueError(f"{name}: clip {i} holds {a[i, j]} at sample {j}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
+        raise ValueError(f"sample_rate: expected a positive whole number of Hz, got {sample_rate!r}")
+    return a, int(sample_rate)

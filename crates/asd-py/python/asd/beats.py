@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from . import _native
+from . import _checks, _native
 
 _POOLINGS = ("freq-patch-mean", "mean")
 
@@ -42,23 +42,11 @@ class BEATs:
         """Embeds each row of ``waves`` (B × T, or one clip of T samples in [-1, 1]) recorded at
         ``sample_rate`` Hz (resampled to 16 kHz). ``pooling``: ``"freq-patch-mean"`` (MERL's) or
         ``"mean"`` (over every token). ``layer``: 0 to ``layers`` (default the last)."""
-        a = np.asarray(waves)
-        if a.dtype.kind not in "fiu":
-            raise TypeError(f"waves: expected samples as numbers, got dtype {a.dtype}")
-        if a.ndim == 1:
-            a = a[None, :]
-        if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-            raise ValueError(f"waves: expected a (clips × samples) array, got shape {a.shape}")
-        a = np.ascontiguousarray(a, dtype=np.float32)
-        if not np.isfinite(a).all():
-            i, j = np.argwhere(~np.isfinite(a))[0]
-            raise ValueError(f"waves: clip {i} holds {a[i, j]} at sample {j}")
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
-            raise ValueError(f"sample_rate: expected a positive whole number of Hz, got {sample_rate!r}")
+        a, rate = _checks.waves(waves, sample_rate)
         if pooling not in _POOLINGS:
             raise ValueError(f"pooling: expected one of {_POOLINGS}, got {pooling!r}")
         if layer is None:
             layer = -1
         elif isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer <= self.layers:
             raise ValueError(f"layer: expected 0 to {self.layers}, got {layer!r}")
-        return self._native.embed(a, int(sample_rate), pooling, int(layer))
+        return self._native.embed(a, rate, pooling, int(layer))

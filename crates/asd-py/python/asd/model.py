@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from . import _native
+from . import _checks, _native
 
 
 class Model:
@@ -61,17 +61,5 @@ class Model:
         """Embeds each row of ``waves`` (B × T, or one clip of T samples) recorded at ``sample_rate``
         Hz: resampled to the model's rate, tiled or cropped to its clip length; unit vectors (B × 512).
         """
-        a = np.asarray(waves)
-        if a.dtype.kind not in "fiu":
-            raise TypeError(f"waves: expected samples as numbers, got dtype {a.dtype}")
-        if a.ndim == 1:
-            a = a[None, :]
-        if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-            raise ValueError(f"waves: expected a (clips × samples) array, got shape {a.shape}")
-        a = np.ascontiguousarray(a, dtype=np.float32)
-        if not np.isfinite(a).all():
-            i, j = np.argwhere(~np.isfinite(a))[0]
-            raise ValueError(f"waves: clip {i} holds {a[i, j]} at sample {j}")
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
-            raise ValueError(f"sample_rate: expected a positive whole number of Hz, got {sample_rate!r}")
-        return self._native.embed(a, int(sample_rate))
+        a, rate = _checks.waves(waves, sample_rate)
+        return self._native.embed(a, rate)
