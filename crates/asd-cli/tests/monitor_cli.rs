@@ -898,3 +898,126 @@ fn a_beats_monitor_needs_no_model_and_scores_the_same_after_a_restart() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Reads from `s` until the server closes it; the bytes read. Panics if it stays open `limit`.
+fn read_until_closed(s: &mut std::net::TcpStream, limit: std::time::Duration) -> Vec<u8> {
+    use std::io::Read;
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                panic!("the connection is still open after {limit:?}")
+            }
+            // A reset is a close too.
+            Err(_) => return out,
+        }
+    }
+}
+
+#[test]
+fn connections_are_bounded_in_number_and_in_time() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &[
+            "--header-timeout-seconds",
+            "1",
+            "--body-timeout-seconds",
+            "1",
+            "--max-connections",
+            "3",
+        ],
+    );
+    let url = svc.url.clone();
+    let addr = url.trim_start_matches("http://").to_string();
+    let id = create_monitor(&url, "limits");
+    // At the limit: three connections that never finish their request head are held...
+    let mut slow: Vec<_> = (0..3)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // ...and past it a fourth is answered 503 in the JSON error shape, at once.
+    let (st, _, v) = raw_request(&url, "GET", "/healthz", &[("host", &addr)], b"");
+    assert_eq!(st, 503, "{v}");
+    assert_eq!(v["status"], 503);
+    assert!(
+        v["error"].as_str().unwrap().contains("--max-connections"),
+        "{v}"
+    );
+    // The header timeout closes the three without an answer; their places are free again.
+    let t0 = Instant::now();
+    for s in &mut slow {
+        read_until_closed(s, Duration::from_secs(10));
+    }
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let (st, _, v) = raw_request(&url, "GET", "/healthz", &[("host", &addr)], b"");
+    assert_eq!(st, 200, "{v}");
+    // A kept-alive connection that sends nothing more is closed by the same timeout.
+    let mut idle = std::net::TcpStream::connect(&addr).unwrap();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
+    let answered = read_until_closed(&mut idle, Duration::from_secs(10));
+    assert!(
+        String::from_utf8_lossy(&answered).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answered)
+    );
+    // A body that stalls is cut with 408 after the body timeout, in the JSON shape.
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /v1/monitors/{id}/score?name=a.wav HTTP/1.1\r\nHost: {addr}\r\n\
+                 content-type: audio/wav\r\ncontent-length: 1000\r\nconnection: close\r\n\r\nRIFF"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut stalled, Duration::from_secs(10)))
+        .to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let body = answer.split_once("\r\n\r\n").unwrap().1;
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["status"], 408);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("--body-timeout-seconds"),
+        "{v}"
+    );
+    // Out-of-range limits are usage errors.
+    for (flag, value) in [
+        ("--header-timeout-seconds", "0"),
+        ("--max-connections", "0"),
+        ("--body-timeout-seconds", "86401"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_asd"))
+            .args(["monitor", "--model"])
+            .arg(&f.model)
+            .arg("--store")
+            .arg(tmp.path().join("other"))
+            .args([flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
+    }
+}

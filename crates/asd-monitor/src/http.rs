@@ -56,6 +56,31 @@ pub fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// What a failed read of a request body answers: 408 where the client paused longer than the body
+/// timeout, 413 where it sent more than the limit.
+fn body_error(e: &axum::Error, s: &Shared) -> ApiError {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = src {
+        if x.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body paused for more than {} s (--body-timeout-seconds)",
+                    s.opts.connections.body_idle_timeout.as_secs_f64()
+                ),
+            );
+        }
+        src = x.source();
+    }
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "request body over the limit of {} bytes (--max-body-mib): {e}",
+            s.opts.max_body_bytes
+        ),
+    )
+}
+
 /// The longest error text of a rejection that is passed on inside the JSON shape, bytes.
 const MAX_REJECTION_BYTES: usize = 4096;
 
@@ -331,15 +356,7 @@ async fn clips_of(
     } else {
         let body = axum::body::to_bytes(req.into_body(), s.opts.max_body_bytes)
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "request body over the limit of {} bytes (--max-body-mib): {e}",
-                        s.opts.max_body_bytes
-                    ),
-                )
-            })?;
+            .map_err(|e| body_error(&e, s))?;
         let name = q.name.clone().unwrap_or_else(|| "upload".to_string());
         clips.push((name, body.to_vec()));
     }

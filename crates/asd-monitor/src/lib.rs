@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod bench;
 pub mod clip;
+pub mod conn;
 pub mod embedder;
 pub mod error;
 pub mod http;
@@ -20,6 +21,7 @@ pub mod store;
 pub mod stream;
 pub mod watch;
 
+pub use conn::ConnLimits;
 pub use embedder::Embedder;
 pub use monitors::Monitors;
 pub use sqlite::SqliteStore;
@@ -114,8 +116,8 @@ pub fn serve(
             .local_addr()
             .map_err(|e| ServeError::Io(e.to_string()))?;
         on_listen(addr);
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(shutdown())
+        let limits = state.opts.connections;
+        conn::serve(listener, http::router(state), limits, shutdown())
             .await
             .map_err(|e| ServeError::Io(format!("serving: {e}")))
     })

@@ -21,6 +21,8 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Hosts and origins answered beside the service's own (`crate::origin`).
     pub origins: crate::origin::OriginPolicy,
+    /// Connection limits and timeouts (`crate::conn`).
+    pub connections: crate::conn::ConnLimits,
 }
 
 impl Default for ServeOptions {
@@ -31,6 +33,7 @@ impl Default for ServeOptions {
             max_clips: 256,
             token: None,
             origins: crate::origin::OriginPolicy::default(),
+            connections: crate::conn::ConnLimits::default(),
         }
     }
 }

@@ -64,6 +64,15 @@ pub struct ServeArgs {
     /// Longest clip a scoring or enrolment request may carry, seconds (longer: use /stream).
     #[arg(long, default_value_t = 60.0)]
     pub max_clip_seconds: f64,
+    /// Longest wait for a request's head, and for the next request on a kept-alive connection, seconds.
+    #[arg(long, default_value_t = 30, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=3600))]
+    pub header_timeout_seconds: u64,
+    /// Longest pause inside a request body (a stalled upload or /stream), seconds.
+    #[arg(long, default_value_t = 60, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
+    pub body_timeout_seconds: u64,
+    /// Most connections open at once; one more is answered 503 and closed.
+    #[arg(long, default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
+    pub max_connections: usize,
 }
 
 #[derive(Args)]
@@ -173,6 +182,11 @@ fn serve(a: &ServeArgs) -> Result<()> {
         max_clip_seconds: a.max_clip_seconds,
         token,
         origins,
+        connections: asd_monitor::ConnLimits {
+            header_timeout: std::time::Duration::from_secs(a.header_timeout_seconds),
+            body_idle_timeout: std::time::Duration::from_secs(a.body_timeout_seconds),
+            max_connections: a.max_connections,
+        },
         ..ServeOptions::default()
     };
     asd_monitor::serve(&source, store, a.listen, opts, |addr| {
