@@ -148,3 +148,67 @@ def test_one_query_costs_little_beyond_the_computation():
     batch = s.decision_function(q)
     singles = [s.decision_function(q[i:i + 1])[0] for i in range(4)]
     np.testing.assert_array_equal(batch, singles)
+
+
+def _on_a_target_segment(p, targets, tol):
+    """Whether p = a + t (b - a) for some targets a, b and t in [0, 1]."""
+    for i, a in enumerate(targets):
+        for b in targets[i + 1:]:
+            d = b - a
+            t = float(np.dot(p - a, d) / np.dot(d, d))
+            if -tol <= t <= 1 + tol and np.linalg.norm(a + np.clip(t, 0, 1) * d - p) <= tol * (
+                1 + np.linalg.norm(a)
+            ):
+                return True
+    return False
+
+
+def test_smote_balances_the_domains_with_points_on_target_segments_drawn_from_the_seed():
+    rng = np.random.default_rng(5)
+    src = 3 + rng.normal(size=(40, 6))
+    tgt = -2 + rng.normal(size=(6, 6))
+    refs = np.vstack([src, tgt])
+    dom = ["source"] * 40 + ["target"] * 6
+    s = asd.Scorer("ratio", k=4, distance="euclidean", smote=3, seed=11).fit(refs, dom)
+    assert s.n_synthetic_ == 34 and s.n_references_ == 80
+    synth = s.references_[46:]
+    np.testing.assert_array_equal(s.references_[:46], refs.astype(np.float32))
+    tol = 1e-5
+    assert all(_on_a_target_segment(p, tgt.astype(np.float32), tol) for p in synth)
+    # Only the K nearest targets are partners: with K = 1 each point joins a target and its nearest.
+    nearest = asd.Scorer("nn", distance="euclidean", smote=1, seed=3).fit(refs, dom)
+    d = np.linalg.norm(tgt[:, None] - tgt[None], axis=2) + np.eye(6) * 1e9
+    pairs = {tuple(sorted((i, int(np.argmin(d[i]))))) for i in range(6)}
+    for p in nearest.references_[46:]:
+        assert any(_on_a_target_segment(p, tgt[list(ij)].astype(np.float32), tol) for ij in pairs)
+    # Same seed, same points; another seed, others.
+    again = asd.Scorer("ratio", k=4, distance="euclidean", smote=3, seed=11).fit(refs, dom)
+    np.testing.assert_array_equal(again.references_, s.references_)
+    other = asd.Scorer("ratio", k=4, distance="euclidean", smote=3, seed=12).fit(refs, dom)
+    assert not np.array_equal(other.references_[46:], synth)
+    # The scores are those of a plain Scorer fitted on the given and the synthetic references.
+    plain = asd.Scorer("ratio", k=4, distance="euclidean").fit(
+        s.references_, dom + ["target"] * 34
+    )
+    q = rng.normal(size=(5, 6))
+    np.testing.assert_array_equal(s.decision_function(q), plain.decision_function(q))
+
+
+def test_smote_is_redrawn_when_references_change_and_leaves_balanced_sets_alone():
+    rng = np.random.default_rng(6)
+    refs = rng.normal(size=(20, 5))
+    dom = ["source"] * 14 + ["target"] * 6
+    s = asd.Scorer("nn", smote=2).fit(refs, dom)
+    assert s.n_synthetic_ == 8
+    s.add_references(rng.normal(size=(3, 5)), domain="source")
+    assert s.n_synthetic_ == 11 and s.n_references_ == 34
+    s.remove_references([0, 1])
+    assert s.n_synthetic_ == 9 and s.n_references_ == 30
+    with pytest.raises(ValueError, match="past the 21 references"):
+        s.remove_references([21])
+    # Domains already balanced, or fewer than two targets: nothing is added.
+    assert asd.Scorer("nn", smote=2).fit(refs[:12], ["source"] * 6 + ["target"] * 6).n_synthetic_ == 0
+    assert asd.Scorer("nn", smote=2).fit(refs[:8], ["source"] * 7 + ["target"]).n_synthetic_ == 0
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="smote"):
+            asd.Scorer("nn", smote=bad)

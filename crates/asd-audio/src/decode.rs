@@ -246,6 +246,15 @@ fn checked(
             count: bad,
         });
     }
+    let (count, largest) = crate::resample::out_of_range(&mono);
+    if count > 0 {
+        return Err(AudioError::OutOfRange {
+            path: path.to_path_buf(),
+            count,
+            largest,
+            limit: crate::MAX_SAMPLE_MAGNITUDE,
+        });
+    }
     match track.sample_rate {
         Some(r) if r > 0 => Ok(r),
         _ => Err(AudioError::Format {

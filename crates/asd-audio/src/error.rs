@@ -25,6 +25,15 @@ pub enum AudioError {
     Empty { path: PathBuf },
     #[error("{path}: {count} samples are NaN or infinite")]
     NonFinite { path: PathBuf, count: usize },
+    #[error(
+        "{path}: {count} samples lie beyond ±{limit:e} (the largest is {largest:e}); float samples are nominally within ±1"
+    )]
+    OutOfRange {
+        path: PathBuf,
+        count: usize,
+        largest: f32,
+        limit: f32,
+    },
     #[error("{path}: channel {channel} requested but the file has {channels} channel(s)")]
     NoSuchChannel {
         path: PathBuf,
@@ -50,6 +59,7 @@ impl AudioError {
             | AudioError::Truncated { path, .. }
             | AudioError::Empty { path }
             | AudioError::NonFinite { path, .. }
+            | AudioError::OutOfRange { path, .. }
             | AudioError::NoSuchChannel { path, .. }
             | AudioError::Resample { path, .. } => path,
         }

@@ -22,3 +22,8 @@ pub use length::{fit_length, random_offset};
 pub use load::{LoadOptions, MODEL_RATE, load_bytes, load_clip};
 pub use resample::resample;
 pub use wav::{write_wav_i16, write_wav_i16_channels};
+
+/// The largest sample magnitude taken (float samples are nominally within ±1; integer formats decode
+/// into it). Beyond it an FFT's sums and squares overflow f32, so such audio is refused where it is
+/// read, with the count and the largest value.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1.0e6;

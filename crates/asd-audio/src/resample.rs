@@ -14,6 +14,17 @@ pub enum ResampleError {
     Buffer(String),
     #[error("resampling failed: {0}")]
     Process(#[from] rubato::ResampleError),
+    #[error("{count} samples lie beyond ±{limit:e} (the largest is {largest:e})", limit = crate::MAX_SAMPLE_MAGNITUDE)]
+    OutOfRange { count: usize, largest: f32 },
+}
+
+/// How many samples lie beyond ±[`crate::MAX_SAMPLE_MAGNITUDE`] (or are not finite), and the largest
+/// magnitude among them.
+pub fn out_of_range(samples: &[f32]) -> (usize, f32) {
+    samples
+        .iter()
+        .filter(|x| !(x.abs() <= crate::MAX_SAMPLE_MAGNITUDE))
+        .fold((0, 0.0f32), |(n, m), x| (n + 1, m.max(x.abs())))
 }
 
 /// Converts a mono signal between rates. Returns the input unchanged when the rates agree.
@@ -23,6 +34,11 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, Resampl
     }
     if from == 0 || to == 0 {
         return Err(ResampleError::ZeroRate);
+    }
+    // The FFT's sums of samples near f32's limit overflow, and rubato panics on the NaN they give.
+    let (count, largest) = out_of_range(samples);
+    if count > 0 {
+        return Err(ResampleError::OutOfRange { count, largest });
     }
     let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)?;
     let input = InterleavedSlice::new(samples, 1, samples.len())

@@ -277,3 +277,42 @@ fn bad_files_give_named_errors() {
         );
     }
 }
+
+/// Found by the `audio` fuzz target: a float WAV at 1 000 Hz whose samples reach 3.4e38 made the
+/// resampler's FFT overflow to NaN, and rubato panicked on it. Now refused where it is read.
+#[test]
+fn samples_near_the_float_limit_are_refused_not_resampled_into_a_panic() {
+    let found = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/resampler_panic.wav");
+    let e = load_clip(&found, &LoadOptions::default()).unwrap_err();
+    assert!(matches!(e, AudioError::OutOfRange { .. }), "{e}");
+    assert!(e.to_string().contains("resampler_panic.wav"), "{e}");
+    // At the limit it is taken and resampled; one step past it, refused with the count.
+    let dir = tempfile::tempdir().unwrap();
+    let limit = f64::from(asd_audio::MAX_SAMPLE_MAGNITUDE);
+    let at = write(
+        dir.path(),
+        "at.wav",
+        &wav(Enc::F32, 1, 400, false, |_, i| {
+            if i % 2 == 0 { limit } else { -limit }
+        }),
+    );
+    let opts = LoadOptions::default();
+    let a = load_clip(&at, &opts).unwrap();
+    let down = asd_audio::resample(&a.samples, 16_000, 1_000).unwrap();
+    assert!(!down.is_empty() && down.iter().all(|x| x.is_finite()));
+    let past_value = f64::from(f32::from_bits(
+        asd_audio::MAX_SAMPLE_MAGNITUDE.to_bits() + 1,
+    ));
+    let past = write(
+        dir.path(),
+        "past.wav",
+        &wav(Enc::F32, 1, 400, false, |_, i| {
+            if i == 7 || i == 9 { past_value } else { 0.1 }
+        }),
+    );
+    let e = load_clip(&past, &opts).unwrap_err();
+    assert!(matches!(e, AudioError::OutOfRange { count: 2, .. }), "{e}");
+    // The resampler refuses such samples itself, whoever calls it.
+    let r = asd_audio::resample(&[3.0e38, 0.0, 1.0], 1000, 16_000).unwrap_err();
+    assert!(r.to_string().contains("beyond"), "{r}");
+}

@@ -217,7 +217,15 @@ pub fn read_index(path: &Path) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
         op: IoOp::Read,
         source,
     })?;
-    let mut reader = csv::Reader::from_reader(BufReader::new(file));
+    read_index_from(BufReader::new(file), path)
+}
+
+/// Reads an `index.csv` from `input`; `path` names it in errors.
+pub fn read_index_from(
+    input: impl std::io::Read,
+    path: &Path,
+) -> Result<Vec<ClipRecord>, EmbeddingSetError> {
+    let mut reader = csv::Reader::from_reader(input);
     let header = reader
         .headers()
         .map_err(|e| EmbeddingSetError::Index {

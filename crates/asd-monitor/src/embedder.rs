@@ -3,11 +3,16 @@
 //! one batch when they queue up (many clients cost fewer, larger forward passes).
 
 use crate::monitors::Space;
-use asd_audio::{FeatureExtractor, LoadOptions};
+#[cfg(feature = "network")]
+use asd_audio::FeatureExtractor;
+use asd_audio::LoadOptions;
 use asd_frontend::{Frontend, FrontendError, FrontendSpec};
+#[cfg(feature = "network")]
 use asd_model::embed::{EMBED_BATCH, embed_with_folded};
+#[cfg(feature = "network")]
 use asd_model::{ModelDir, ModelError};
 use asd_scoring::Distance;
+#[cfg(feature = "network")]
 use std::path::Path;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
@@ -30,8 +35,12 @@ pub struct Embedder {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedderError {
+    #[cfg(feature = "network")]
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A model folder given to a build without the trained network.
+    #[error("{0}: this build serves frozen front-ends only (built without the feature `network`)")]
+    NoNetwork(String),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error("the embedding thread has stopped")]
@@ -57,6 +66,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// The key of a model folder: its weights' digest.
+#[cfg(feature = "network")]
 pub fn model_key(model_dir: &Path) -> Result<String, EmbedderError> {
     let path = ModelDir::new(model_dir).path(asd_model::model_dir::WEIGHTS_FILE);
     let bytes = std::fs::read(&path).map_err(|e| EmbedderError::Io {
@@ -68,6 +78,7 @@ pub fn model_key(model_dir: &Path) -> Result<String, EmbedderError> {
 
 impl Embedder {
     /// Loads the model (on the CPU) and starts its thread.
+    #[cfg(feature = "network")]
     pub fn start(model_dir: &Path) -> Result<Self, EmbedderError> {
         let key = model_key(model_dir)?;
         let device = asd_model::DeviceChoice::Cpu.device()?;
@@ -160,7 +171,7 @@ impl Embedder {
         Ok(Self {
             tx,
             clip_len: FRONTEND_WINDOW,
-            load: asd_model::model_dir::load_options(None),
+            load: LoadOptions::default(),
             key,
             space,
             frontend,

@@ -228,18 +228,9 @@ pub fn spec_from(
     })
 }
 
-async fn create_monitor(
-    State(s): State<Shared>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    if !origin::is_json(&headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be sent as Content-Type: application/json",
-        ));
-    }
-    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+/// The monitor a `POST /v1/monitors` body asks for, checked against every limit.
+pub fn create_body(body: &[u8]) -> Result<MonitorSpec, ApiError> {
+    let b: CreateBody = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "body must be JSON {{\"name\", \"machine_type\", \"section\", \"k\" or \"gwrp_r\", \"percentile\"}}: {e}"
         ))
@@ -252,6 +243,22 @@ async fn create_monitor(
         b.gwrp_r,
         b.percentile,
     )?;
+    crate::monitors::validate_spec(&spec)?;
+    Ok(spec)
+}
+
+async fn create_monitor(
+    State(s): State<Shared>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !origin::is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be sent as Content-Type: application/json",
+        ));
+    }
+    let spec = create_body(&body)?;
     let monitors = s.monitors.clone();
     let info = blocking(move || Ok(monitors.create(spec, Vec::new())?.info()?)).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())

@@ -4,6 +4,7 @@
 //! few of its normal clips, without retraining. docs/monitor.md describes the API.
 
 pub mod auth;
+#[cfg(feature = "network")]
 pub mod bench;
 pub mod clip;
 pub mod conn;
@@ -87,7 +88,12 @@ pub fn serve(
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let embedder = match source {
+        #[cfg(feature = "network")]
         EmbedSource::Model(dir) => Embedder::start(dir)?,
+        #[cfg(not(feature = "network"))]
+        EmbedSource::Model(dir) => {
+            return Err(embedder::EmbedderError::NoNetwork(dir.display().to_string()).into());
+        }
         EmbedSource::Frontend(spec) => Embedder::start_frontend(spec)?,
     };
     tracing::info!(

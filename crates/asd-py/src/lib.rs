@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HAS_MODEL", cfg!(feature = "model"))?;
     m.add_class::<scorer::NativeScorer>()?;
     m.add_class::<frontend::NativeBeats>()?;
+    m.add_function(wrap_pyfunction!(scorer::smote_rows, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::auc, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::pauc, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::dcase, m)?)?;

@@ -118,3 +118,28 @@ impl NativeScorer {
         self.inner.is_source().to_vec()
     }
 }
+
+/// The synthetic target references of SMOTE (`asd_scoring::smote`): rows to append, as targets.
+#[pyfunction]
+pub fn smote_rows<'py>(
+    py: Python<'py>,
+    references: PyReadonlyArray2<'py, f32>,
+    is_source: Vec<bool>,
+    k: usize,
+    seed: u64,
+    distance: &str,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let distance: Distance = distance.parse().map_err(value_error)?;
+    let refs = references.as_array();
+    let rows = py
+        .detach(|| {
+            Scorer::smote_rows(
+                refs,
+                &is_source,
+                distance,
+                asd_scoring::smote::Smote { k, seed },
+            )
+        })
+        .map_err(value_error)?;
+    Ok(rows.into_pyarray(py))
+}

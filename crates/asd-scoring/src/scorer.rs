@@ -112,6 +112,31 @@ impl Scorer {
         self.refs.len()
     }
 
+    /// The synthetic target references SMOTE adds to `refs` (the rows the wheel's `Scorer(smote=K)`
+    /// appends before fitting), drawn as `asd score --smote K` draws them for a section; unit-normalised
+    /// for the cosine distance. Empty where the target domain is not the smaller one or has fewer than
+    /// two references.
+    pub fn smote_rows(
+        refs: ArrayView2<f32>,
+        is_source: &[bool],
+        distance: Distance,
+        smote: crate::smote::Smote,
+    ) -> Result<Array2<f32>, ScoringError> {
+        check_inputs(refs, is_source, "references")?;
+        let set = ReferenceSet {
+            key: KEY.into(),
+            distance,
+            embeddings: prepared(refs, distance),
+            is_source: is_source.to_vec(),
+            origin: (0..refs.nrows()).map(Some).collect(),
+        };
+        let (more, _) = set.with_smote(smote);
+        Ok(more
+            .embeddings
+            .slice(ndarray::s![refs.nrows().., ..])
+            .to_owned())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.refs.is_empty()
     }

@@ -6,9 +6,17 @@ from typing import List, Optional, Sequence, Tuple, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["BEATs", "HAS_MODEL", "Model", "Scorer", "__version__", "auc", "dcase", "pauc", "read_embedding_set", "write_embedding_set"]
+__all__ = ["BEATs", "HAS_MODEL", "Model", "Scorer", "__version__", "auc", "dcase", "pauc", "read_embedding_set", "smote_rows", "write_embedding_set"]
 __version__: str
 HAS_MODEL: bool
+
+def smote_rows(
+    references: npt.NDArray[np.float32],
+    is_source: Sequence[bool],
+    k: int,
+    seed: int,
+    distance: str,
+) -> npt.NDArray[np.float32]: ...
 
 @final
 class Scorer:

@@ -54,6 +54,11 @@ class Scorer:
     standard deviation over the queries (the paper's domain-wise standardisation; transductive), so it
     needs ``domain`` labels and at least two queries per call. ``percentile`` sets the decision
     threshold: that percentile of a gamma distribution fitted to the references' leave-one-out scores.
+    ``distance="euclidean"`` compares the embeddings as they are, d = 0.25 · ‖x − y‖ (the reference's
+    choice for frozen front-ends); ``smote=K`` appends synthetic target references, each on the segment
+    between a target reference and one of its K nearest target references, until the domains have equal
+    counts (the reference's ``smote``), drawn from ``seed``; they are redrawn from the given references
+    whenever references are added or removed.
 
     >>> import numpy as np, asd
     >>> rng = np.random.default_rng(0)
@@ -66,9 +71,17 @@ class Scorer:
     """
 
     def __init__(self, method: str = "ratio", k=None, gwrp=None, standardize: bool = False,
-                 percentile: float = 0.9, distance: str = "cosine"):
+                 percentile: float = 0.9, distance: str = "cosine", smote=None, seed: int = 0):
         if distance not in ("cosine", "euclidean"):
             raise ValueError(f"distance: expected 'cosine' or 'euclidean', got {distance!r}")
+        if smote is not None and (
+            isinstance(smote, bool) or not isinstance(smote, (int, np.integer)) or smote < 1
+        ):
+            raise ValueError(f"smote: expected the number of neighbours K (at least 1), got {smote!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed: expected a whole number in [0, 2**64), got {seed!r}")
+        self.smote = None if smote is None else int(smote)
+        self.seed = int(seed)
         self.distance = distance
         self.method = method
         self.k = k
@@ -82,6 +95,9 @@ class Scorer:
             raise ValueError(f"standardize: applies to nn, ratio and difference, not {method}")
         self._core = None
         self._threshold = None
+        # With SMOTE: the references as given, from which the synthetic ones are drawn anew.
+        self._given = None
+        self._n_synthetic = 0
 
     def __repr__(self) -> str:
         fitted = f", {self._core.n_references} references" if self._core is not None else ""
@@ -114,10 +130,22 @@ class Scorer:
         is_source = _checks.domains(domain, "domain", refs.shape[0])
         if self.standardize and (all(is_source) or not any(is_source)):
             raise ValueError("domain: standardize=True needs references of both domains")
+        self._fit_rows(refs, list(is_source))
+        return self
+
+    def _fit_rows(self, refs: np.ndarray, is_source: list) -> None:
+        """Fits on the given references, with SMOTE's synthetic targets appended where asked."""
+        self._n_synthetic = 0
+        if self.smote is not None:
+            self._given = (refs, is_source)
+            extra = _native.smote_rows(refs, is_source, self.smote, self.seed, self.distance)
+            if extra.shape[0]:
+                self._n_synthetic = extra.shape[0]
+                refs = np.vstack([refs, extra])
+                is_source = is_source + [False] * extra.shape[0]
         self._core = _native.Scorer(self._name, self.standardize, refs, is_source, self.distance)
         self._threshold = None
         self._warn_clipped()
-        return self
 
     def _queries(self, X) -> np.ndarray:
         q = _checks.matrix(X, "X")
@@ -198,6 +226,12 @@ class Scorer:
         core = self._fitted()
         if x.shape[1] != core.dim:
             raise ValueError(f"X: {x.shape[1]} columns, but the references have {core.dim}")
+        if self.smote is not None:
+            refs, src = self._given
+            self._fit_rows(
+                np.vstack([refs, x]), src + list(_checks.domains(domain, "domain", x.shape[0]))
+            )
+            return self
         core.add(x, _checks.domains(domain, "domain", x.shape[0]))
         self._threshold = None
         self._warn_clipped()
@@ -205,33 +239,46 @@ class Scorer:
 
     def remove_references(self, idx) -> "Scorer":
         """Removes the references at positions ``idx`` (ints, or a boolean mask); the others keep
-        their order.
+        their order. With ``smote``, positions count the given references only (the synthetic ones
+        are redrawn).
 
         >>> import numpy as np, asd
         >>> asd.Scorer("nn").fit(np.eye(4)).remove_references([0, 2]).n_references_
         2
         """
         core = self._fitted()
+        n = core.n_references - self._n_synthetic
         a = np.asarray(idx)
         if a.dtype == np.bool_:
-            if a.shape != (core.n_references,):
-                raise ValueError(
-                    f"idx: a boolean mask needs {core.n_references} values, got shape {a.shape}"
-                )
+            if a.shape != (n,):
+                raise ValueError(f"idx: a boolean mask needs {n} values, got shape {a.shape}")
             a = np.flatnonzero(a)
         a = np.atleast_1d(a)
         if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
             raise TypeError(f"idx: expected integer positions or a boolean mask, got {a.dtype}")
         if (a < 0).any():
             raise ValueError(f"idx: position {int(a[a < 0][0])} is negative")
+        if self.smote is not None:
+            if (a >= n).any():
+                raise ValueError(f"idx: position {int(a[a >= n][0])} is past the {n} references")
+            refs, src = self._given
+            keep = np.setdiff1d(np.arange(n), a)
+            self._fit_rows(refs[keep], [src[i] for i in keep])
+            return self
         core.remove([int(i) for i in a])
         self._threshold = None
         return self
 
     @property
     def n_references_(self) -> int:
-        """Number of references."""
+        """Number of references (the synthetic ones of ``smote`` included)."""
         return self._fitted().n_references
+
+    @property
+    def n_synthetic_(self) -> int:
+        """Number of synthetic target references ``smote`` appended (after the given ones)."""
+        self._fitted()
+        return self._n_synthetic
 
     @property
     def references_(self) -> np.ndarray:

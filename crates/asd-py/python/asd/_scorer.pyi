@@ -12,6 +12,9 @@ class Scorer:
     gwrp: Optional[float]
     standardize: bool
     percentile: float
+    distance: str
+    smote: Optional[int]
+    seed: int
     def __init__(
         self,
         method: str = "ratio",
@@ -20,6 +23,8 @@ class Scorer:
         standardize: bool = False,
         percentile: float = 0.9,
         distance: str = "cosine",
+        smote: Optional[int] = None,
+        seed: int = 0,
     ) -> None: ...
     def fit(self, references: npt.ArrayLike, domain: _Domains = None) -> "Scorer": ...
     def decision_function(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]: ...
@@ -32,6 +37,8 @@ class Scorer:
     def decision_scores_(self) -> npt.NDArray[np.float64]: ...
     @property
     def n_references_(self) -> int: ...
+    @property
+    def n_synthetic_(self) -> int: ...
     @property
     def references_(self) -> npt.NDArray[np.float32]: ...
     @property
