@@ -93,9 +93,33 @@ pub fn probe_seconds(path: &Path) -> Result<f64, AudioError> {
     }
 }
 
+/// Decodes a whole stream; a panic inside the decoders (third-party parsers of hostile bytes: a
+/// debug build of symphonia's WAV reader panics on an integer overflow the `audio` fuzz target found)
+/// becomes an error naming the file instead of ending the process.
+fn decode_stream(
+    mss: MediaSourceStream,
+    path: &Path,
+    mode: ChannelMode,
+) -> Result<Audio, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_stream_inner(mss, path, mode)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(AudioError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("the decoder failed on it ({what})"),
+        })
+    })
+}
+
 /// Decodes a whole stream to one channel: open the track, read every packet down-mixed as `mode`
 /// says, then check what was read.
-fn decode_stream(
+fn decode_stream_inner(
     mss: MediaSourceStream,
     path: &Path,
     mode: ChannelMode,
@@ -246,7 +270,7 @@ fn checked(
             count: bad,
         });
     }
-    let (count, largest) = crate::resample::out_of_range(&mono);
+    let (count, largest) = crate::resample::out_of_range(mono);
     if count > 0 {
         return Err(AudioError::OutOfRange {
             path: path.to_path_buf(),

@@ -23,7 +23,7 @@ pub enum ResampleError {
 pub fn out_of_range(samples: &[f32]) -> (usize, f32) {
     samples
         .iter()
-        .filter(|x| !(x.abs() <= crate::MAX_SAMPLE_MAGNITUDE))
+        .filter(|x| x.is_nan() || x.abs() > crate::MAX_SAMPLE_MAGNITUDE)
         .fold((0, 0.0f32), |(n, m), x| (n + 1, m.max(x.abs())))
 }
 

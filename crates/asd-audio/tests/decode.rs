@@ -316,3 +316,26 @@ fn samples_near_the_float_limit_are_refused_not_resampled_into_a_panic() {
     let r = asd_audio::resample(&[3.0e38, 0.0, 1.0], 1000, 16_000).unwrap_err();
     assert!(r.to_string().contains("beyond"), "{r}");
 }
+
+/// Found by the `audio` fuzz target: a PCM `fmt ` chunk of 65 535 channels × 32 bits overflows a
+/// 16-bit product inside symphonia's WAV reader, which panics where overflow checks are on (debug
+/// builds, this test's). An error naming the clip either way, never a panic out of the decoder.
+#[test]
+fn a_header_that_overflows_inside_the_decoder_is_an_error() {
+    let mut b = Vec::new();
+    b.extend(b"RIFF");
+    b.extend(100u32.to_le_bytes());
+    b.extend(b"WAVEfmt ");
+    b.extend(16u32.to_le_bytes());
+    b.extend(1u16.to_le_bytes()); // PCM
+    b.extend(u16::MAX.to_le_bytes()); // channels
+    b.extend(16_000u32.to_le_bytes());
+    b.extend(64_000u32.to_le_bytes());
+    b.extend(4u16.to_le_bytes());
+    b.extend(32u16.to_le_bytes());
+    b.extend(b"data");
+    b.extend(8u32.to_le_bytes());
+    b.extend([0u8; 8]);
+    let e = asd_audio::decode_bytes(b, "overflow.wav", ChannelMode::Average).unwrap_err();
+    assert!(e.to_string().starts_with("overflow.wav: "), "{e}");
+}

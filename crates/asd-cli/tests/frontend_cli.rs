@@ -187,3 +187,88 @@ fn a_run_on_a_frozen_frontend_needs_no_training() {
         assert_eq!(a, b);
     }
 }
+
+#[test]
+fn beats_act_trains_the_authors_head_per_member_on_the_cached_embeddings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&asd(&[
+        "synth",
+        "--preset",
+        "tiny",
+        "--seed",
+        "3",
+        "--out",
+        s(&data),
+    ]));
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(
+        &cfg,
+        "methods = [\"nn\", \"ratio_k4\"]\nsweep_k = [1]\nsweep_r = [0.5]\nmeans = 4\n",
+    )
+    .unwrap();
+    let run = tmp.path().join("run");
+    let w = reference_fixture("beats/model.pt");
+    let args = [
+        "run",
+        "--data",
+        s(&data),
+        "--out",
+        s(&run),
+        "--config",
+        s(&cfg),
+        "--frontend",
+        "beats-act",
+        "--weights",
+        s(&w),
+        "--members",
+        "2",
+        "--epochs",
+        "3",
+    ];
+    let text = ok(&asd(&args));
+    assert!(text.contains("dev data (2 member(s)"), "{text}");
+    let r = results(&run);
+    assert_eq!(r["config"]["frontend"]["kind"], "beats-act");
+    assert_eq!(r["config"]["distance"], "cosine");
+    assert_eq!(r["config"]["members"], 2);
+    // The frozen BEATs embeddings are computed once, beside the members' heads.
+    let base: Array2<f32> = read_npy(run.join("frontend/embeddings/embeddings.npy")).unwrap();
+    assert_eq!(base.ncols(), 8 * 192);
+    let member = |i: usize| -> Array2<f32> {
+        read_npy(run.join(format!("members/{i:02}/embeddings/embeddings.npy"))).unwrap()
+    };
+    let (m0, m1) = (member(0), member(1));
+    assert_eq!(m0.dim(), (base.nrows(), 128));
+    assert_ne!(m0, m1, "each member draws its own seed");
+    assert!(m0.iter().all(|v| v.is_finite()));
+    for m in r["methods"].as_array().unwrap() {
+        let both = m["parts"]["dev"]["ensemble"]["hmean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&both), "{}: {both}", m["name"]);
+    }
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.contains("BEATs-act") && md.contains("3 epoch(s) of the head"),
+        "{md}"
+    );
+    // A second run reads the heads' embeddings and scores the same.
+    ok(&asd(&args));
+    let log = std::fs::read_to_string(run.join("run.log")).unwrap();
+    assert!(log.contains("head embeddings read from"), "{log}");
+    assert_eq!(results(&run)["methods"], r["methods"]);
+    assert_eq!(member(0), m0);
+    // A head is trained per run: embed and monitor refuse it by name.
+    let out = asd(&[
+        "embed",
+        "--frontend",
+        "beats-act",
+        "--weights",
+        s(&w),
+        "--data",
+        s(&data),
+        "--out",
+        s(&tmp.path().join("e")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("asd run"));
+}

@@ -299,6 +299,16 @@ fn frontend_words(f: &asd_frontend::FrontendSpec) -> String {
             pooling.name()
         ),
         asd_frontend::FrontendSpec::Stft => "STFT-raw (frozen, no training)".into(),
+        asd_frontend::FrontendSpec::BeatsAct {
+            weights,
+            layer,
+            pooling,
+        } => format!(
+            "BEATs {} (frozen), layer {}, {} pooling, with the authors' head (BEATs-act) trained on its embeddings",
+            weights.display(),
+            layer.map_or_else(|| "last".to_string(), |l| l.to_string()),
+            pooling.name()
+        ),
     }
 }
 
@@ -450,6 +460,14 @@ fn introduction(doc: &mut Doc, r: &RunResults) {
         format!(
             "embeddings of {} (whole clips), scored with the {} distance",
             frontend_words(&r.config.frontend),
+            r.config.distance()
+        )
+    } else if r.config.frontend.trains_head() {
+        format!(
+            "embeddings of {}: {} ensemble member(s), {} epoch(s) of the head each, scored with the {} distance",
+            frontend_words(&r.config.frontend),
+            r.config.members,
+            r.epochs,
             r.config.distance()
         )
     } else {

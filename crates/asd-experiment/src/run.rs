@@ -600,6 +600,17 @@ fn prepare_members(
         m.training.push(Vec::new());
         return Ok(m);
     }
+    if cfg.frontend.trains_head() {
+        let base = ensure_frozen(ds, run_dir, cfg, log, events)?;
+        m.skipped.extend(missing_clips(ds, &base));
+        for i in 0..cfg.members {
+            let (set, t) = ensure_head_member(&base, run_dir, i, cfg, device, log, events)?;
+            log.line(&format!("member {i}: ready ({} epochs logged)", t.len()));
+            m.sets.push(set);
+            m.training.push(t);
+        }
+        return Ok(m);
+    }
     for i in 0..cfg.members {
         let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, log, events)?;
         m.skipped.extend(missing_clips(ds, &set));
@@ -647,6 +658,112 @@ fn ensure_frozen(
         ));
     }
     EmbeddingSet::read(&emb_dir).map_err(member)
+}
+
+/// The head's epochs by default (the authors' `BEATs-act`).
+pub const HEAD_EPOCHS: usize = 500;
+
+/// Member `i` of `beats-act`: the authors' head trained on the frozen embeddings of the training clips
+/// (classes and labels as the network's: source clips labelled, target clips with a zero row unless
+/// `target_labels`), then every clip's frozen embedding passed through it. Kept in
+/// `RUN_DIR/member_i/embeddings` with `head_log.json`; a later run reads them.
+fn ensure_head_member(
+    base: &EmbeddingSet,
+    run_dir: &Path,
+    i: usize,
+    cfg: &RunConfig,
+    device: DeviceChoice,
+    log: &RunLog,
+    events: &mut dyn FnMut(Event),
+) -> Result<(EmbeddingSet, Vec<EpochReport>), RunError> {
+    let dir = member_dir(run_dir, i);
+    let emb_dir = dir.join("embeddings");
+    let log_path = dir.join("head_log.json");
+    let member = |source| RunError::MemberEmbeddings { member: i, source };
+    if emb_dir.join(asd_core::embedding_set::INDEX_FILE).exists() && log_path.exists() {
+        log.line(&format!(
+            "member {i}: head embeddings read from {}",
+            emb_dir.display()
+        ));
+        let text = std::fs::read_to_string(&log_path).map_err(io(&log_path, IoOp::Read))?;
+        let t = serde_json::from_str(&text).map_err(json(&log_path))?;
+        return Ok((EmbeddingSet::read(&emb_dir).map_err(member)?, t));
+    }
+    let n = cfg.members;
+    events(Event::Stage(format!(
+        "member {}/{n}: training the head",
+        i + 1
+    )));
+    let train: Vec<usize> = (0..base.len())
+        .filter(|&r| base.records[r].split == Split::Train)
+        .collect();
+    let classes: Vec<String> = train
+        .iter()
+        .map(|&r| asd_dataset::class_name(&base.records[r]))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let labels: Vec<Option<usize>> = train
+        .iter()
+        .map(|&r| {
+            let rec = &base.records[r];
+            (cfg.target_labels || rec.domain != Domain::Target)
+                .then(|| classes.binary_search(&asd_dataset::class_name(rec)).ok())
+                .flatten()
+        })
+        .collect();
+    let x = base.embeddings.select(ndarray::Axis(0), &train);
+    let head_cfg = asd_model::head::HeadConfig {
+        epochs: cfg.epochs.unwrap_or(HEAD_EPOCHS),
+        batch_size: cfg.batch_size,
+        learning_rate: cfg.learning_rate,
+        seed: derive_seed(cfg.seed, &[i as u64]),
+        ..Default::default()
+    };
+    let fail = |source| RunError::Member { member: i, source };
+    let dev = device.device().map_err(fail)?;
+    let mut t = Vec::new();
+    let mut last = std::time::Instant::now();
+    let labelled = labels.iter().flatten().count();
+    let (head, _) = asd_model::head::train_head(
+        x.view(),
+        &labels,
+        classes.len(),
+        &head_cfg,
+        &dev,
+        &mut |epoch, loss, accuracy| {
+            let seconds = last.elapsed().as_secs_f64();
+            last = std::time::Instant::now();
+            t.push(EpochReport {
+                epoch,
+                loss,
+                accuracy,
+                clips: train.len(),
+                seconds,
+                clips_per_s: train.len() as f64 / seconds.max(1e-9),
+                labelled,
+                unlabelled: train.len() - labelled,
+            });
+        },
+    )
+    .map_err(fail)?;
+    if let Some(e) = t.last() {
+        log.line(&format!(
+            "member {i}: head trained, {} epochs on {} vectors of {} classes, last loss {:.4}",
+            t.len(),
+            train.len(),
+            classes.len(),
+            e.loss
+        ));
+    }
+    let set = EmbeddingSet::new(
+        head.embed(base.embeddings.view(), &dev),
+        base.records.clone(),
+    )
+    .map_err(member)?;
+    set.write(&emb_dir).map_err(member)?;
+    write_json(&log_path, &t)?;
+    Ok((set, t))
 }
 
 /// Everything scoring a configuration needs: the members' sets, the ground truth, the dataset's parts.

@@ -29,18 +29,51 @@ pub enum FrontendSpec {
     },
     /// The reference's STFT-raw.
     Stft,
+    /// The authors' `BEATs-act`: BEATs used frozen, with a small head trained on its embeddings per
+    /// ensemble member (`asd run` only: the head is trained there).
+    BeatsAct {
+        weights: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        layer: Option<usize>,
+        #[serde(default)]
+        pooling: Pooling,
+    },
 }
 
 impl FrontendSpec {
     /// Whether it needs no training.
     pub fn is_frozen(&self) -> bool {
-        !matches!(self, Self::Network)
+        matches!(self, Self::Beats { .. } | Self::Stft)
     }
 
-    /// The front-end itself (`None` for the network, which is trained).
+    /// Whether a head is trained on a frozen front-end's embeddings (`beats-act`).
+    pub fn trains_head(&self) -> bool {
+        matches!(self, Self::BeatsAct { .. })
+    }
+
+    /// The frozen front-end whose embeddings are computed first: itself, BEATs for `beats-act`,
+    /// `None` for the network.
+    pub fn base(&self) -> Option<FrontendSpec> {
+        match self {
+            Self::Network => None,
+            Self::Beats { .. } | Self::Stft => Some(self.clone()),
+            Self::BeatsAct {
+                weights,
+                layer,
+                pooling,
+            } => Some(Self::Beats {
+                weights: weights.clone(),
+                layer: *layer,
+                pooling: *pooling,
+            }),
+        }
+    }
+
+    /// The frozen front-end (`None` for the network, which is trained; BEATs for `beats-act`).
     pub fn load(&self) -> Result<Option<Frontend>, FrontendError> {
         Ok(match self {
             Self::Network => None,
+            Self::BeatsAct { .. } => return self.base().map_or(Ok(None), |b| b.load()),
             Self::Beats {
                 weights,
                 layer,
@@ -56,6 +89,7 @@ impl FrontendSpec {
             Self::Network => "network",
             Self::Beats { .. } => "beats",
             Self::Stft => "stft",
+            Self::BeatsAct { .. } => "beats-act",
         }
     }
 }

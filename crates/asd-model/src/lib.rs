@@ -9,6 +9,7 @@ pub mod device;
 pub mod embed;
 pub mod error;
 pub mod fit;
+pub mod head;
 pub mod layers;
 pub mod model_dir;
 pub mod network;

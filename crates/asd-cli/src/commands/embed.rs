@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Clone)]
 pub struct FrontendArgs {
     /// What embeds the clips: `network` (a trained model, --model), `beats` (a pretrained BEATs
-    /// checkpoint used frozen, --weights; no training) or `stft` (the reference's STFT-raw).
+    /// checkpoint used frozen, --weights; no training), `stft` (the reference's STFT-raw) or, in
+    /// `asd run`, `beats-act` (BEATs with the authors' small head trained on its embeddings).
     #[arg(long)]
     pub frontend: Option<FrontendKind>,
     /// A BEATs checkpoint as published (`BEATs_iter3_plus_AS2M.pt`, …) or safetensors with the same
@@ -40,7 +41,29 @@ impl FrontendArgs {
                 layer: self.layer,
                 pooling: self.pooling,
             }),
+            Some(FrontendKind::BeatsAct) => Some(asd_frontend::FrontendSpec::BeatsAct {
+                weights: self
+                    .weights
+                    .clone()
+                    .context("--frontend beats-act needs --weights CHECKPOINT")?,
+                layer: self.layer,
+                pooling: self.pooling,
+            }),
         })
+    }
+
+    /// [`Self::spec`] for a command that embeds with a frozen front-end only (`embed`, `monitor`).
+    pub fn frozen_spec(&self) -> Result<Option<asd_frontend::FrontendSpec>> {
+        let spec = self.spec()?;
+        if spec
+            .as_ref()
+            .is_some_and(asd_frontend::FrontendSpec::trains_head)
+        {
+            bail!(
+                "--frontend beats-act trains a head per ensemble member: use it with `asd run`; here give --frontend beats"
+            );
+        }
+        Ok(spec)
     }
 }
 
@@ -81,12 +104,14 @@ pub enum FrontendKind {
     Network,
     Beats,
     Stft,
+    /// BEATs with the authors' head trained on its embeddings per member (`asd run` only).
+    BeatsAct,
 }
 
 pub fn run(a: &EmbedArgs) -> Result<()> {
     let _lock = asd_core::FolderLock::acquire(&a.out)?;
     super::score::clean_beside(&a.out);
-    if let Some(spec) = a.fe.spec()? {
+    if let Some(spec) = a.fe.frozen_spec()? {
         return run_frontend(a, &spec);
     }
     let model = a

@@ -143,7 +143,7 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
 }
 
 fn serve(a: &ServeArgs) -> Result<()> {
-    let source = match (&a.model, a.fe.spec()?) {
+    let source = match (&a.model, a.fe.frozen_spec()?) {
         (Some(m), None) => asd_monitor::EmbedSource::Model(m.clone()),
         (None, Some(spec)) => asd_monitor::EmbedSource::Frontend(spec),
         (None, None) => bail!(

@@ -124,7 +124,8 @@ pub fn run_with_progress(
     let n = training_items(ds).0.len();
     let steps_per_epoch = n.div_ceil(cfg.batch_size);
     let epochs = cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition));
-    let frozen = cfg.frontend.is_frozen();
+    // Frozen front-ends and heads on them train on vectors in seconds: stages, not a step count.
+    let frozen = cfg.frontend.base().is_some();
     let total = if frozen {
         1
     } else {
