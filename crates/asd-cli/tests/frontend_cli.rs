@@ -96,8 +96,8 @@ fn results(run: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
 }
 
-#[test]
-fn a_run_on_a_frozen_frontend_needs_no_training() {
+/// The `tiny` synthetic data (seed 3) and a run configuration, in a temporary folder.
+fn tiny_run(config: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     ok(&asd(&[
@@ -110,11 +110,15 @@ fn a_run_on_a_frozen_frontend_needs_no_training() {
         s(&data),
     ]));
     let cfg = tmp.path().join("run.toml");
-    std::fs::write(
-        &cfg,
+    std::fs::write(&cfg, config).unwrap();
+    (tmp, data, cfg)
+}
+
+#[test]
+fn a_run_on_a_frozen_frontend_needs_no_training() {
+    let (tmp, data, cfg) = tiny_run(
         "methods = [\"nn\", \"ratio_k4\", \"ratio_k4@means\"]\nsweep_k = [1, 2]\nsweep_r = [0.5]\nmeans = 4\n",
-    )
-    .unwrap();
+    );
     for (frontend, dim) in [("beats", 8 * 192), ("stft", 513)] {
         let run = tmp.path().join(format!("run_{frontend}"));
         let mut args = vec![
@@ -190,23 +194,8 @@ fn a_run_on_a_frozen_frontend_needs_no_training() {
 
 #[test]
 fn beats_act_trains_the_authors_head_per_member_on_the_cached_embeddings() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&asd(&[
-        "synth",
-        "--preset",
-        "tiny",
-        "--seed",
-        "3",
-        "--out",
-        s(&data),
-    ]));
-    let cfg = tmp.path().join("run.toml");
-    std::fs::write(
-        &cfg,
-        "methods = [\"nn\", \"ratio_k4\"]\nsweep_k = [1]\nsweep_r = [0.5]\nmeans = 4\n",
-    )
-    .unwrap();
+    let (tmp, data, cfg) =
+        tiny_run("methods = [\"nn\", \"ratio_k4\"]\nsweep_k = [1]\nsweep_r = [0.5]\nmeans = 4\n");
     let run = tmp.path().join("run");
     let w = reference_fixture("beats/model.pt");
     let args = [

@@ -50,6 +50,22 @@ enum State {
 }
 
 /// Rows as a distance compares them: unit-normalised for the cosine, as given for the Euclidean.
+/// The checked references as a set, prepared for the distance.
+fn reference_set(
+    refs: ArrayView2<f32>,
+    is_source: &[bool],
+    distance: Distance,
+) -> Result<ReferenceSet, ScoringError> {
+    check_inputs(refs, is_source, "references")?;
+    Ok(ReferenceSet {
+        key: KEY.into(),
+        distance,
+        embeddings: prepared(refs, distance),
+        is_source: is_source.to_vec(),
+        origin: (0..refs.nrows()).map(Some).collect(),
+    })
+}
+
 fn prepared(x: ArrayView2<f32>, distance: Distance) -> Array2<f32> {
     match distance {
         Distance::Cosine => normalised(x),
@@ -91,14 +107,7 @@ impl Scorer {
     ) -> Result<Self, ScoringError> {
         // Checks the combination before any work.
         spec.build(standardize)?;
-        check_inputs(refs, is_source, "references")?;
-        let refs = ReferenceSet {
-            key: KEY.into(),
-            distance,
-            embeddings: prepared(refs, distance),
-            is_source: is_source.to_vec(),
-            origin: (0..refs.nrows()).map(Some).collect(),
-        };
+        let refs = reference_set(refs, is_source, distance)?;
         let state = fresh_state(spec, &refs)?;
         Ok(Self {
             spec,
@@ -122,15 +131,7 @@ impl Scorer {
         distance: Distance,
         smote: crate::smote::Smote,
     ) -> Result<Array2<f32>, ScoringError> {
-        check_inputs(refs, is_source, "references")?;
-        let set = ReferenceSet {
-            key: KEY.into(),
-            distance,
-            embeddings: prepared(refs, distance),
-            is_source: is_source.to_vec(),
-            origin: (0..refs.nrows()).map(Some).collect(),
-        };
-        let (more, _) = set.with_smote(smote);
+        let (more, _) = reference_set(refs, is_source, distance)?.with_smote(smote);
         Ok(more
             .embeddings
             .slice(ndarray::s![refs.nrows().., ..])
