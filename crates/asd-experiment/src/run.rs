@@ -645,11 +645,15 @@ fn ensure_frozen(
         )));
         let channel = channel_policy(ds, cfg).training_channel();
         let load = asd_model::model_dir::load_options(channel);
-        let (set, failures) = asd_frontend::embed_dataset(&fe, ds, load, &mut |_| {})?;
+        // Saved every 64 clips beside the set: an interrupted run goes on from there.
+        let partial = asd_frontend::Partial::beside(&emb_dir);
+        let (set, failures) =
+            asd_frontend::embed_dataset(&fe, ds, load, Some(&partial), &mut |_| true)?;
         for (p, e) in &failures {
             log.line(&format!("clip not embedded {}: {e}", p.display()));
         }
         set.write(&emb_dir).map_err(member)?;
+        partial.remove()?;
         log.line(&format!("{} clips embedded ({}-d)", set.len(), set.dim()));
     } else {
         log.line(&format!(

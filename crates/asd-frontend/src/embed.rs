@@ -3,6 +3,7 @@
 
 use crate::beats::{Beats, Pooling};
 use crate::error::FrontendError;
+use crate::partial::{Partial, PartialMeta};
 use asd_audio::{LoadOptions, load_clip, stft_raw_embedding};
 use asd_core::EmbeddingSet;
 use asd_dataset::Dataset;
@@ -149,6 +150,14 @@ impl Frontend {
         }
     }
 
+    /// The weights file it was loaded from, if any.
+    pub fn weights_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Beats { source, .. } => Some(source),
+            Self::StftRaw => None,
+        }
+    }
+
     /// One line saying what the front-end is, for logs and reports.
     pub fn describe(&self) -> String {
         match self {
@@ -222,41 +231,88 @@ pub type Failures = Vec<(PathBuf, String)>;
 
 /// Embeds every clip of a dataset (decoded with `load`, at 16 kHz, whole: no tiling or cropping);
 /// clips that cannot be read or are too short are left out and returned with the reason. Clips are
-/// decoded on a worker thread one batch ahead of the front-end.
+/// decoded on a worker thread one batch ahead of the front-end. With `partial`, progress is saved in
+/// shards and a later call goes on where an interrupted one stopped (`crate::partial`). `tick` sees
+/// the clips done after each batch; returning false stops the work (what is done is saved) with
+/// [`FrontendError::Interrupted`].
 pub fn embed_dataset(
     fe: &Frontend,
     ds: &Dataset,
     load: LoadOptions,
-    tick: &mut dyn FnMut(usize),
+    partial: Option<&Partial>,
+    tick: &mut dyn FnMut(usize) -> bool,
 ) -> Result<(EmbeddingSet, Failures), FrontendError> {
     const BATCH: usize = 16;
     let load = LoadOptions {
         rate: crate::beats::BEATS_RATE,
         ..load
     };
-    let paths: Vec<PathBuf> = ds.clips.iter().map(|c| c.path.clone()).collect();
+    let all: Vec<PathBuf> = ds.clips.iter().map(|c| c.path.clone()).collect();
+    let meta = PartialMeta {
+        frontend: fe.describe(),
+        weights: fe.weights_path().and_then(|p| {
+            let m = std::fs::metadata(p).ok()?;
+            let t = m
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?;
+            Some((m.len(), t.as_nanos()))
+        }),
+        dim: fe.dim(),
+        clips: all.len(),
+        paths: format!(
+            "fnv1a64:{:016x}",
+            crate::partial::fnv1a(all.iter().flat_map(|p| {
+                p.to_string_lossy()
+                    .into_owned()
+                    .into_bytes()
+                    .into_iter()
+                    .chain([b'\n'])
+            }))
+        ),
+    };
+    let resumed = match partial {
+        Some(p) => p.open(&meta)?,
+        None => Default::default(),
+    };
+    if resumed.done() > 0 {
+        tracing::info!(
+            "going on from {} clips embedded before ({} shards)",
+            resumed.done(),
+            resumed.shards
+        );
+    }
+    let todo: Vec<usize> = (0..all.len())
+        .filter(|i| !resumed.rows.contains_key(i) && !resumed.failed.contains_key(i))
+        .collect();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, Result<Vec<f32>, String>)>>(2);
-    let producer = std::thread::spawn(move || {
-        let idx: Vec<usize> = (0..paths.len()).collect();
-        for chunk in idx.chunks(BATCH) {
-            let loaded = chunk
-                .par_iter()
-                .map(|&i| {
-                    (
-                        i,
-                        load_clip(&paths[i], &load)
-                            .map(|a| a.samples)
-                            .map_err(|e| e.to_string()),
-                    )
-                })
-                .collect();
-            if tx.send(loaded).is_err() {
-                break;
+    let producer = {
+        let todo = todo.clone();
+        std::thread::spawn(move || {
+            for chunk in todo.chunks(BATCH) {
+                let loaded = chunk
+                    .par_iter()
+                    .map(|&i| {
+                        (
+                            i,
+                            load_clip(&all[i], &load)
+                                .map(|a| a.samples)
+                                .map_err(|e| e.to_string()),
+                        )
+                    })
+                    .collect();
+                if tx.send(loaded).is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let mut rows: Vec<(usize, Vec<f32>)> = Vec::with_capacity(ds.clips.len());
-    let mut failures = Vec::new();
+        })
+    };
+    let mut rows: Vec<(usize, Vec<f32>)> = resumed.rows.into_iter().collect();
+    let mut failed: Vec<(usize, String)> = resumed.failed.into_iter().collect();
+    let (mut pending_rows, mut pending_failed) = (Vec::new(), Vec::new());
+    let mut shard = resumed.shards;
+    let mut stopped = false;
     for batch in rx {
         let n = batch.len();
         let embedded: Vec<(usize, Result<Vec<f32>, String>)> = match fe {
@@ -271,16 +327,41 @@ pub fn embed_dataset(
         };
         for (i, r) in embedded {
             match r {
-                Ok(v) => rows.push((i, v)),
-                Err(e) => failures.push((ds.clips[i].path.clone(), e)),
+                Ok(v) => pending_rows.push((i, v)),
+                Err(e) => pending_failed.push((i, e)),
             }
         }
-        tick(n);
+        let go_on = tick(n);
+        let full = partial.is_none_or(|p| pending_rows.len() + pending_failed.len() >= p.every);
+        if full || !go_on {
+            if let Some(p) =
+                partial.filter(|_| !(pending_rows.is_empty() && pending_failed.is_empty()))
+            {
+                p.save(shard, &pending_rows, &pending_failed)?;
+                shard += 1;
+            }
+            rows.append(&mut pending_rows);
+            failed.append(&mut pending_failed);
+        }
+        if !go_on {
+            stopped = true;
+            break;
+        }
     }
+    // A stop leaves the producer blocked on a full channel: the receiver is gone now, so it ends.
     producer
         .join()
         .map_err(|_| FrontendError::Input("the decoding worker thread failed".into()))?;
+    if stopped {
+        return Err(FrontendError::Interrupted {
+            done: rows.len() + failed.len(),
+            total: ds.clips.len(),
+        });
+    }
+    rows.append(&mut pending_rows);
+    failed.append(&mut pending_failed);
     rows.sort_by_key(|(i, _)| *i);
+    failed.sort_by_key(|(i, _)| *i);
     let d = fe.dim();
     let mut emb = Array2::<f32>::zeros((rows.len(), d));
     let mut records = Vec::with_capacity(rows.len());
@@ -289,5 +370,9 @@ pub fn embed_dataset(
         records.push(ds.clips[i].record.clone());
     }
     let set = EmbeddingSet::new(emb, records).map_err(|e| FrontendError::Input(e.to_string()))?;
+    let failures = failed
+        .into_iter()
+        .map(|(i, e)| (ds.clips[i].path.clone(), e))
+        .collect();
     Ok((set, failures))
 }

@@ -21,4 +21,7 @@ pub enum FrontendError {
     Config { path: PathBuf, problem: String },
     #[error("{0}")]
     Input(String),
+    /// Stopped on request after `done` of `total` clips; what was done is saved where asked.
+    #[error("stopped after {done} of {total} clips")]
+    Interrupted { done: usize, total: usize },
 }

@@ -10,8 +10,10 @@ pub mod beats;
 pub mod checkpoint;
 pub mod embed;
 pub mod error;
+pub mod partial;
 
 pub use beats::{Beats, BeatsConfig, Pooling};
 pub use checkpoint::Checkpoint;
 pub use embed::{Frontend, FrontendSpec, embed_dataset};
 pub use error::FrontendError;
+pub use partial::Partial;

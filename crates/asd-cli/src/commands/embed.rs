@@ -192,14 +192,20 @@ fn run_frontend(a: &EmbedArgs, spec: &asd_frontend::FrontendSpec) -> Result<()> 
                 Some(_) => bail!("--channel near+far is for --frontend network; give one channel"),
             };
             let load = asd_model::model_dir::load_options(channel);
+            // Progress is saved beside the output every 64 clips: an interrupted run goes on from there.
+            let partial = asd_frontend::Partial::beside(&a.out);
             let pb = progress::bar(ds.clips.len() as u64, "embedding");
             let t0 = std::time::Instant::now();
             let (set, failures) =
-                asd_frontend::embed_dataset(&fe, &ds, load, &mut |n| pb.inc(n as u64))?;
+                asd_frontend::embed_dataset(&fe, &ds, load, Some(&partial), &mut |n| {
+                    pb.inc(n as u64);
+                    true
+                })?;
             pb.finish_and_clear();
             say_rate(set.len(), t0.elapsed().as_secs_f64());
             set.write(&a.out)
                 .with_context(|| format!("writing {}", a.out.display()))?;
+            partial.remove()?;
             println!(
                 "{} embeddings ({}-d, {}) written to {}",
                 set.embeddings.nrows(),
