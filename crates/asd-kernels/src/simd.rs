@@ -13,6 +13,11 @@ pub trait Lanes: Copy {
     fn load(src: &[f32]) -> Self;
     /// self + a · b.
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// self + a (an FMA by one: exactly the sum, one instruction).
+    #[inline(always)]
+    fn add(self, a: Self) -> Self {
+        self.mul_add(a, Self::splat(1.0))
+    }
     /// max(self, 0): ReLU.
     fn relu(self) -> Self;
     fn store(self, dst: &mut [f32]);

@@ -2,16 +2,17 @@
 //! (`training/`): source-only labels, mixup, the un-mixed pass, feature exchange, both heads' losses and
 //! adaptive scales, gradients, Adam, and every BatchNorm statistic after each step.
 //!
-//! Tolerances are the fixtures README's (1e-3 for embeddings, gradients and weights; 1e-4 for losses and
-//! scales) wherever the reference's own float32 numbers meet them. Where they do not, the bound is the
-//! distance of the reference's float32 value from an exact (float64) replay of the same steps
-//! (`benches/torch_step_f64.py`, PyTorch 2.15): ours must be no farther from the reference than an exact
-//! computation is. Two cases need that. (1) Step 0's gradient of the STFT branch's first convolution is
-//! ill-conditioned in float32 (the reference's value is 2.4e-3 from the float64 one, ours 1.1e-3 from the
-//! reference). (2) Step 1 starts after Adam's first update, which moves every weight by ±lr whatever
-//! the size of its gradient, so weights whose gradient is at rounding level get full-size updates of
-//! arbitrary sign: the exact replay's step-1 embeddings are 5.5e-3 from the reference's, its
-//! gradients 6.6e-3 to 1.2e-1.
+//! Bounds come from the fixtures' float64 replay of the same two steps (`*_f64*`, made by the reference
+//! code itself in double precision), never from constants measured on one draw: for every embedding,
+//! loss, scale, gradient, parameter and running statistic, our distance from the float64 value must be
+//! at most twice the reference's own float32 distance from it, or the README's tolerance (1e-3 for
+//! arrays, 1e-4 for losses and scales) where that is larger. Ill-conditioned quantities (step 0's
+//! gradient of the STFT stem, everything of step 1 after Adam's first update moves rounding-level
+//! gradients by a full ±lr) get the room the reference itself needs; well-conditioned ones keep the
+//! README's bound. Parameters after the first Adam step (a pure ±lr per element) also get the room of
+//! the gradient elements whose sign float32 cannot settle (within the reference's own float32 error of
+//! zero: each may move by 2·lr).
+//! The same test passes on another draw of the fixture generator.
 
 mod common;
 use asd_testkit::reference_fixture;
@@ -60,32 +61,56 @@ fn matrix(name: &str) -> Vec<f32> {
     a.iter().copied().collect()
 }
 
-/// Step 1: the reference's float32 distance from the exact replay (`benches/torch_step_f64.py`,
-/// rounded up), per embedding, gradient and parameter after the step.
-const STEP1_EXACT_DISTANCE: [(&str, f64, f64); 8] = [
-    // (name, gradient, parameter after the step)
-    ("adaproj_featex.W", 8.5e-3, 1.4e-3),
-    ("fft_branch.conv1.weight", 5.5e-2, 1.2e-3),
-    ("fft_branch.emb.weight", 6.6e-3, 1.8e-4),
-    ("fft_branch.lin4.weight", 7.5e-2, 1.0e-3),
-    ("stft_branch.conv1.weight", 1.2e-1, 2.1e-3),
-    ("stft_branch.emb.weight", 1.0e-2, 1.1e-3),
-    ("stft_branch.res_block2.conv_down.weight", 1.2e-1, 6.0e-4),
-    ("stft_branch.res_block4.conv4.weight", 6.3e-2, 4.0e-3),
-];
-const STEP1_EMBEDDINGS: f64 = 5.6e-3;
+/// How many times the reference's own float32 distance from the float64 replay ours may be.
+const FACTOR: f64 = 2.0;
 
-/// The bound for a gradient (`grad`) or a parameter after the step in step `i`.
-fn bound(i: usize, name: &str, grad: bool) -> f64 {
-    match (i, name) {
-        (0, "stft_branch.conv1.weight") if grad => 2.4e-3,
-        (0, _) => 1e-3,
-        _ => STEP1_EXACT_DISTANCE
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, g, p)| if grad { *g } else { *p })
-            .map_or(1e-3, |b| b.max(1e-3)),
-    }
+fn training_f64(name: &str) -> PathBuf {
+    training(name)
+}
+
+fn matrix_f64(name: &str) -> Vec<f32> {
+    let a: Array2<f64> = read_npy(training_f64(name)).unwrap();
+    a.iter().map(|&x| x as f32).collect()
+}
+
+/// Checks `ours` against the float64 replay `exact` with the bound the reference's float32 value
+/// `ref32` earns: max(FACTOR × d(ref32, exact), floor); `dist` is the error measure. Returns the row
+/// printed for the record.
+fn fair(
+    what: &str,
+    dist: &dyn Fn(&[f32], &[f32]) -> f64,
+    ours: &[f32],
+    ref32: &[f32],
+    exact: &[f32],
+    floor: f64,
+) -> String {
+    let (d_ours, d_ref) = (dist(ours, exact), dist(ref32, exact));
+    let bound = (FACTOR * d_ref).max(floor);
+    assert!(
+        d_ours <= bound,
+        "{what}: {d_ours:e} from the float64 replay, bound {bound:e} (the reference's float32 is {d_ref:e} from it)"
+    );
+    format!("{what:<55} ours {d_ours:9.2e}  reference f32 {d_ref:9.2e}  bound {bound:9.2e}")
+}
+
+/// Elements of a gradient whose float64 value lies within the reference's largest float32 error of
+/// zero: their sign is not determined in float32.
+fn sign_risk(ref32: &[f32], exact: &[f32]) -> usize {
+    let delta = ref32
+        .iter()
+        .zip(exact)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    exact.iter().filter(|g| g.abs() <= delta).count()
+}
+
+fn rel(a: &[f32], b: &[f32]) -> f64 {
+    rel_err(a, b)
+}
+
+fn scalar_dist(a: &[f32], b: &[f32]) -> f64 {
+    let (a, b) = (f64::from(a[0]), f64::from(b[0]));
+    (a - b).abs() / b.abs()
 }
 
 /// What the step showed before the optimizer: the mixed and the exchanged embeddings, the
@@ -156,6 +181,11 @@ fn two_reference_training_steps_are_reproduced() {
     let tc = TrainConfig::default();
     let mut optim = optimizer(&tc);
 
+    let v64: Value =
+        serde_json::from_str(&std::fs::read_to_string(training_f64("values_f64.json")).unwrap())
+            .unwrap();
+    let v64 = v64.as_array().unwrap().clone();
+    let mut table = Vec::new();
     for (i, sv) in v["steps"].as_array().unwrap().iter().enumerate() {
         let batch = TrainBatch::prepare(
             &fx,
@@ -202,6 +232,7 @@ fn two_reference_training_steps_are_reproduced() {
         model = next;
         let (emb_mix, emb_fx, y_fx, grads) = seen.expect("the step is inspected");
 
+        let exact = &v64[i];
         for (got, key) in [
             (losses.loss, "loss"),
             (losses.loss_head, "loss_head"),
@@ -209,28 +240,48 @@ fn two_reference_training_steps_are_reproduced() {
             (scales.head, "scale_head"),
             (scales.head_featex, "scale_featex"),
         ] {
-            close(got, sv[key].as_f64().unwrap(), &format!("step {i} {key}"));
+            // Compared in float64: the losses' and scales' distances are below f32's resolution.
+            let (ours, r32, e) = (got, sv[key].as_f64().unwrap(), exact[key].as_f64().unwrap());
+            let (d_ours, d_ref) = ((ours - e).abs() / e.abs(), (r32 - e).abs() / e.abs());
+            let bound = (FACTOR * d_ref).max(1e-4);
+            assert!(
+                d_ours <= bound,
+                "step {i} {key}: {ours} is {d_ours:e} from the float64 {e} (bound {bound:e})"
+            );
+            table.push(format!(
+                "step {i} {key:<49} ours {d_ours:9.2e}  reference f32 {d_ref:9.2e}  bound {bound:9.2e}"
+            ));
         }
         let err = rel_err(&y_fx, &matrix(&format!("step{i}_y_featex.npy")));
         assert!(err < 1e-6, "step {i} feature-exchange labels: {err:e}");
         for (got, file) in [(&emb_mix, "emb_mix"), (&emb_fx, "emb_featex")] {
-            let err = rel_err(got, &matrix(&format!("step{i}_{file}.npy")));
-            let b = if i == 0 { 1e-3 } else { STEP1_EMBEDDINGS };
-            assert!(err < b, "step {i} {file}: relative error {err:e}");
+            table.push(fair(
+                &format!("step {i} {file}"),
+                &rel,
+                got,
+                &matrix(&format!("step{i}_{file}.npy")),
+                &matrix_f64(&format!("step{i}_{file}_f64.npy")),
+                1e-3,
+            ));
         }
 
         let want = tensors(&format!("step{i}_grads.safetensors"));
+        let want64 = tensors(&format!("step{i}_grads_f64.safetensors"));
         assert_eq!(want.len(), 8);
+        let mut at_risk = BTreeMap::new();
         for (name, (_, w)) in &want {
             let got = grads
                 .get(name)
                 .unwrap_or_else(|| panic!("no gradient for {name}"));
-            let err = rel_err(got, w);
-            let b = bound(i, name, true);
-            assert!(
-                err < b,
-                "step {i} gradient of {name}: relative error {err:e} (bound {b:e})"
-            );
+            at_risk.insert(name.clone(), sign_risk(w, &want64[name].1));
+            table.push(fair(
+                &format!("step {i} gradient of {name}"),
+                &rel,
+                got,
+                w,
+                &want64[name].1,
+                1e-3,
+            ));
         }
 
         // Parameters after Adam, and every running statistic. A running mean of mean-normalised
@@ -238,41 +289,60 @@ fn two_reference_training_steps_are_reproduced() {
         // their channel's standard deviation rather than relative to themselves.
         let after = by_name(model.net.export());
         let want = tensors(&format!("step{i}_after.safetensors"));
+        let want64 = tensors(&format!("step{i}_after_f64.safetensors"));
         let mut stats = 0;
         for (name, (_, w)) in &want {
             let got = match name.as_str() {
                 "adaproj_featex.W" => values(model.head_featex.w.val()),
                 _ => after[name].clone(),
             };
-            let err = match name.strip_suffix("running_mean") {
+            let exact = &want64[name].1;
+            let dist: Box<dyn Fn(&[f32], &[f32]) -> f64> = match name.strip_suffix("running_mean") {
                 Some(stem) => {
                     stats += 1;
-                    let sd: Vec<f32> = want[&format!("{stem}running_var")]
+                    let sd: Vec<f32> = want64[&format!("{stem}running_var")]
                         .1
                         .iter()
                         .map(|v| v.sqrt())
                         .collect();
-                    let norm =
-                        |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
-                    let d: Vec<f32> = got.iter().zip(w).map(|(a, b)| a - b).collect();
-                    norm(&d) / norm(&sd)
+                    Box::new(move |a: &[f32], b: &[f32]| {
+                        let norm =
+                            |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                        let d: Vec<f32> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+                        norm(&d) / norm(&sd)
+                    })
                 }
-                None => rel_err(&got, w),
+                None if name.ends_with("num_batches_tracked") => Box::new(scalar_dist),
+                None => Box::new(rel),
             };
-            // Running statistics keep the README's bound in both steps.
-            let b = if name.contains("running_") {
-                1e-3
+            // Adam's update is ±lr wherever |g| is well above its epsilon, whatever |g| is: an element
+            // whose float64 gradient lies within the reference's own float32 error of zero may take
+            // either sign in a float32 computation as good as the reference's, and move by 2·lr.
+            // Only the first update is a pure sign (later ones divide by the running moments).
+            let flips = if i == 0 {
+                at_risk.get(name).copied().unwrap_or(0) as f64
             } else {
-                bound(i, name, false)
+                0.0
             };
-            assert!(
-                err < b,
-                "step {i} {name} after the step: error {err:e} (bound {b:e})"
-            );
+            let norm = exact
+                .iter()
+                .map(|x| f64::from(*x).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let room = 2.0 * tc.learning_rate * flips.sqrt() / norm;
+            table.push(fair(
+                &format!("step {i} {name} after the step"),
+                &*dist,
+                &got,
+                w,
+                exact,
+                room.max(1e-3),
+            ));
         }
         assert_eq!(
             stats, 23,
             "every BatchNorm's running statistics are compared"
         );
     }
+    eprintln!("distance from the float64 replay:\n{}", table.join("\n"));
 }

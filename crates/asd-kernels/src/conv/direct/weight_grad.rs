@@ -108,22 +108,34 @@ fn rows<L: Lanes, const KW: usize>(plan: &Plan, phases: &[f32], dy: &[f32], dw: 
     for (o, dyo) in dy.chunks_exact(hw).enumerate() {
         for i in 0..g.kh {
             let offsets: [usize; KW] = std::array::from_fn(|j| plan.offsets[i * g.kw + j]);
+            // Two levels of partial sums: each output row's products in `row`, the rows' sums in
+            // `acc`. One running sum over every position of an image (tens of thousands of terms per
+            // lane for the STFT stem) loses digits the float64 replay keeps; in blocks the error grows
+            // with the rows and the row length, not with their product.
             let mut acc = [L::zero(); KW];
             let mut tail = [0.0f32; KW];
             for (oh, d) in dyo.chunks_exact(ow_n).enumerate() {
                 let at = oh * len;
                 let reads: [&[f32]; KW] =
                     std::array::from_fn(|j| &phases[offsets[j] + at..offsets[j] + at + ow_n]);
+                let mut row = [L::zero(); KW];
                 for q in (0..whole).step_by(L::N) {
                     let dv = L::load(&d[q..]);
-                    for (a, r) in acc.iter_mut().zip(&reads) {
+                    for (a, r) in row.iter_mut().zip(&reads) {
                         *a = a.mul_add(dv, L::load(&r[q..]));
                     }
                 }
+                for (a, r) in acc.iter_mut().zip(row) {
+                    *a = a.add(r);
+                }
+                let mut row_tail = [0.0f32; KW];
                 for q in whole..ow_n {
-                    for (t, r) in tail.iter_mut().zip(&reads) {
+                    for (t, r) in row_tail.iter_mut().zip(&reads) {
                         *t += d[q] * r[q];
                     }
+                }
+                for (t, r) in tail.iter_mut().zip(row_tail) {
+                    *t += r;
                 }
             }
             let row = &mut dw[(o * g.kh + i) * g.kw..(o * g.kh + i + 1) * g.kw];
