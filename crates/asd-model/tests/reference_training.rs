@@ -104,6 +104,9 @@ fn sign_risk(ref32: &[f32], exact: &[f32]) -> usize {
     exact.iter().filter(|g| g.abs() <= delta).count()
 }
 
+/// An error measure between two value lists.
+type Dist = Box<dyn Fn(&[f32], &[f32]) -> f64>;
+
 fn rel(a: &[f32], b: &[f32]) -> f64 {
     rel_err(a, b)
 }
@@ -297,7 +300,7 @@ fn two_reference_training_steps_are_reproduced() {
                 _ => after[name].clone(),
             };
             let exact = &want64[name].1;
-            let dist: Box<dyn Fn(&[f32], &[f32]) -> f64> = match name.strip_suffix("running_mean") {
+            let dist: Dist = match name.strip_suffix("running_mean") {
                 Some(stem) => {
                     stats += 1;
                     let sd: Vec<f32> = want64[&format!("{stem}running_var")]

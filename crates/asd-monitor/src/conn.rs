@@ -45,7 +45,7 @@ impl Default for ConnLimits {
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open connections finish (at
-/// most [`DRAIN`]).
+/// most 10 s).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
