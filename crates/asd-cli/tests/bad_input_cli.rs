@@ -367,3 +367,65 @@ fn hostile_npy_headers_and_duplicate_rows_are_refused_where_they_come_in() {
     );
     assert!(!tmp.path().join("s").exists());
 }
+
+/// Paths and flags given the wrong way round are answered with what to give instead, before any work.
+#[test]
+fn a_mistaken_path_or_flag_is_answered_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).to_str().unwrap().to_string();
+    // --device cuda in a build without CUDA: a usage error at once, before the (missing) data is read.
+    let out = asd(&[
+        "run",
+        "--data",
+        &p("no_data"),
+        "--out",
+        &p("run"),
+        "--device",
+        "cuda",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--features cuda"), "{}", text(&out));
+    assert!(!tmp.path().join("run").exists());
+    // The service shows --store as required, and asks for it.
+    let out = asd(&["monitor", "--frontend", "stft"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--store <STORE>"), "{}", text(&out));
+    let help = asd(&["monitor", "--help"]);
+    assert!(
+        text(&help).contains("Usage: asd monitor [OPTIONS] --store <STORE>"),
+        "{}",
+        text(&help)
+    );
+    // A folder that is not a run.
+    std::fs::create_dir_all(tmp.path().join("not_a_run")).unwrap();
+    let out = asd(&["report", &p("not_a_run")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("is not a run folder"), "{}", text(&out));
+    // A member folder instead of its embedding set: the sets below it are named.
+    let set = tmp.path().join("member/embeddings");
+    std::fs::create_dir_all(&set).unwrap();
+    std::fs::write(set.join("index.csv"), "").unwrap();
+    let out = asd(&["score", "--embeddings", &p("member"), "--out", &p("scores")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("holds no embedding set itself")
+            && text(&out).contains(set.to_str().unwrap()),
+        "{}",
+        text(&out)
+    );
+    // A dataset's dev_data part instead of its root, as the ground truth.
+    std::fs::create_dir_all(tmp.path().join("ds/dev_data")).unwrap();
+    let out = asd(&[
+        "evaluate",
+        "--scores",
+        &p("scores"),
+        "--truth",
+        &p("ds/dev_data"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("give the dataset root as --truth") && text(&out).contains(&p("ds")),
+        "{}",
+        text(&out)
+    );
+}

@@ -22,7 +22,7 @@ fn run_on_tiny_matches_evaluate_and_resumes() {
         "members = 2\nepochs = 1\nbatch_size = 32\nclip_seconds = 4.38\nmethods = [\"nn\", \"ratio_k4\", \"ratio_k4@means\"]\nsweep_k = [1, 2]\nsweep_r = [0.5]\n",
     )
     .unwrap();
-    let text = ok(&asd(&[
+    let out = asd(&[
         "run",
         "--data",
         d,
@@ -30,8 +30,19 @@ fn run_on_tiny_matches_evaluate_and_resumes() {
         r,
         "--config",
         cfg.to_str().unwrap(),
-    ]));
+    ]);
+    let text = ok(&out);
     assert!(text.contains("dev data (2 member(s)"), "{text}");
+    let text = String::from_utf8_lossy(&out.stderr);
+    // Piped, a line per stage and per epoch, and the data summary once, not once per member.
+    for line in [
+        "member 1/2: training",
+        "member 2/2: epoch 1/1, loss",
+        "member 2/2: embedding",
+    ] {
+        assert!(text.contains(line), "no {line:?} in:\n{text}");
+    }
+    assert_eq!(text.matches("training on ").count(), 1, "{text}");
     for f in [
         "report.html",
         "report.md",
@@ -118,7 +129,7 @@ fn run_on_tiny_matches_evaluate_and_resumes() {
 
     // Running again reuses both members (no training) and rebuilds the same results.
     let before = std::fs::read(run.join("members/00/model/model.safetensors")).unwrap();
-    ok(&asd(&[
+    let out = asd(&[
         "run",
         "--data",
         d,
@@ -126,10 +137,17 @@ fn run_on_tiny_matches_evaluate_and_resumes() {
         r,
         "--config",
         cfg.to_str().unwrap(),
-    ]));
+    ]);
+    ok(&out);
+    let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         before,
         std::fs::read(run.join("members/00/model/model.safetensors")).unwrap()
+    );
+    assert!(
+        text.contains("member 1/2: reusing its trained model and embeddings")
+            && !text.contains("member 1/2: training"),
+        "{text}"
     );
     let again: Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();

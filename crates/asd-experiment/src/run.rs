@@ -68,6 +68,11 @@ pub enum RunError {
         run_dir.display()
     )]
     Unfinished { run_dir: PathBuf },
+    #[error(
+        "{} is not a run folder (no {RESULTS_FILE} and no run_config.json): give the folder `asd run --out` or `asd demo --out` wrote",
+        path.display()
+    )]
+    NotARun { path: PathBuf },
 }
 
 /// Maps a JSON error to one naming `path`.
@@ -274,7 +279,15 @@ fn parts_of(ds: &Dataset) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Member `i`'s training settings: the run's, with the member's own seed.
-fn member_fit_options(ds: &Dataset, cfg: &RunConfig, i: usize, device: DeviceChoice) -> FitOptions {
+/// Member `i`'s training options; `clip_len` is the first member's, so later members neither survey
+/// the clips' lengths again nor repeat its summary lines.
+fn member_fit_options(
+    ds: &Dataset,
+    cfg: &RunConfig,
+    i: usize,
+    device: DeviceChoice,
+    clip_len: Option<usize>,
+) -> FitOptions {
     let train = TrainConfig {
         epochs: cfg.epochs.unwrap_or_else(|| default_epochs(ds.edition)),
         batch_size: cfg.batch_size,
@@ -288,10 +301,12 @@ fn member_fit_options(ds: &Dataset, cfg: &RunConfig, i: usize, device: DeviceCho
         train,
         clip_len: cfg
             .clip_seconds
-            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
+            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize)
+            .or(clip_len),
         resume: true,
         device,
         channel: channel_policy(ds, cfg).training_channel(),
+        quiet: i > 0,
     }
 }
 
@@ -301,17 +316,27 @@ fn ensure_member(
     run_dir: &Path,
     i: usize,
     cfg: &RunConfig,
-    device: DeviceChoice,
+    opts: &FitOptions,
     log: &RunLog,
     events: &mut dyn FnMut(Event),
 ) -> Result<(EmbeddingSet, Vec<EpochReport>, usize), RunError> {
+    let device = opts.device;
     let dir = member_dir(run_dir, i);
     let model = ModelDir::new(&dir.join("model"));
     let n = cfg.members;
     let policy = channel_policy(ds, cfg);
-    let opts = member_fit_options(ds, cfg, i, device);
-    events(Event::Stage(format!("member {}/{n}: training", i + 1)));
-    let r = fit(ds, &model, &opts, &mut |step| {
+    let emb_dir = dir.join("embeddings");
+    let embedded = emb_dir.join(asd_core::embedding_set::INDEX_FILE).exists();
+    // Says what happens: a finished member is only checked, an interrupted one goes on.
+    let doing = if embedded {
+        "reusing its trained model and embeddings"
+    } else if opts.resume && asd_model::fit::has_checkpoint(&model) {
+        "resuming its training"
+    } else {
+        "training"
+    };
+    events(Event::Stage(format!("member {}/{n}: {doing}", i + 1)));
+    let r = fit(ds, &model, opts, &mut |step| {
         events(Event::Step { member: i, step })
     })
     .map_err(|source| RunError::Member { member: i, source })?;
@@ -324,8 +349,7 @@ fn ensure_member(
     let cfg_m = model
         .config()
         .map_err(|source| RunError::Member { member: i, source })?;
-    let emb_dir = dir.join("embeddings");
-    if !emb_dir.join(asd_core::embedding_set::INDEX_FILE).exists() {
+    if !embedded {
         events(Event::Stage(format!("member {}/{n}: embedding", i + 1)));
         let device = device
             .device()
@@ -612,7 +636,8 @@ fn prepare_members(
         return Ok(m);
     }
     for i in 0..cfg.members {
-        let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, device, log, events)?;
+        let opts = member_fit_options(ds, cfg, i, device, (i > 0).then_some(m.clip_len));
+        let (set, t, cl) = ensure_member(ds, run_dir, i, cfg, &opts, log, events)?;
         m.skipped.extend(missing_clips(ds, &set));
         log.line(&format!("member {i}: ready ({} epochs logged)", t.len()));
         m.sets.push(set);
@@ -901,9 +926,15 @@ impl<'a> Scoring<'a> {
 
 pub fn read_results(run_dir: &Path) -> Result<RunResults, RunError> {
     let p = run_dir.join(RESULTS_FILE);
-    if !p.exists() && run_dir.join("run_config.json").exists() {
-        return Err(RunError::Unfinished {
-            run_dir: run_dir.to_path_buf(),
+    if !p.exists() {
+        return Err(if run_dir.join("run_config.json").exists() {
+            RunError::Unfinished {
+                run_dir: run_dir.to_path_buf(),
+            }
+        } else {
+            RunError::NotARun {
+                path: run_dir.to_path_buf(),
+            }
         });
     }
     let text = std::fs::read_to_string(&p).map_err(io(&p, IoOp::Read))?;

@@ -21,6 +21,13 @@ const MODULE_FILE: &str = "module.bpk";
 const OPTIM_FILE: &str = "optimizer.bpk";
 const STATE_FILE: &str = "state.json";
 
+/// Whether `out` holds a checkpoint that [`fit`] would go on from (with `resume`).
+pub fn has_checkpoint(out: &ModelDir) -> bool {
+    out.path(crate::model_dir::CHECKPOINT_DIR)
+        .join(STATE_FILE)
+        .exists()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct CheckpointState {
     epochs_done: usize,
@@ -39,6 +46,9 @@ pub struct FitOptions {
     pub device: DeviceChoice,
     /// Channel of multichannel files (from 0); `None` = the mean of all channels.
     pub channel: Option<usize>,
+    /// The data summary (clips, labels, clip length) at debug level: an ensemble's later members
+    /// would repeat the first one's lines.
+    pub quiet: bool,
 }
 
 /// The training clips of a dataset (dev and eval, both domains) with their class ids. As in the
@@ -184,12 +194,17 @@ fn labelled_items(
         )));
     }
     let labelled = items.iter().filter(|i| i.labelled).count();
-    tracing::info!(
+    let line = format!(
         "training on {} clips: {labelled} with their label (source domain), {} with an all-zero label (target domain), {} classes",
         items.len(),
         items.len() - labelled,
         classes.len()
     );
+    if opts.quiet {
+        tracing::debug!("{line}");
+    } else {
+        tracing::info!("{line}");
+    }
     Ok((items, classes))
 }
 

@@ -35,6 +35,7 @@ fn options(epochs: usize) -> FitOptions {
         resume: true,
         channel: None,
         device: DeviceChoice::Cpu,
+        quiet: false,
     }
 }
 

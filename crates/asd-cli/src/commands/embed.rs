@@ -85,7 +85,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// cpu, cuda or cuda:N (--frontend network).
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg)]
     pub device: DeviceChoice,
     /// Channel(s) to embed: near, far, mean, a channel number, or near+far (both channels'
     /// embeddings concatenated, 1024-d). Default: the channel the model was trained on (front-ends:

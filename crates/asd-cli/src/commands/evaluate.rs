@@ -50,6 +50,18 @@ pub fn truth_from(path: &Path) -> Result<Truth> {
         return Ok(Truth::from_evaluator(&t));
     }
     if path.is_dir() && !path.join(INDEX_FILE).exists() {
+        // A part of a dataset (DATASET/dev_data) has no clips of its own at the top: name the root.
+        let part = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| ["dev_data", "eval_data", "additional_train_data"].contains(n));
+        if let (Some(part), Some(root)) = (part, path.parent()) {
+            anyhow::bail!(
+                "{} is the {part} part of a dataset: give the dataset root as --truth ({})",
+                path.display(),
+                root.display()
+            );
+        }
         let ds = asd_dataset::Dataset::open(path, &asd_dataset::OpenOptions::default())
             .with_context(|| format!("reading ground truth from dataset {}", path.display()))?;
         return Ok(Truth::from_records(ds.clips.into_iter().map(|c| c.record)));

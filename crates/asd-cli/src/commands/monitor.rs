@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct MonitorArgs {
     #[command(subcommand)]
     pub command: Option<MonitorCommand>,
@@ -29,15 +29,15 @@ pub enum MonitorCommand {
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Trained model folder (`asd train`'s output); or --frontend.
-    #[arg(long)]
+    /// Trained model folder (`asd train`'s output); required unless --frontend names a frozen one.
+    #[arg(long, required_unless_present = "frontend")]
     pub model: Option<PathBuf>,
     /// A frozen front-end instead of a trained model (--frontend beats --weights FILE, or stft): a
     /// monitor then needs no training at all, only a few normal clips; scores use the Euclidean distance.
     #[command(flatten)]
     pub fe: super::embed::FrontendArgs,
     /// Folder of the monitors' database (created if missing; one service per folder).
-    #[arg(long)]
+    #[arg(long, required = true)]
     pub store: Option<PathBuf>,
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]

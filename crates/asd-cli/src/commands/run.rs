@@ -46,7 +46,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub smote: Option<usize>,
     /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg)]
     pub device: DeviceChoice,
     /// Exit with success even when some clips could not be read (they are listed in run.log and left
     /// out of the scores); without it such a run writes its results but exits non-zero.
@@ -135,9 +135,13 @@ pub fn run_with_progress(
     // Without a terminal the bar draws nothing: one line per stage keeps a piped run from looking hung.
     let lines = !std::io::stderr().is_terminal();
     let t0 = std::time::Instant::now();
+    // The rate counts from the first step this call trains (a resumed run skips the others).
+    let mut first_step: Option<(u64, std::time::Instant)> = None;
     let mut stage = String::new();
     let results = asd_experiment::run(ds, out, cfg, device, &mut |e| match e {
         Event::Stage(s) => {
+            // Each member's rate counts from its own first step.
+            first_step = None;
             if lines {
                 eprintln!("[{:>6.1} s] {s}", t0.elapsed().as_secs_f64());
             }
@@ -145,9 +149,34 @@ pub fn run_with_progress(
             pb.set_message(stage.clone());
         }
         Event::Step { member, step } => {
-            pb.set_position(
-                ((member * epochs + step.epoch) * steps_per_epoch + step.step + 1) as u64,
-            );
+            let done = ((member * epochs + step.epoch) * steps_per_epoch + step.step + 1) as u64;
+            pb.set_position(done);
+            // Piped: one line per epoch, with the rate and what is left.
+            if lines && step.step + 1 == steps_per_epoch {
+                let (first, at) = *first_step.get_or_insert((done, std::time::Instant::now()));
+                // Steps finished since the first one was seen (its own time is not in `at`).
+                let (stepped, secs) = (done - first, at.elapsed().as_secs_f64());
+                let pace = if stepped > 0 && secs > 0.0 {
+                    let left = total.saturating_sub(done) as f64 * secs / stepped as f64;
+                    format!(
+                        ", {:.2} steps/s, about {} left",
+                        stepped as f64 / secs,
+                        asd_experiment::report::format_seconds(left)
+                    )
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "[{:>6.1} s] member {}/{}: epoch {}/{epochs}, loss {:.3}, acc {:.2}{pace}",
+                    t0.elapsed().as_secs_f64(),
+                    member + 1,
+                    cfg.members,
+                    step.epoch + 1,
+                    step.loss,
+                    step.accuracy,
+                );
+            }
+            first_step.get_or_insert((done, std::time::Instant::now()));
             pb.set_message(format!(
                 "{stage}, epoch {}/{epochs}, loss {:.3}, acc {:.2}",
                 step.epoch + 1,

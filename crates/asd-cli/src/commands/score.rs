@@ -86,6 +86,37 @@ pub fn score_to_dir(
     Ok(())
 }
 
+/// Embedding sets (folders with an index) up to three levels below `dir`, at most five, in order: what
+/// a user who named a member or run folder meant.
+fn embedding_sets_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut level = vec![dir.to_path_buf()];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for d in &level {
+            let Ok(entries) = std::fs::read_dir(d) else {
+                continue;
+            };
+            let mut subs: Vec<_> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect();
+            subs.sort();
+            for p in subs {
+                if p.join(asd_core::embedding_set::INDEX_FILE).exists() {
+                    found.push(p);
+                } else {
+                    next.push(p);
+                }
+            }
+        }
+        level = next;
+    }
+    found.truncate(5);
+    found
+}
+
 /// Removes what killed writers left beside an output folder (its temporary sibling, or the old
 /// folder of a swap cut between its renames, which is put back).
 pub fn clean_beside(out: &Path) {
@@ -119,6 +150,25 @@ pub fn run(a: &ScoreArgs) -> Result<()> {
     };
     let _lock = FolderLock::acquire(&a.out)?;
     clean_beside(&a.out);
+    if !a
+        .embeddings
+        .join(asd_core::embedding_set::INDEX_FILE)
+        .exists()
+    {
+        let found = embedding_sets_below(&a.embeddings);
+        if !found.is_empty() {
+            bail!(
+                "{} holds no embedding set itself (no {}); the sets below it: {}",
+                a.embeddings.display(),
+                asd_core::embedding_set::INDEX_FILE,
+                found
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
     let set = EmbeddingSet::read(&a.embeddings).context("reading the embedding set")?;
     let mut opts = ScoreOptions::new(method);
     opts.standardize = a.standardize;

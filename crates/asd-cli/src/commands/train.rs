@@ -28,7 +28,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = super::device_arg)]
     pub device: DeviceChoice,
     /// Clip length in seconds (default: the longest of the machine types' median training-clip
     /// lengths, at least 4.38 s; shorter clips are tiled, longer ones cropped at a random offset).
@@ -114,6 +114,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             .channel
             .unwrap_or_else(|| asd_core::ChannelPolicy::default_for(ds.edition.near_far_stereo()))
             .training_channel(),
+        quiet: false,
     };
     let _lock = asd_core::FolderLock::acquire(&a.out)?;
     train_model(&ds, &ModelDir::new(&a.out), &opts)
