@@ -386,7 +386,8 @@ fn stream_and_watch_score_what_arrives() {
     let id = create_monitor(&url, "fan_00");
     enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
 
-    // 10 s of raw 16-bit stereo PCM at 32 kHz: 4.38 s windows with a 2 s hop give 3 windows.
+    // 10 s of raw 16-bit stereo PCM at 32 kHz: 4.38 s windows with a 2 s hop give 3 windows, and
+    // a 4th that ends with the stream covers its last 1.62 s, which no hop reached.
     let src = asd_audio::load_clip(
         &clips(f, "test", "source", "normal")[0],
         &Default::default(),
@@ -410,24 +411,80 @@ fn stream_and_watch_score_what_arrives() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines.len(), 5, "{text}");
     for (w, l) in lines[..3].iter().enumerate() {
         assert_eq!(l["window"], w);
         assert_eq!(l["start_seconds"].as_f64().unwrap(), 2.0 * w as f64);
         assert!(l["score"].as_f64().unwrap() >= 0.0);
+        assert!(l.get("tail").is_none());
     }
-    let end = &lines[3];
+    let tail = &lines[3];
+    assert_eq!(tail["tail"], true, "{tail}");
+    let window_s = 140_160.0 / 32_000.0;
+    assert!(
+        (tail["start_seconds"].as_f64().unwrap() - (10.0 - window_s)).abs() < 1e-9,
+        "{tail}"
+    );
+    assert!(
+        (tail["seconds"].as_f64().unwrap() - window_s).abs() < 1e-9,
+        "{tail}"
+    );
+    let end = &lines[4];
     assert_eq!(end["done"], true, "{end}");
-    assert_eq!(end["windows"], 3);
+    assert_eq!(end["windows"], 4);
+    assert_eq!(end["tail_scored"], true);
+    assert_eq!(end["unscored_seconds"], 0.0);
     let (_, h) = call(
         "GET",
         &format!("{url}/v1/monitors/{id}/history?limit=10"),
         None,
         None,
     );
-    assert_eq!(h["history"].as_array().unwrap().len(), 3);
+    assert_eq!(h["history"].as_array().unwrap().len(), 4);
     assert_eq!(h["history"][0]["origin"], "stream");
-    assert_eq!(h["history"][2]["file"], "mic@0.00s");
+    assert_eq!(h["history"][3]["file"], "mic@0.00s");
+
+    // A stream shorter than one window is scored whole, as the same samples uploaded as a clip are.
+    let short: Vec<f32> = src.samples[..16_000].to_vec();
+    let pcm: Vec<u8> = short
+        .iter()
+        .flat_map(|x| ((x * 32767.0) as i16).to_le_bytes())
+        .collect();
+    let text = a
+        .post(&format!(
+            "{url}/v1/monitors/{id}/stream?format=s16le&rate=16000&name=short"
+        ))
+        .send(&pcm[..])
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["tail"], true);
+    assert_eq!(lines[0]["seconds"], 1.0);
+    // The same 16-bit values as a WAV file.
+    let wav = tmp.path().join("short.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    for x in &short {
+        writer.write_sample((x * 32767.0) as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    let uploaded = score(&url, id, &[wav])[0].1;
+    let streamed = lines[0]["score"].as_f64().unwrap();
+    assert!(
+        (uploaded - streamed).abs() <= 1e-6 * uploaded.abs(),
+        "{uploaded} vs {streamed}"
+    );
 
     // A recorder's folder: every clip in it scored once, the bad file named.
     let dir = tmp.path().join("recorder");
@@ -473,7 +530,7 @@ fn stream_and_watch_score_what_arrives() {
         None,
         None,
     );
-    assert_eq!(h["history"].as_array().unwrap().len(), 6);
+    assert_eq!(h["history"].as_array().unwrap().len(), 9);
 }
 
 #[test]

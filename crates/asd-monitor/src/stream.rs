@@ -181,12 +181,45 @@ enum Halt {
     ClientGone,
 }
 
-/// Where a stream stands: the decoder, the samples not yet past, where they start, windows sent.
+/// Where a stream stands: the decoder, the samples not yet past, where they start, windows sent,
+/// and for the end of the stream the last window's worth of samples, their count, and where the last
+/// scored window ended.
 struct Progress {
     dec: PcmDecoder,
     samples: Vec<f32>,
     start: u64,
     windows: usize,
+    recent: std::collections::VecDeque<f32>,
+    total: u64,
+    scored_to: u64,
+}
+
+impl Progress {
+    /// Decodes a chunk into `out` (the window buffer, or a scratch vector while skipping), keeping
+    /// the most recent window's worth of samples for the tail.
+    fn take(
+        &mut self,
+        chunk: &[u8],
+        out: Option<&mut Vec<f32>>,
+        window: usize,
+    ) -> Result<Vec<f32>, NonFiniteSample> {
+        let mut new = Vec::new();
+        self.dec.push(chunk, &mut new)?;
+        self.total += new.len() as u64;
+        for &x in &new {
+            if self.recent.len() == window {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(x);
+        }
+        match out {
+            Some(o) => {
+                o.extend_from_slice(&new);
+                Ok(Vec::new())
+            }
+            None => Ok(new),
+        }
+    }
 }
 
 /// The task behind a stream's answer: one line per scored window, then a closing line with the
@@ -198,16 +231,35 @@ async fn score_windows(s: Shared, id: u64, w: Windowing, body: Body, tx: Lines) 
         samples: Vec::new(),
         start: 0,
         windows: 0,
+        recent: std::collections::VecDeque::with_capacity(w.window),
+        total: 0,
+        scored_to: 0,
     };
-    let failed = match read_and_score(&s, id, &w, &mut data, &mut p, &tx).await {
+    let mut failed = match read_and_score(&s, id, &w, &mut data, &mut p, &tx).await {
         Ok(()) => None,
         Err(Halt::Failed(e)) => Some(e),
         Err(Halt::ClientGone) => return,
     };
+    // The end of the stream that no window reached: scored as one more window that ends with the
+    // stream (overlapping the one before), or, for a stream shorter than a window, as a short clip
+    // (tiled as an uploaded one is). Too short for a clip (under the upload minimum): said below.
+    let mut tail = false;
+    if failed.is_none() && p.total > p.scored_to {
+        let wave: Vec<f32> = p.recent.iter().copied().collect();
+        let start = p.total - wave.len() as u64;
+        if crate::limits::clip(w.rate, wave.len(), f64::INFINITY).is_ok() {
+            match score_wave(&s, id, &w, wave, start, &mut p, &tx, true).await {
+                Ok(()) => tail = true,
+                Err(Halt::Failed(e)) => failed = Some(e),
+                Err(Halt::ClientGone) => return,
+            }
+        }
+    }
     let mut end = serde_json::json!({
         "done": failed.is_none(),
         "windows": p.windows,
-        "unscored_seconds": p.samples.len() as f64 / f64::from(w.rate),
+        "tail_scored": tail,
+        "unscored_seconds": (p.total - p.scored_to.min(p.total)) as f64 / f64::from(w.rate),
         "leftover_bytes": p.dec.leftover(),
     });
     if let Some(e) = failed {
@@ -226,11 +278,14 @@ async fn read_and_score(
 ) -> Result<(), Halt> {
     while let Some(chunk) = data.next().await {
         let chunk = chunk.map_err(|e| Halt::Failed(format!("reading the stream: {e}")))?;
-        p.dec
-            .push(&chunk, &mut p.samples)
-            .map_err(|e| Halt::Failed(e.to_string()))?;
+        let mut samples = std::mem::take(&mut p.samples);
+        let taken = p.take(&chunk, Some(&mut samples), w.window);
+        p.samples = samples;
+        taken.map_err(|e| Halt::Failed(e.to_string()))?;
         while p.samples.len() >= w.window {
-            score_window(s, id, w, p, tx).await?;
+            let wave = p.samples[..w.window].to_vec();
+            let start = p.start;
+            score_wave(s, id, w, wave, start, p, tx, false).await?;
             if !advance(w, data, p).await {
                 return Ok(());
             }
@@ -239,20 +294,25 @@ async fn read_and_score(
     Ok(())
 }
 
-/// Scores the window at the front of the samples and sends its line.
-async fn score_window(
+/// Scores one window of the stream's samples starting at sample `start` and sends its line (`tail`:
+/// the window that covers the end of the stream).
+#[allow(clippy::too_many_arguments)]
+async fn score_wave(
     s: &Shared,
     id: u64,
     w: &Windowing,
+    mut wave: Vec<f32>,
+    start: u64,
     p: &mut Progress,
     tx: &Lines,
+    tail: bool,
 ) -> Result<(), Halt> {
-    let mut wave = p.samples[..w.window].to_vec();
+    let end = start + wave.len() as u64;
     if w.rate != asd_audio::MODEL_RATE {
         wave = asd_audio::resample(&wave, w.rate, asd_audio::MODEL_RATE)
             .map_err(|e| Halt::Failed(format!("resampling: {e}")))?;
     }
-    let t0 = p.start as f64 / f64::from(w.rate);
+    let t0 = start as f64 / f64::from(w.rate);
     let file = format!("{}@{t0:.2}s", w.name);
     let r = score_waves(s, id, vec![(file, wave)], "stream")
         .await
@@ -260,8 +320,13 @@ async fn score_window(
     let mut v = serde_json::to_value(&r[0]).unwrap_or_default();
     v["window"] = p.windows.into();
     v["start_seconds"] = t0.into();
+    v["seconds"] = ((end - start) as f64 / f64::from(w.rate)).into();
+    if tail {
+        v["tail"] = true.into();
+    }
     tx.send(line(v)).await.map_err(|_| Halt::ClientGone)?;
     p.windows += 1;
+    p.scored_to = p.scored_to.max(end);
     Ok(())
 }
 
@@ -276,10 +341,9 @@ async fn advance(w: &Windowing, data: &mut axum::body::BodyDataStream, p: &mut P
         let Some(Ok(c)) = data.next().await else {
             return false;
         };
-        let mut more = Vec::new();
-        if p.dec.push(&c, &mut more).is_err() {
+        let Ok(more) = p.take(&c, None, w.window) else {
             return false;
-        }
+        };
         let take = skip.min(more.len());
         skip -= take;
         p.start += take as u64;
