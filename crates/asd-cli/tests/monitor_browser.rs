@@ -1,76 +1,17 @@
 //! The monitor's web page in a real headless Chromium (driven over WebDriver by chromedriver): load the
 //! page, create a monitor, enrol clips, score a clip, see the result and the chart appear.
 //!
-//! Needs Debian's `chromium` and `chromium-driver`. Without them the test says so and passes, unless
-//! ASD_REQUIRE_BROWSER=1 (set by .ci/run, which installs them), where it fails.
+//! Needs Debian's `chromium` and `chromium-driver` (`common::browser`).
 
 mod common;
+use common::browser::{browser, session, start_driver};
 use common::service::*;
-use fantoccini::{ClientBuilder, Locator};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use fantoccini::Locator;
 use std::time::Duration;
-
-fn find(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Ok(p) = std::env::var(env) {
-        return Some(PathBuf::from(p));
-    }
-    candidates.iter().map(PathBuf::from).find(|p| p.exists())
-}
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_driver(driver: &Path) -> (Driver, String) {
-    let port = free_port();
-    // Wrapped at once, so the process is killed and reaped on every path, panics included.
-    let driver = Driver(
-        Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (driver, url);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("chromedriver did not listen on {port}");
-}
 
 #[test]
 fn the_page_enrols_and_scores_clips_in_a_real_browser() {
-    let chromium = find(
-        "ASD_CHROMIUM",
-        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-    );
-    let driver = find("ASD_CHROMEDRIVER", &["/usr/bin/chromedriver"]);
-    let (Some(chromium), Some(driver)) = (chromium, driver) else {
-        assert!(
-            std::env::var("ASD_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "ASD_REQUIRE_BROWSER=1 but chromium or chromedriver is missing"
-        );
-        eprintln!(
-            "SKIPPED: chromium and chromedriver not found (apt-get install chromium chromium-driver)"
-        );
+    let Some((chromium, driver)) = browser() else {
         return;
     };
     let f = fixture();
@@ -91,22 +32,7 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
         .unwrap()
         .to_string();
     rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": chromium,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                         "--no-first-run", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync",
-                         format!("--user-data-dir={}", profile.display())],
-            }),
-        );
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver_url)
-            .await
-            .expect("a WebDriver session");
+        let c = session(&chromium, &driver_url, &profile).await;
         let wait = Duration::from_secs(60);
         c.goto(&svc.url).await.unwrap();
         c.wait()

@@ -47,9 +47,9 @@ pub struct RunConfig {
     pub methods: Vec<MethodChoice>,
     /// k-means centres per section for `@means` references.
     pub means: usize,
-    /// K values of the ratio sweep (Figure 2); numbers above a section's references are skipped.
+    /// K values of the ratio sweep (the paper's Figure 2); numbers above a section's references are skipped.
     pub sweep_k: Vec<usize>,
-    /// r values of the GWRP sweep (Figure 3).
+    /// r values of the GWRP sweep (the paper's Figure 3).
     pub sweep_r: Vec<f64>,
     /// Percentile of the gamma fit that sets the decision threshold of the submission files.
     pub decision_percentile: f64,

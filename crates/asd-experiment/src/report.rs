@@ -1,7 +1,7 @@
 //! `RUN_DIR/report.md` and a self-contained `RUN_DIR/report.html` (inline SVG) from `results.json` and
 //! the ensemble's `scores/<method>/scores.csv`: Table I (per domain), the official evaluator's figures
 //! per part (Table II: official score and CI95, per-domain pAUC, precision/recall/F1) and the best
-//! method's sections, the K and r sweeps (Figures 2 and 3), and per machine type the score distributions of
+//! method's sections, the K and r sweeps (Figures 1 and 2), and per machine type the score distributions of
 //! normal and anomalous clips in both domains before and after re-scaling.
 
 use crate::plots::{Line, Scored, Stroke, distribution_plot, sweep_plot};
@@ -45,9 +45,16 @@ fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
 struct Doc {
     md: String,
     html: String,
+    /// Figures drawn so far (they are numbered from 1 in the order they appear).
+    figures: usize,
 }
 
 impl Doc {
+    /// The number of the next figure.
+    fn next_figure(&mut self) -> usize {
+        self.figures += 1;
+        self.figures
+    }
     fn heading(&mut self, level: usize, text: &str) {
         self.md += &format!("{} {text}\n\n", "#".repeat(level));
         self.html += &format!("<h{level}>{}</h{level}>\n", html_escape(text));
@@ -115,20 +122,20 @@ const PART_COLORS: [RGBColor; 3] = [
     RGBColor(44, 160, 44),
 ];
 
-/// Figures 2 and 3: the ensemble and the members' mean over K and r, per part, beside plain `nn`.
+/// The K and r sweeps: the ensemble and the members' mean over K and r, per part, beside plain `nn`.
 fn sweeps(doc: &mut Doc, r: &RunResults, parts: &[String], fig_dir: &Path) -> Result<(), RunError> {
     let nn = r.methods.iter().find(|m| m.name == "nn");
     for (file, title, xlabel, pts, log2) in [
         (
             "sweep_k.svg",
-            "Figure 2: ratio score over K",
+            "ratio score over K",
             "K nearest references (log scale)",
             &r.sweep_k,
             true,
         ),
         (
             "sweep_r.svg",
-            "Figure 3: ratio score with GWRP over r",
+            "ratio score with GWRP over r",
             "GWRP factor r",
             &r.sweep_r,
             false,
@@ -172,7 +179,8 @@ fn sweeps(doc: &mut Doc, r: &RunResults, parts: &[String], fig_dir: &Path) -> Re
             continue;
         }
         write_svg(fig_dir, file, &svg)?;
-        doc.heading(2, title);
+        let n = doc.next_figure();
+        doc.heading(2, &format!("Figure {n}: {title}"));
         doc.figure(
             &format!("figures/{file}"),
             &svg,
@@ -245,7 +253,8 @@ fn distributions(
         })?;
         let file = format!("scores_{m}.svg");
         write_svg(fig_dir, &file, &svg)?;
-        doc.heading(3, m);
+        let n = doc.next_figure();
+        doc.heading(3, &format!("Figure {n}: {m}"));
         doc.figure(
             &format!("figures/{file}"),
             &svg,
@@ -327,11 +336,12 @@ fn html_page(body: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>ASD run</title><style>\
-         body{{font-family:sans-serif;max-width:1000px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}}\
-         .scroll{{overflow-x:auto;margin:1em 0}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap}}\
-         td:first-child,th:first-child{{text-align:left}}\
+         body{{font-family:sans-serif;max-width:1240px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}}\
+         .scroll{{overflow-x:auto;margin:1em 0}}table{{border-collapse:separate;border-spacing:0}}\
+         td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right;white-space:nowrap;background:#fff}}\
+         td:first-child,th:first-child{{text-align:left;position:sticky;left:0;z-index:1}}\
          figure{{margin:1em 0}}figure svg{{max-width:100%;height:auto}}figcaption{{font-size:.9em;color:#444}}\
+         @media (max-width:700px){{body{{padding:0 .5em}}figure{{overflow-x:auto}}figure svg{{max-width:none;width:640px}}}}\
          .facts{{border:1px solid #bbb;background:#f6f6f6;padding:.5em 1em;margin:1em 0}}\
          .facts h2{{font-size:1em;margin:.3em 0}}.facts dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0}}\
          .facts dd{{margin:0;overflow-wrap:anywhere}}\
@@ -435,6 +445,7 @@ pub fn write_report(run_dir: &Path, r: &RunResults) -> Result<(), RunError> {
     let parts = part_names(r);
     let mut doc = Doc::default();
     introduction(&mut doc, r);
+    verdict(&mut doc, r, &parts);
     for part in &parts {
         doc.heading(2, &format!("Table I: {part} data"));
         doc.table(&TABLE_ONE_HEADER, &table_one(r, part));
@@ -496,6 +507,79 @@ fn introduction(doc: &mut Doc, r: &RunResults) {
     }
 }
 
+/// What the run shows, from its numbers: per part, the method with the best official score of the
+/// ensemble against plain `nn`, and how far the members spread (their std on that method), which
+/// says how large a difference must be to mean something.
+pub fn verdict_lines(r: &RunResults, parts: &[String]) -> Vec<String> {
+    let both =
+        |m: &crate::run::MethodResult, p: &str| m.parts.get(p).and_then(|x| x.ensemble.hmean);
+    let mut lines = Vec::new();
+    for p in parts {
+        let best = r
+            .methods
+            .iter()
+            .filter_map(|m| both(m, p).map(|v| (m, v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let Some((m, v)) = best else {
+            continue;
+        };
+        let nn = r
+            .methods
+            .iter()
+            .find(|m| m.name == "nn")
+            .and_then(|m| both(m, p));
+        let mut line = match nn {
+            Some(n) if m.name != "nn" => format!(
+                "On {p} data {} scores best ({:.2} %), {:.2} points above nn ({:.2} %)",
+                m.name,
+                100.0 * v,
+                100.0 * (v - n),
+                100.0 * n
+            ),
+            _ => format!("On {p} data {} scores best ({:.2} %)", m.name, 100.0 * v),
+        };
+        match m.parts.get(p).and_then(|x| x.both) {
+            Some(t) if t.trials > 1 => {
+                line += &format!(
+                    "; its {} members spread by ± {:.2} points (std), so differences smaller than that are within what another seed gives.",
+                    t.trials,
+                    100.0 * t.std
+                )
+            }
+            _ => line += "; one member, so the spread over seeds is not measured.",
+        }
+        lines.push(line);
+    }
+    // Whether one method wins everywhere.
+    let winners: std::collections::BTreeSet<&str> = parts
+        .iter()
+        .filter_map(|p| {
+            r.methods
+                .iter()
+                .filter_map(|m| both(m, p).map(|v| (m.name.as_str(), v)))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(n, _)| n)
+        })
+        .collect();
+    if parts.len() > 1 && winners.len() == 1 {
+        lines.push(format!(
+            "{} is best on every part.",
+            winners.iter().next().copied().unwrap_or_default()
+        ));
+    }
+    lines
+}
+
+fn verdict(doc: &mut Doc, r: &RunResults, parts: &[String]) {
+    let lines = verdict_lines(r, parts);
+    if !lines.is_empty() {
+        doc.heading(2, "What this run shows");
+        for l in lines {
+            doc.para(&l);
+        }
+    }
+}
+
 /// Table II: the official evaluator's figures of the ensemble, per method and part.
 fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
     doc.heading(
@@ -503,8 +587,8 @@ fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
         "Table II: the official evaluator's figures of the ensemble",
     );
     doc.para(
-        "Per part, in %: the official score with its jackknife CI95 half-width (as the official DCASE \
-         evaluator computes it), the harmonic means over the sections of the 2026 baseline's per-domain \
+        "Per part, in %: the official score with its jackknife CI95 half-width in points (as the \
+         official DCASE evaluator computes it), the harmonic means over the sections of the 2026 baseline's per-domain \
          pAUC, and of the decisions' precision, recall and F1 over sections and domains (decision \
          threshold: the gamma fit of each section's leave-one-out training scores at the run's \
          decision percentile).",
@@ -542,7 +626,7 @@ fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
                 row.extend([
                     pct(e.hmean),
                     e.official_score_ci95
-                        .map_or_else(|| "—".to_string(), |c| format!("± {:.3}", 100.0 * c)),
+                        .map_or_else(|| "—".to_string(), |c| format!("± {:.2}", 100.0 * c)),
                     pct(hmean_of(|s| s.pauc_source)),
                     pct(hmean_of(|s| s.pauc_target)),
                     pct(e.hmean_precision),
@@ -554,6 +638,57 @@ fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
         })
         .collect();
     doc.table(&header, &rows);
+    let notes = zero_means(r, parts);
+    if !notes.is_empty() {
+        doc.para(&format!(
+            "Why some precision, recall or F1 read 0.00: a harmonic mean is pulled to zero by a single \
+             section and domain whose value is 0 (the evaluator floors it at the float epsilon), e.g. one \
+             that decided no clip anomalous (precision 0/0, counted 0) or whose anomalies all fell below \
+             its threshold (recall 0). Here: {}.",
+            notes.join("; ")
+        ));
+    }
+}
+
+/// The most method–part notes listed under Table II.
+const MAX_ZERO_NOTES: usize = 8;
+
+/// Per method and part whose precision, recall or F1 harmonic mean is (near) zero: the sections and
+/// domains that make it so.
+fn zero_means(r: &RunResults, parts: &[String]) -> Vec<String> {
+    type Get = fn(&SectionResult) -> [Option<f64>; 2];
+    let kinds: [(&str, Get); 3] = [
+        ("precision", |s| [s.precision_source, s.precision_target]),
+        ("recall", |s| [s.recall_source, s.recall_target]),
+        ("F1", |s| [s.f1_source, s.f1_target]),
+    ];
+    let mut notes = Vec::new();
+    for m in &r.methods {
+        for p in parts {
+            let Some(x) = m.parts.get(p) else { continue };
+            for (what, get) in kinds {
+                let zero: Vec<String> = x
+                    .ensemble_sections
+                    .iter()
+                    .flat_map(|s| {
+                        get(s)
+                            .into_iter()
+                            .zip(["source", "target"])
+                            .filter(|(v, _)| v.is_none_or(|v| v < 1e-9))
+                            .map(move |(_, d)| format!("{} {} {d}", s.machine_type, s.section))
+                    })
+                    .collect();
+                if !zero.is_empty() {
+                    notes.push(format!("{} on {p}, {what}: {}", m.name, zero.join(", ")));
+                }
+                if notes.len() == MAX_ZERO_NOTES {
+                    notes.push("and more (see each method's sections in results.json)".into());
+                    return notes;
+                }
+            }
+        }
+    }
+    notes
 }
 
 /// The per-section figures of the method with the best official score on the first part.
@@ -692,8 +827,8 @@ mod tests {
         assert!(html.contains("name=\"viewport\" content=\"width=device-width"));
         assert!(html.contains("overflow-x:auto") && html.contains("class=\"scroll\""));
         for title in [
-            "Figure 2: ratio score over K",
-            "Figure 3: ratio score with GWRP over r",
+            "Figure 1: ratio score over K",
+            "Figure 2: ratio score with GWRP over r",
         ] {
             assert_eq!(html.matches(title).count(), 1, "{title}");
         }
@@ -726,6 +861,39 @@ mod tests {
         assert!(k.contains("dev nn (ensemble)"));
         let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
         assert!(md.contains("How this was run") && md.contains("seed"));
+    }
+
+    #[test]
+    fn the_verdict_names_the_best_method_its_lead_over_nn_and_the_members_spread() {
+        let mut r = results();
+        let lines = verdict_lines(&r, &["dev".to_string()]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "On dev data ratio_k4 scores best (70.00 %), 10.00 points above nn (60.00 %)"
+            ) && lines[0].contains("one member"),
+            "{}",
+            lines[0]
+        );
+        r.methods[2].parts.get_mut("dev").unwrap().both = Some(asd_eval::summary::TrialStats {
+            mean: 0.69,
+            std: 0.012,
+            trials: 3,
+        });
+        let lines = verdict_lines(&r, &["dev".to_string()]);
+        assert!(
+            lines[0].contains("its 3 members spread by ± 1.20 points"),
+            "{}",
+            lines[0]
+        );
+        // nn best: no lead to state.
+        r.methods[0].parts.get_mut("dev").unwrap().ensemble.hmean = Some(0.8);
+        let lines = verdict_lines(&r, &["dev".to_string()]);
+        assert!(
+            lines[0].starts_with("On dev data nn scores best (80.00 %);"),
+            "{}",
+            lines[0]
+        );
     }
 
     #[test]

@@ -20,4 +20,5 @@ pub fn ok(out: &Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+pub mod browser;
 pub mod service;
