@@ -88,7 +88,7 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
             .await
             .unwrap();
         let want = format!(
-            "//tr[@class='result']/td[contains(., 'enrolled {} clip(s)')]",
+            "//div[@id='notice'][contains(., 'enrolled {} clip(s)')]",
             source.len()
         );
         c.wait()
@@ -167,4 +167,111 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
         None,
     );
     assert_eq!(h["history"].as_array().unwrap().len(), 1);
+}
+
+/// The page as an operator's overview, at a desktop and a phone width: the monitor that needs
+/// attention is listed first with its marker in view, the chart has labelled score and time axes and
+/// a tooltip naming each clip, and the latest-scores table holds what was scored through the API.
+#[test]
+fn the_overview_shows_which_machine_needs_attention_at_desktop_and_phone_widths() {
+    let Some((chromium, driver)) = browser() else {
+        return;
+    };
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = Service::start(&f.model, &tmp.path().join("store"), &[]);
+    let url = svc.url.clone();
+    let calm = create_monitor(&url, "a_calm_fan");
+    let loud = create_monitor(&url, "z_rubbing_fan");
+    for id in [calm, loud] {
+        enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
+    }
+    score(&url, calm, &clips(f, "test", "source", "normal")[..2]);
+    let strong: Vec<_> = f.strong_anomalies.iter().take(3).cloned().collect();
+    let decided = score(&url, loud, &strong);
+    let flagged = decided.iter().filter(|d| d.2 == Some(true)).count();
+    assert!(flagged >= 2, "the model hears rubbing: {decided:?}");
+    let (_, v) = call("GET", &format!("{url}/v1/monitors"), None, None);
+    let state = |id: u64| {
+        v["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()["recent"]["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state(calm), "normal");
+    let loud_state = state(loud);
+    assert!(
+        ["alert", "anomalous"].contains(&loud_state.as_str()),
+        "{loud_state}"
+    );
+
+    let (_driver, driver_url) = start_driver(&driver);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shots = std::env::var("ASD_SCREENSHOT_DIR").ok();
+    rt.block_on(async {
+        let c = session(&chromium, &driver_url, &tmp.path().join("profile")).await;
+        for (w, h) in [(1280u32, 900u32), (390, 844)] {
+            c.set_window_size(w, h).await.unwrap();
+            c.goto(&url).await.unwrap();
+            c.wait()
+                .at_most(Duration::from_secs(60))
+                .for_element(Locator::Css("body[data-ready='1']"))
+                .await
+                .unwrap();
+            // The monitor that needs attention comes first, its marker drawn and in view.
+            let first = c
+                .execute(
+                    "const r = document.querySelector('#monitors tr');\
+                     const m = r.querySelector('.state').getBoundingClientRect();\
+                     return [r.textContent, r.dataset.state, m.width, m.left, m.right, window.innerWidth];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let f0 = first.as_array().unwrap();
+            assert!(f0[0].as_str().unwrap().contains("z_rubbing_fan"), "{first}");
+            assert_eq!(f0[1].as_str().unwrap(), loud_state, "{first}");
+            let n = |i: usize| f0[i].as_f64().unwrap();
+            assert!(n(2) > 0.0 && n(3) >= 0.0 && n(4) <= n(5), "marker out of view: {first}");
+            // The chart of the selected (first) monitor: labelled axes and a tooltip per clip.
+            let chart = c
+                .execute(
+                    "const s = document.querySelector('#chart svg');\
+                     return [s.querySelectorAll('.ytick').length, s.querySelectorAll('.xtick').length,\
+                             [...s.querySelectorAll('.axis')].map(t => t.textContent),\
+                             [...s.querySelectorAll('circle title')].map(t => t.textContent),\
+                             s.getBoundingClientRect().width, window.innerWidth,\
+                             document.documentElement.scrollWidth,\
+                             document.querySelectorAll('#results tr.result').length];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let ch = chart.as_array().unwrap();
+            assert_eq!(ch[0], 5, "{chart}");
+            assert!(ch[1].as_u64().unwrap() >= 1, "{chart}");
+            assert_eq!(ch[2], serde_json::json!(["score", "time (clips in the order scored)"]), "{chart}");
+            let titles = ch[3].as_array().unwrap();
+            assert_eq!(titles.len(), 3, "{chart}");
+            assert!(titles.iter().all(|t| t.as_str().unwrap().contains("strong_anomaly")), "{chart}");
+            // Scored through the API, listed on the page all the same.
+            assert_eq!(ch[7], 3, "{chart}");
+            // Nothing wider than the window: the page does not scroll sideways.
+            let (cw, iw, sw) = (ch[4].as_f64().unwrap(), ch[5].as_f64().unwrap(), ch[6].as_f64().unwrap());
+            assert!(cw <= iw && sw <= iw + 1.0, "at {w} px: chart {cw}, page {sw}, window {iw}");
+            if let Some(dir) = &shots {
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(format!("{dir}/monitor-{w}px.png"), png).unwrap();
+            }
+        }
+        c.close().await.unwrap();
+    });
 }

@@ -4,7 +4,7 @@ use crate::auth;
 use crate::clip::decode_upload;
 use crate::error::{ApiError, BadClip};
 use crate::metrics::Gauges;
-use crate::monitors::{Enrolment, density_name};
+use crate::monitors::{Enrolment, RECENT, Recent, density_name};
 use crate::origin;
 use crate::state::{Q, Shared, blocking, parse_id, score_waves};
 use crate::store::MonitorSpec;
@@ -180,7 +180,9 @@ async fn list_monitors(State(s): State<Shared>) -> Result<Response, ApiError> {
     let infos = blocking(move || {
         let mut v = Vec::new();
         for m in monitors.list()? {
-            v.push(m.info()?);
+            let info = m.info()?;
+            let recent = monitors.history(info.id, None, None, RECENT)?;
+            v.push(with_recent(info, &recent));
         }
         Ok(v)
     })
@@ -269,8 +271,24 @@ async fn get_monitor(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "monitor")?;
-    let info = s.monitors.get(id)?.info()?;
+    let monitors = s.monitors.clone();
+    let info = blocking(move || {
+        let info = monitors.get(id)?.info()?;
+        let recent = monitors.history(id, None, None, RECENT)?;
+        Ok(with_recent(info, &recent))
+    })
+    .await?;
     Ok(Json(info).into_response())
+}
+
+/// A monitor's settings with its state from the latest decisions (`recent`).
+fn with_recent(
+    info: crate::monitors::MonitorInfo,
+    rows: &[crate::store::HistoryRow],
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(&info).unwrap_or_default();
+    v["recent"] = serde_json::to_value(Recent::of(rows)).unwrap_or_default();
+    v
 }
 
 async fn delete_monitor(

@@ -95,6 +95,50 @@ pub struct MonitorInfo {
     pub created_ms: i64,
 }
 
+/// How many of a monitor's latest decisions its state reads.
+pub const RECENT: usize = 20;
+
+/// A monitor's state from its latest decisions, for an operator's overview.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recent {
+    /// `alert` (at least 3 of the last 5 decisions anomalous), `anomalous` (the last one is),
+    /// `normal`, or `idle` (nothing scored yet, or no threshold yet).
+    pub state: &'static str,
+    /// Anomalous decisions among the last [`RECENT`].
+    pub anomalies: usize,
+    /// Decisions read (at most [`RECENT`]).
+    pub decisions: usize,
+    pub last_score: Option<f64>,
+    pub last_threshold: Option<f64>,
+    pub last_file: Option<String>,
+    pub last_ms: Option<i64>,
+}
+
+impl Recent {
+    /// From history rows, newest first.
+    pub fn of(rows: &[crate::store::HistoryRow]) -> Self {
+        let decided: Vec<bool> = rows.iter().filter_map(|r| r.anomaly).collect();
+        let anomalies = decided.iter().filter(|&&a| a).count();
+        let last5 = decided.iter().take(5).filter(|&&a| a).count();
+        let state = match decided.first() {
+            None => "idle",
+            Some(_) if last5 >= 3 => "alert",
+            Some(true) => "anomalous",
+            Some(false) => "normal",
+        };
+        let last = rows.first();
+        Self {
+            state,
+            anomalies,
+            decisions: decided.len(),
+            last_score: last.map(|r| r.score),
+            last_threshold: last.and_then(|r| r.threshold),
+            last_file: last.map(|r| r.file.clone()),
+            last_ms: last.map(|r| r.at_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReferenceInfo {
     pub id: u64,
