@@ -675,3 +675,46 @@ impl Monitors {
         self.with_store(|s| s.history(id, before, after, limit))
     }
 }
+
+#[cfg(test)]
+mod recent_tests {
+    use super::Recent;
+    use crate::store::HistoryRow;
+
+    /// Rows newest first with these decisions.
+    fn rows(decisions: &[Option<bool>]) -> Vec<HistoryRow> {
+        decisions
+            .iter()
+            .enumerate()
+            .map(|(i, &anomaly)| HistoryRow {
+                seq: (decisions.len() - i) as i64,
+                monitor: 1,
+                at_ms: 1000 * (decisions.len() - i) as i64,
+                file: format!("c{i}.wav"),
+                score: 0.1 * i as f64,
+                threshold: anomaly.map(|_| 0.5),
+                anomaly,
+                condition: "source".into(),
+                reference: 0,
+                percentile: 0.5,
+                origin: "request".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_state_reads_the_latest_decisions() {
+        let (t, f) = (Some(true), Some(false));
+        assert_eq!(Recent::of(&[]).state, "idle");
+        assert_eq!(Recent::of(&rows(&[None, None])).state, "idle");
+        assert_eq!(Recent::of(&rows(&[f, t, t])).state, "normal");
+        assert_eq!(Recent::of(&rows(&[t, f, f])).state, "anomalous");
+        // At 3 of the last 5 an alert, whatever the last one says; 2 of 5 is not.
+        assert_eq!(Recent::of(&rows(&[f, t, f, t, t, f])).state, "alert");
+        assert_eq!(Recent::of(&rows(&[t, f, f, f, t, t, t])).state, "anomalous");
+        let r = Recent::of(&rows(&[t, f, t, None]));
+        assert_eq!((r.anomalies, r.decisions), (2, 3));
+        assert_eq!(r.last_file.as_deref(), Some("c0.wav"));
+        assert_eq!(r.last_threshold, Some(0.5));
+    }
+}
