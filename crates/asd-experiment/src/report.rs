@@ -588,7 +588,8 @@ fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
     );
     doc.para(
         "Per part, in %: the official score with its jackknife CI95 half-width in points (as the \
-         official DCASE evaluator computes it), the harmonic means over the sections of the 2026 baseline's per-domain \
+         official DCASE evaluator computes it, whose variance is the textbook jackknife's divided by \
+         (N − 1)², hence far narrower than a textbook interval), the harmonic means over the sections of the 2026 baseline's per-domain \
          pAUC, and of the decisions' precision, recall and F1 over sections and domains (decision \
          threshold: the gamma fit of each section's leave-one-out training scores at the run's \
          decision percentile).",
@@ -626,7 +627,7 @@ fn table_two(doc: &mut Doc, r: &RunResults, parts: &[String]) {
                 row.extend([
                     pct(e.hmean),
                     e.official_score_ci95
-                        .map_or_else(|| "—".to_string(), |c| format!("± {:.2}", 100.0 * c)),
+                        .map_or_else(|| "—".to_string(), |c| format!("± {:.3}", 100.0 * c)),
                     pct(hmean_of(|s| s.pauc_source)),
                     pct(hmean_of(|s| s.pauc_target)),
                     pct(e.hmean_precision),
