@@ -8,6 +8,7 @@
 pub mod atomic;
 pub mod channel;
 pub mod embedding_set;
+pub mod hash;
 pub mod ids;
 pub mod io_op;
 pub mod lock;

@@ -263,7 +263,7 @@ pub fn embed_dataset(
         clips: all.len(),
         paths: format!(
             "fnv1a64:{:016x}",
-            crate::partial::fnv1a(all.iter().flat_map(|p| {
+            asd_core::hash::fnv1a(all.iter().flat_map(|p| {
                 p.to_string_lossy()
                     .into_owned()
                     .into_bytes()

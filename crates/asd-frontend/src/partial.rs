@@ -58,12 +58,6 @@ impl Resumed {
     }
 }
 
-pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
-    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 fn io(path: &Path) -> impl Fn(std::io::Error) -> FrontendError + '_ {
     move |source| FrontendError::Io {
         path: path.to_path_buf(),

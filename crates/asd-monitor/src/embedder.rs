@@ -57,12 +57,7 @@ const FRONTEND_WINDOW: usize = 160_000;
 
 /// A 64-bit FNV-1a digest of the weights file: which model a store's embeddings belong to.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    asd_core::hash::fnv1a(bytes.iter().copied())
 }
 
 /// The key of a model folder: its weights' digest.

@@ -195,14 +195,9 @@ struct Progress {
 }
 
 impl Progress {
-    /// Decodes a chunk into `out` (the window buffer, or a scratch vector while skipping), keeping
-    /// the most recent window's worth of samples for the tail.
-    fn take(
-        &mut self,
-        chunk: &[u8],
-        out: Option<&mut Vec<f32>>,
-        window: usize,
-    ) -> Result<Vec<f32>, NonFiniteSample> {
+    /// Decodes a chunk, counting its samples and keeping the most recent window's worth of them for
+    /// the tail; returns them.
+    fn take(&mut self, chunk: &[u8], window: usize) -> Result<Vec<f32>, NonFiniteSample> {
         let mut new = Vec::new();
         self.dec.push(chunk, &mut new)?;
         self.total += new.len() as u64;
@@ -212,13 +207,7 @@ impl Progress {
             }
             self.recent.push_back(x);
         }
-        match out {
-            Some(o) => {
-                o.extend_from_slice(&new);
-                Ok(Vec::new())
-            }
-            None => Ok(new),
-        }
+        Ok(new)
     }
 }
 
@@ -278,10 +267,10 @@ async fn read_and_score(
 ) -> Result<(), Halt> {
     while let Some(chunk) = data.next().await {
         let chunk = chunk.map_err(|e| Halt::Failed(format!("reading the stream: {e}")))?;
-        let mut samples = std::mem::take(&mut p.samples);
-        let taken = p.take(&chunk, Some(&mut samples), w.window);
-        p.samples = samples;
-        taken.map_err(|e| Halt::Failed(e.to_string()))?;
+        let new = p
+            .take(&chunk, w.window)
+            .map_err(|e| Halt::Failed(e.to_string()))?;
+        p.samples.extend_from_slice(&new);
         while p.samples.len() >= w.window {
             let wave = p.samples[..w.window].to_vec();
             let start = p.start;
@@ -341,7 +330,7 @@ async fn advance(w: &Windowing, data: &mut axum::body::BodyDataStream, p: &mut P
         let Some(Ok(c)) = data.next().await else {
             return false;
         };
-        let Ok(more) = p.take(&c, None, w.window) else {
+        let Ok(more) = p.take(&c, w.window) else {
             return false;
         };
         let take = skip.min(more.len());

@@ -29,9 +29,7 @@ pub struct Synthetic {
 
 /// FNV-1a of a reference set's key: each section draws from its own stream of the one seed.
 fn key_hash(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    asd_core::hash::fnv1a(key.bytes())
 }
 
 impl ReferenceSet {
