@@ -218,12 +218,9 @@ pub fn train_head(
             let cos = head.adaproj.cos_logits(emb);
             let cos_host = host(cos.clone().detach());
             scale = updated_scale(&cos_host, &y, classes, scale);
-            for (c, l) in cos_host.chunks(classes).zip(y.chunks(classes)) {
-                if l.iter().any(|&v| v > 0.0) {
-                    scored += 1;
-                    correct += usize::from(argmax(c) == argmax(l));
-                }
-            }
+            let (s, c) = crate::train::labelled_and_correct(&cos_host, &y, classes);
+            scored += s;
+            correct += c;
             let labels_t = Tensor::from_data(TensorData::new(y, [b, classes]), &device);
             let loss = soft_cross_entropy(cos, labels_t, scale);
             let value = f64::from(
@@ -247,13 +244,4 @@ pub fn train_head(
         losses.push(mean);
     }
     Ok((head.valid(), losses))
-}
-
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| {
-            if x > bv { (i, x) } else { (bi, bv) }
-        })
-        .0
 }

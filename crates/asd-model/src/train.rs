@@ -138,6 +138,20 @@ pub struct Scales {
     pub head_featex: f64,
 }
 
+/// Rows (of `classes` logits and soft labels) that carry a label, and those whose largest logit is
+/// their dominant class: the training accuracy's counts (a mixed row of two zero-labelled clips has
+/// no label).
+pub(crate) fn labelled_and_correct(cos: &[f32], labels: &[f32], classes: usize) -> (usize, usize) {
+    let (mut scored, mut correct) = (0, 0);
+    for (cr, lab) in cos.chunks(classes).zip(labels.chunks(classes)) {
+        if lab.iter().any(|&v| v > 0.0) {
+            scored += 1;
+            correct += usize::from(argmax(cr) == argmax(lab));
+        }
+    }
+    (scored, correct)
+}
+
 fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
@@ -263,14 +277,7 @@ pub fn step(
     let grads = GradientsParams::from_grads(grads, &model);
     model = optim.step(cfg.learning_rate, model, grads);
 
-    // Accuracy over the rows that carry a label (a mixed row of two zero-labelled clips has none).
-    let (mut scored, mut correct) = (0, 0);
-    for (cr, lab) in cos_host.chunks(classes).zip(batch.labels.chunks(classes)) {
-        if lab.iter().any(|&v| v > 0.0) {
-            scored += 1;
-            correct += usize::from(argmax(cr) == argmax(lab));
-        }
-    }
+    let (scored, correct) = labelled_and_correct(&cos_host, &batch.labels, classes);
     Ok((
         model,
         StepLosses {
