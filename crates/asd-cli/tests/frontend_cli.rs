@@ -3,7 +3,7 @@
 
 mod common;
 use asd_testkit::{reference_fixture, rel_err};
-use common::{asd, ok};
+use common::{asd, ok, tiny_run};
 use ndarray::{Array2, Ix2};
 use ndarray_npy::read_npy;
 use serde_json::Value;
@@ -94,24 +94,6 @@ fn embed_with_a_frozen_frontend_gives_the_reference_embeddings() {
 
 fn results(run: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
-}
-
-/// The `tiny` synthetic data (seed 3) and a run configuration, in a temporary folder.
-fn tiny_run(config: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    ok(&asd(&[
-        "synth",
-        "--preset",
-        "tiny",
-        "--seed",
-        "3",
-        "--out",
-        s(&data),
-    ]));
-    let cfg = tmp.path().join("run.toml");
-    std::fs::write(&cfg, config).unwrap();
-    (tmp, data, cfg)
 }
 
 #[test]

@@ -5,28 +5,18 @@
 
 mod common;
 use common::browser::{browser, session, start_driver};
-use common::{asd, ok};
+use common::{asd, ok, tiny_run};
 
 #[test]
 fn the_report_reads_at_desktop_and_phone_widths() {
     let Some((chromium, driver)) = browser() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
     let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
-    let data = tmp.path().join("data");
+    let (tmp, data, cfg) = tiny_run(
+        "methods = [\"nn\", \"ratio_k4\", \"ratio_k16\", \"ratio_gwrp_r0.95@means\"]\nsweep_k = [1, 2, 4]\nsweep_r = [0.5, 0.9]\n",
+    );
     let run = tmp.path().join("run");
-    ok(&asd(&[
-        "synth",
-        "--preset",
-        "tiny",
-        "--seed",
-        "3",
-        "--out",
-        &s(&data),
-    ]));
-    let cfg = tmp.path().join("run.toml");
-    std::fs::write(&cfg, "methods = [\"nn\", \"ratio_k4\", \"ratio_k16\", \"ratio_gwrp_r0.95@means\"]\nsweep_k = [1, 2, 4]\nsweep_r = [0.5, 0.9]\n").unwrap();
     ok(&asd(&[
         "run",
         "--data",

@@ -20,5 +20,24 @@ pub fn ok(out: &Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+/// The `tiny` synthetic data (seed 3) and a run configuration, in a temporary folder: the folder,
+/// the data and the configuration file.
+pub fn tiny_run(config: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&asd(&[
+        "synth",
+        "--preset",
+        "tiny",
+        "--seed",
+        "3",
+        "--out",
+        data.to_str().unwrap(),
+    ]));
+    let cfg = tmp.path().join("run.toml");
+    std::fs::write(&cfg, config).unwrap();
+    (tmp, data, cfg)
+}
+
 pub mod browser;
 pub mod service;
