@@ -53,9 +53,9 @@ fn embed_with_a_frozen_frontend_gives_the_reference_embeddings() {
         "--frontend",
         "beats",
         "--wave-npy",
-        "x.npy",
+        s(&tmp.path().join("x.npy")),
         "--out",
-        "y.npy",
+        s(&tmp.path().join("y.npy")),
     ]);
     assert!(!no_weights.status.success());
     assert!(String::from_utf8_lossy(&no_weights.stderr).contains("--weights"));
