@@ -4,7 +4,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`common::browser`).
 
 mod common;
-use common::browser::{browser, session, start_driver};
+use common::browser::{browser, read_when, session, start_driver};
 use common::service::*;
 use fantoccini::Locator;
 use std::time::Duration;
@@ -96,14 +96,13 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
             .for_element(Locator::XPath(&want))
             .await
             .unwrap();
-        let mix = c
-            .find(Locator::Css("#conditions .tag"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(mix, format!("source: {}", source.len()));
+        let mix = read_when(
+            &c,
+            "const t = document.querySelector('#conditions .tag'); return t && t.textContent;",
+            wait,
+        )
+        .await;
+        assert_eq!(mix, format!("source: {}", source.len()).as_str());
 
         // Score one clip: its row shows a score and a decision, and the chart has its point.
         c.find(Locator::Id("mode-score"))
@@ -130,28 +129,21 @@ fn the_page_enrols_and_scores_clips_in_a_real_browser() {
             .click()
             .await
             .unwrap();
-        let row = c
-            .wait()
-            .at_most(wait)
-            .for_element(Locator::XPath(
-                "//tr[@class='result'][td[contains(., 'source_test_normal')]]",
-            ))
-            .await
-            .unwrap();
-        let text = row.text().await.unwrap();
+        // The row and its score cell are read in one script: the page re-renders the table every 2 s.
+        let row = read_when(
+            &c,
+            "const r = [...document.querySelectorAll('#results tr.result')]\
+               .find(r => r.textContent.includes('source_test_normal'));\
+             return r ? [r.textContent, r.querySelector('td.score').textContent] : null;",
+            wait,
+        )
+        .await;
+        let text = row[0].as_str().unwrap();
         assert!(
             text.contains("normal") || text.contains("anomaly"),
             "{text}"
         );
-        let score: f64 = row
-            .find(Locator::Css("td.score"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .parse()
-            .unwrap();
+        let score: f64 = row[1].as_str().unwrap().parse().unwrap();
         assert!(score > 0.0, "{text}");
         let points = c.execute("return history.length", vec![]).await.unwrap();
         assert_eq!(points, serde_json::json!(1));

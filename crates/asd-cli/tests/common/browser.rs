@@ -95,3 +95,22 @@ pub async fn session(chromium: &Path, driver_url: &str, profile: &Path) -> Clien
         .await
         .expect("a WebDriver session")
 }
+
+/// Runs `script` (a function body) until it returns something other than `null`, at most `wait`, and
+/// returns that. The page re-renders its tables every 2 s, so an element found in one WebDriver call
+/// can be gone in the next (a stale element reference): whatever is read from a table is found and
+/// read inside one script, where no re-render can come in between.
+pub async fn read_when(c: &Client, script: &str, wait: Duration) -> serde_json::Value {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        let v = c.execute(script, vec![]).await.expect("a script run");
+        if !v.is_null() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "nothing after {wait:?} from: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
