@@ -4,8 +4,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     match asd_monitor::http::create_body(data) {
-        Ok(spec) => {
+        Ok((spec, policy)) => {
             assert!(asd_monitor::monitors::validate_spec(&spec).is_ok());
+            assert!(policy.validate().is_ok());
             assert!(spec.name.chars().count() <= asd_monitor::limits::MAX_NAME_CHARS);
         }
         Err(e) => assert!(e.status.is_client_error(), "{}: {}", e.status, e.message),

@@ -1,5 +1,6 @@
 //! The HTTP API and the web page.
 
+use crate::alerts::{AlertRule, Policy, Retention};
 use crate::auth;
 use crate::clip::decode_upload;
 use crate::error::{ApiError, BadClip};
@@ -27,7 +28,11 @@ pub fn router(state: Shared) -> Router {
     let limit = state.opts.max_body_bytes;
     let api = Router::new()
         .route("/v1/monitors", get(list_monitors).post(create_monitor))
-        .route("/v1/monitors/{id}", get(get_monitor).delete(delete_monitor))
+        .route(
+            "/v1/monitors/{id}",
+            get(get_monitor).delete(delete_monitor).patch(patch_monitor),
+        )
+        .route("/v1/alerts", get(list_alerts))
         .route(
             "/v1/monitors/{id}/references",
             get(list_references).post(enrol),
@@ -159,6 +164,20 @@ async fn metrics(State(s): State<Shared>) -> Response {
     });
     let space = s.embedder.space();
     let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    text.push_str(
+        "# HELP asd_monitor_alert 1 while the monitor's alert rule has raised its alert, else 0.\n# TYPE asd_monitor_alert gauge\n",
+    );
+    for m in &list {
+        if let Ok(a) = m.alert() {
+            text.push_str(&format!(
+                "asd_monitor_alert{{monitor=\"{}\",name=\"{}\",machine_type=\"{}\"}} {}\n",
+                m.id,
+                label(&m.spec.name),
+                label(&m.spec.machine_type),
+                u8::from(a.active)
+            ));
+        }
+    }
     text.push_str(&format!(
         "# HELP asd_embedding_info What embeds the clips: the front-end, the embeddings' length and distance.\n# TYPE asd_embedding_info gauge\nasd_embedding_info{{frontend=\"{}\",dimensions=\"{}\",distance=\"{}\"}} 1\n",
         label(s.embedder.frontend()),
@@ -204,6 +223,10 @@ struct CreateBody {
     gwrp_r: Option<f64>,
     /// Decision threshold percentile (default 0.9).
     percentile: Option<f64>,
+    /// Alert rule (default: 3 of 5 raise, 5 normal clear).
+    alert: Option<AlertRule>,
+    /// What of the history is kept (default: the newest 10⁶ scores).
+    retention: Option<Retention>,
 }
 
 pub fn spec_from(
@@ -231,10 +254,10 @@ pub fn spec_from(
 }
 
 /// The monitor a `POST /v1/monitors` body asks for, checked against every limit.
-pub fn create_body(body: &[u8]) -> Result<MonitorSpec, ApiError> {
+pub fn create_body(body: &[u8]) -> Result<(MonitorSpec, Policy), ApiError> {
     let b: CreateBody = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
-            "body must be JSON {{\"name\", \"machine_type\", \"section\", \"k\" or \"gwrp_r\", \"percentile\"}}: {e}"
+            "body must be JSON {{\"name\", \"machine_type\", \"section\", \"k\" or \"gwrp_r\", \"percentile\", \"alert\", \"retention\"}}: {e}"
         ))
     })?;
     let spec = spec_from(
@@ -246,7 +269,12 @@ pub fn create_body(body: &[u8]) -> Result<MonitorSpec, ApiError> {
         b.percentile,
     )?;
     crate::monitors::validate_spec(&spec)?;
-    Ok(spec)
+    let policy = Policy {
+        alert: b.alert.unwrap_or_default(),
+        retention: b.retention.unwrap_or_default(),
+    };
+    policy.validate().map_err(ApiError::bad_request)?;
+    Ok((spec, policy))
 }
 
 async fn create_monitor(
@@ -260,9 +288,10 @@ async fn create_monitor(
             "the body must be sent as Content-Type: application/json",
         ));
     }
-    let spec = create_body(&body)?;
+    let (spec, policy) = create_body(&body)?;
     let monitors = s.monitors.clone();
-    let info = blocking(move || Ok(monitors.create(spec, Vec::new())?.info()?)).await?;
+    let info =
+        blocking(move || Ok(monitors.create_with(spec, policy, Vec::new())?.info()?)).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
@@ -287,8 +316,95 @@ fn with_recent(
     rows: &[crate::store::HistoryRow],
 ) -> serde_json::Value {
     let mut v = serde_json::to_value(&info).unwrap_or_default();
-    v["recent"] = serde_json::to_value(Recent::of(rows)).unwrap_or_default();
+    v["recent"] = serde_json::to_value(Recent::of(rows, info.alert.active)).unwrap_or_default();
     v
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    alert: Option<AlertRule>,
+    retention: Option<Retention>,
+}
+
+/// Changes a monitor's alert rule and/or retention; what the body leaves out stays.
+async fn patch_monitor(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "monitor")?;
+    if !origin::is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be sent as Content-Type: application/json",
+        ));
+    }
+    let b: PatchBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "body must be JSON {{\"alert\": {{\"raise_m\", \"raise_n\", \"clear_k\"}}, \"retention\": {{\"max_rows\", \"max_age_days\"}}}}: {e}"
+        ))
+    })?;
+    let monitors = s.monitors.clone();
+    let info = blocking(move || {
+        let m = monitors.get(id)?;
+        let old = m.policy()?;
+        let policy = Policy {
+            alert: b.alert.unwrap_or(old.alert),
+            retention: b.retention.unwrap_or(old.retention),
+        };
+        policy.validate().map_err(ApiError::bad_request)?;
+        monitors.set_policy(id, policy)?;
+        let recent = monitors.history(id, None, None, RECENT)?;
+        Ok(with_recent(m.info()?, &recent))
+    })
+    .await?;
+    Ok(Json(info).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsQuery {
+    monitor: Option<u64>,
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// Every monitor's alert (raised ones first) and the raises and clears, newest first.
+async fn list_alerts(State(s): State<Shared>, Q(q): Q<AlertsQuery>) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let monitors = s.monitors.clone();
+    let (alerts, events) = blocking(move || {
+        let mut alerts = Vec::new();
+        for m in monitors.list()? {
+            if q.monitor.is_some_and(|id| id != m.id) {
+                continue;
+            }
+            let a = m.alert()?;
+            alerts.push(serde_json::json!({
+                "monitor": m.id,
+                "name": m.spec.name,
+                "machine_type": m.spec.machine_type,
+                "active": a.active,
+                "since_ms": a.since_ms,
+                "rule": m.policy()?.alert,
+            }));
+        }
+        alerts.sort_by_key(|a| !a["active"].as_bool().unwrap_or(false));
+        let events = monitors.alert_events(q.monitor, q.before, limit)?;
+        Ok((alerts, events))
+    })
+    .await?;
+    let next_before = if events.len() == limit {
+        events.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Json(serde_json::json!({
+        "alerts": alerts, "events": events, "next_before": next_before
+    }))
+    .into_response())
 }
 
 async fn delete_monitor(

@@ -3,6 +3,7 @@
 //! with the paper's density re-scaled score over the bank; a new condition is learnt by enrolling a
 //! few of its normal clips, without retraining. docs/monitor.md describes the API.
 
+pub mod alerts;
 pub mod auth;
 #[cfg(feature = "network")]
 pub mod bench;
@@ -104,6 +105,14 @@ pub fn serve(
     );
     let store = open_store(store_dir, embedder.model_key())?;
     let monitors = Arc::new(Monitors::load_in(Box::new(store), embedder.space())?);
+    if let Some(url) = &opts.alert_webhook {
+        monitors.set_webhook(alerts::Webhook::start(
+            url.clone(),
+            std::time::Duration::from_secs(1),
+        ))?;
+        tracing::info!("alert raises and clears are posted to {url}");
+    }
+    let prune_every = opts.prune_every;
     let state = Arc::new(state::AppState {
         monitors,
         embedder,
@@ -122,11 +131,28 @@ pub fn serve(
             .local_addr()
             .map_err(|e| ServeError::Io(e.to_string()))?;
         on_listen(addr);
+        tokio::spawn(prune_loop(state.monitors.clone(), prune_every));
         let limits = state.opts.connections;
         conn::serve(listener, http::router(state), limits, shutdown())
             .await
             .map_err(|e| ServeError::Io(format!("serving: {e}")))
     })
+}
+
+/// Prunes every monitor's history to its retention, now and then every `every`, off the async
+/// threads; a failure is logged and tried again next time.
+async fn prune_loop(monitors: Arc<Monitors>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let m = monitors.clone();
+        match tokio::task::spawn_blocking(move || m.prune(monitors::now_ms())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("retention: pruned {n} score(s)"),
+            Ok(Err(e)) => tracing::error!("retention: {e}"),
+            Err(e) => tracing::error!("retention: {e}"),
+        }
+    }
 }
 
 async fn shutdown() {

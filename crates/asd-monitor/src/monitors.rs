@@ -3,6 +3,7 @@
 //! store while the monitor is locked and acknowledged only after its transaction has committed; if the
 //! write fails, the bank is rolled back, so memory never holds what the store lost.
 
+use crate::alerts::{AlertEvent, AlertState, Notice, Policy, Webhook};
 use crate::store::{
     BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
 };
@@ -93,6 +94,10 @@ pub struct MonitorInfo {
     /// References per condition tag.
     pub conditions: BTreeMap<String, usize>,
     pub created_ms: i64,
+    /// Its alert rule and retention.
+    pub policy: Policy,
+    /// Its alert: raised or not, and since when.
+    pub alert: AlertState,
 }
 
 /// How many of a monitor's latest decisions its state reads.
@@ -101,8 +106,8 @@ pub const RECENT: usize = 20;
 /// A monitor's state from its latest decisions, for an operator's overview.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recent {
-    /// `alert` (at least 3 of the last 5 decisions anomalous), `anomalous` (the last one is),
-    /// `normal`, or `idle` (nothing scored yet, or no threshold yet).
+    /// `alert` (the monitor's alert rule has raised its alert and not cleared it), `anomalous` (the
+    /// last decision is), `normal`, or `idle` (nothing scored yet, or no threshold yet).
     pub state: &'static str,
     /// Anomalous decisions among the last [`RECENT`].
     pub anomalies: usize,
@@ -115,14 +120,13 @@ pub struct Recent {
 }
 
 impl Recent {
-    /// From history rows, newest first.
-    pub fn of(rows: &[crate::store::HistoryRow]) -> Self {
+    /// From history rows, newest first, and whether the monitor's alert is raised.
+    pub fn of(rows: &[crate::store::HistoryRow], alert: bool) -> Self {
         let decided: Vec<bool> = rows.iter().filter_map(|r| r.anomaly).collect();
         let anomalies = decided.iter().filter(|&&a| a).count();
-        let last5 = decided.iter().take(5).filter(|&&a| a).count();
         let state = match decided.first() {
+            _ if alert => "alert",
             None => "idle",
-            Some(_) if last5 >= 3 => "alert",
             Some(true) => "anomalous",
             Some(false) => "normal",
         };
@@ -189,11 +193,20 @@ impl BankView {
     }
 }
 
+/// What can change of a monitor besides its bank: its policy and its alert.
+struct Watch {
+    policy: Policy,
+    alert: AlertState,
+}
+
 pub struct Monitor {
     pub id: u64,
     pub spec: MonitorSpec,
     pub created_ms: i64,
     view: RwLock<BankView>,
+    /// Locked from the evaluation of a batch of scores until they are stored, so the alert reads
+    /// decisions in the order the store numbers them.
+    watch: Mutex<Watch>,
 }
 
 pub fn now_ms() -> i64 {
@@ -268,6 +281,7 @@ impl Monitor {
     fn from_store(
         row: MonitorRow,
         refs: Vec<ReferenceRow>,
+        alert: AlertState,
         space: Space,
     ) -> Result<Self, MonitorError> {
         let bank = rebuild_bank(&row, &refs, space)?;
@@ -303,10 +317,28 @@ impl Monitor {
             spec: row.spec,
             created_ms: row.created_ms,
             view: RwLock::new(view),
+            watch: Mutex::new(Watch {
+                policy: row.policy,
+                alert,
+            }),
         })
     }
 
+    /// Its alert rule and retention.
+    pub fn policy(&self) -> Result<Policy, MonitorError> {
+        Ok(self.watch.lock().map_err(lock_err)?.policy)
+    }
+
+    /// Its alert now.
+    pub fn alert(&self) -> Result<AlertState, MonitorError> {
+        Ok(self.watch.lock().map_err(lock_err)?.alert.clone())
+    }
+
     pub fn info(&self) -> Result<MonitorInfo, MonitorError> {
+        let (policy, alert) = {
+            let w = self.watch.lock().map_err(lock_err)?;
+            (w.policy, w.alert.clone())
+        };
         let v = self.view.read().map_err(lock_err)?;
         let mut conditions = BTreeMap::new();
         for &id in v.bank.ids() {
@@ -327,6 +359,8 @@ impl Monitor {
             references: v.bank.len(),
             conditions,
             created_ms: self.created_ms,
+            policy,
+            alert,
         })
     }
 
@@ -362,6 +396,8 @@ pub struct Monitors {
     store: Mutex<Box<dyn Store>>,
     monitors: RwLock<BTreeMap<u64, Arc<Monitor>>>,
     space: Space,
+    /// Where raises and clears go besides the store (`--alert-webhook`).
+    webhook: Mutex<Option<Webhook>>,
 }
 
 impl Monitors {
@@ -374,16 +410,59 @@ impl Monitors {
     /// [`Monitors::load`] for embeddings of another space (a frozen front-end's).
     pub fn load_in(store: Box<dyn Store>, space: Space) -> Result<Self, MonitorError> {
         let mut monitors = BTreeMap::new();
+        let mut alerts: HashMap<u64, AlertState> = store.alert_states()?.into_iter().collect();
         for row in store.monitors()? {
             let refs = store.references(row.id)?;
             let id = row.id;
-            monitors.insert(id, Arc::new(Monitor::from_store(row, refs, space)?));
+            let alert = alerts.remove(&id).unwrap_or_default();
+            monitors.insert(id, Arc::new(Monitor::from_store(row, refs, alert, space)?));
         }
         Ok(Self {
             store: Mutex::new(store),
             monitors: RwLock::new(monitors),
             space,
+            webhook: Mutex::new(None),
         })
+    }
+
+    /// Sends every raise and clear from now on to a webhook too.
+    pub fn set_webhook(&self, hook: Webhook) -> Result<(), MonitorError> {
+        *self.webhook.lock().map_err(lock_err)? = Some(hook);
+        Ok(())
+    }
+
+    /// Replaces a monitor's alert rule and retention. The alert's state stays: the new rule reads
+    /// the decisions from the next score on.
+    pub fn set_policy(&self, id: u64, policy: Policy) -> Result<(), MonitorError> {
+        policy.validate().map_err(MonitorError::Invalid)?;
+        let m = self.get(id)?;
+        let mut w = m.watch.lock().map_err(lock_err)?;
+        self.with_store(|s| s.set_policy(id, &policy))?;
+        w.policy = policy;
+        Ok(())
+    }
+
+    /// Raises and clears, newest first, of one monitor or all.
+    pub fn alert_events(
+        &self,
+        monitor: Option<u64>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, MonitorError> {
+        if let Some(id) = monitor {
+            self.get(id)?;
+        }
+        self.with_store(|s| s.alert_events(monitor, before, limit))
+    }
+
+    /// Prunes every monitor's history to its retention; returns the rows dropped.
+    pub fn prune(&self, now_ms: i64) -> Result<u64, MonitorError> {
+        let mut gone = 0;
+        for m in self.list()? {
+            let r = m.policy()?.retention;
+            gone += self.with_store(|s| s.prune_history(m.id, r.max_rows, r.cutoff_ms(now_ms)))?;
+        }
+        Ok(gone)
     }
 
     /// The embeddings' length and distance.
@@ -424,7 +503,18 @@ impl Monitors {
         spec: MonitorSpec,
         initial: Vec<Enrolment>,
     ) -> Result<Arc<Monitor>, MonitorError> {
+        self.create_with(spec, Policy::default(), initial)
+    }
+
+    /// [`Monitors::create`] with an alert rule and retention.
+    pub fn create_with(
+        &self,
+        spec: MonitorSpec,
+        policy: Policy,
+        initial: Vec<Enrolment>,
+    ) -> Result<Arc<Monitor>, MonitorError> {
         validate_spec(&spec)?;
+        policy.validate().map_err(MonitorError::Invalid)?;
         let now = now_ms();
         let rows: Vec<(u64, Enrolment)> = (0..initial.len() as u64).zip(initial).collect();
         let bank = ReferenceBank::from_rows_with_ids_by(
@@ -454,7 +544,7 @@ impl Monitors {
             next_ref_id: bank.next_id(),
         };
         let mut all = self.monitors.write().map_err(lock_err)?;
-        let id = self.with_store(|s| s.create_monitor(&spec, now, &change))?;
+        let id = self.with_store(|s| s.create_monitor(&spec, &policy, now, &change))?;
         let meta = rows
             .into_iter()
             .map(|(rid, e)| {
@@ -479,6 +569,10 @@ impl Monitors {
             spec,
             created_ms: now,
             view: RwLock::new(view),
+            watch: Mutex::new(Watch {
+                policy,
+                alert: AlertState::default(),
+            }),
         });
         all.insert(id, m.clone());
         Ok(m)
@@ -617,6 +711,18 @@ impl Monitors {
         clips: Vec<(String, Vec<f32>)>,
         origin: &str,
     ) -> Result<Vec<ClipScore>, MonitorError> {
+        let keyed = clips.into_iter().map(|(f, x)| (f, x, None)).collect();
+        self.score_keyed(id, keyed, origin)
+    }
+
+    /// [`Monitors::score`] with a key per clip (`None`: none): a key the monitor has scored before
+    /// is a conflict, and nothing of the batch is stored.
+    pub fn score_keyed(
+        &self,
+        id: u64,
+        clips: Vec<(String, Vec<f32>, Option<String>)>,
+        origin: &str,
+    ) -> Result<Vec<ClipScore>, MonitorError> {
         let m = self.get(id)?;
         let v = m.view.read().map_err(lock_err)?;
         if v.bank.len() < 2 {
@@ -627,7 +733,8 @@ impl Monitors {
         }
         let now = now_ms();
         let mut out = Vec::with_capacity(clips.len());
-        for (file, x) in clips {
+        let mut keys = Vec::with_capacity(clips.len());
+        for (file, x, key) in clips {
             let s = v.bank.score(&x)?;
             out.push(ClipScore {
                 file,
@@ -639,11 +746,13 @@ impl Monitors {
                 percentile: s.percentile,
                 seq: 0,
             });
+            keys.push(key);
         }
         drop(v);
         let rows: Vec<HistoryRow> = out
             .iter()
-            .map(|c| HistoryRow {
+            .zip(keys)
+            .map(|(c, clip_key)| HistoryRow {
                 seq: 0,
                 monitor: id,
                 at_ms: now,
@@ -655,13 +764,52 @@ impl Monitors {
                 reference: c.reference,
                 percentile: c.percentile,
                 origin: origin.to_string(),
+                clip_key,
             })
             .collect();
-        let seqs = self.with_store(|s| s.append_history(&rows))?;
-        for (c, s) in out.iter_mut().zip(seqs) {
-            c.seq = s;
+        let mut w = m.watch.lock().map_err(lock_err)?;
+        let batch: Vec<(Option<bool>, &str, f64)> = out
+            .iter()
+            .map(|c| (c.anomaly, c.file.as_str(), c.score))
+            .collect();
+        let alert = crate::alerts::evaluate(&w.policy.alert, &w.alert, id, &batch, now);
+        let seqs = self.with_store(|s| s.append_history(&rows, Some(&alert)))?;
+        for (c, s) in out.iter_mut().zip(&seqs) {
+            c.seq = *s;
+        }
+        let rule = w.policy.alert;
+        w.alert = alert.state;
+        drop(w);
+        if !alert.events.is_empty() {
+            for (i, e) in &alert.events {
+                tracing::warn!(
+                    monitor = id,
+                    name = %m.spec.name,
+                    file = %e.file,
+                    "alert {}: {} of the last {} decisions anomalous",
+                    e.event.as_str(),
+                    e.anomalies,
+                    e.decisions
+                );
+                if let Some(hook) = self.webhook.lock().map_err(lock_err)?.as_ref() {
+                    hook.send(Notice {
+                        event: AlertEvent {
+                            history_seq: seqs.get(*i).copied().unwrap_or_default(),
+                            ..e.clone()
+                        },
+                        name: m.spec.name.clone(),
+                        rule,
+                    });
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// The score a monitor gave the clip with this key, if any.
+    pub fn scored_key(&self, id: u64, key: &str) -> Result<Option<HistoryRow>, MonitorError> {
+        self.get(id)?;
+        self.with_store(|s| s.history_by_key(id, key))
     }
 
     pub fn history(
@@ -698,6 +846,7 @@ mod recent_tests {
                 reference: 0,
                 percentile: 0.5,
                 origin: "request".into(),
+                clip_key: None,
             })
             .collect()
     }
@@ -705,14 +854,14 @@ mod recent_tests {
     #[test]
     fn the_state_reads_the_latest_decisions() {
         let (t, f) = (Some(true), Some(false));
-        assert_eq!(Recent::of(&[]).state, "idle");
-        assert_eq!(Recent::of(&rows(&[None, None])).state, "idle");
-        assert_eq!(Recent::of(&rows(&[f, t, t])).state, "normal");
-        assert_eq!(Recent::of(&rows(&[t, f, f])).state, "anomalous");
-        // At 3 of the last 5 an alert, whatever the last one says; 2 of 5 is not.
-        assert_eq!(Recent::of(&rows(&[f, t, f, t, t, f])).state, "alert");
-        assert_eq!(Recent::of(&rows(&[t, f, f, f, t, t, t])).state, "anomalous");
-        let r = Recent::of(&rows(&[t, f, t, None]));
+        assert_eq!(Recent::of(&[], false).state, "idle");
+        assert_eq!(Recent::of(&rows(&[None, None]), false).state, "idle");
+        assert_eq!(Recent::of(&rows(&[f, t, t]), false).state, "normal");
+        assert_eq!(Recent::of(&rows(&[t, f, f]), false).state, "anomalous");
+        // A raised alert is the state, whatever the last decision says.
+        assert_eq!(Recent::of(&rows(&[f, t, f, t, t, f]), true).state, "alert");
+        assert_eq!(Recent::of(&rows(&[f, t, t]), true).state, "alert");
+        let r = Recent::of(&rows(&[t, f, t, None]), false);
         assert_eq!((r.anomalies, r.decisions), (2, 3));
         assert_eq!(r.last_file.as_deref(), Some("c0.wav"));
         assert_eq!(r.last_threshold, Some(0.5));

@@ -2,6 +2,7 @@
 //! when its transaction commits and a crash (even of the machine) loses nothing acknowledged. A lock file
 //! keeps a second process from writing the same store.
 
+use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy, Transition};
 use crate::store::{
     BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
 };
@@ -11,9 +12,44 @@ use std::path::{Path, PathBuf};
 
 pub const DB_FILE: &str = "monitor.sqlite";
 pub const LOCK_FILE: &str = "monitor.lock";
-const SCHEMA_VERSION: &str = "1";
 
-const SCHEMA: &str = "
+/// Schema changes after version 1, in order: entry `i` takes a store from version `i + 1` to `i + 2`,
+/// in one transaction with the version it writes. A store of a newer version than this build knows
+/// is refused, never written.
+const MIGRATIONS: &[&str] = &[
+    // 2: alert rules and retention per monitor, alert state and events, a clip key per score.
+    r#"
+    ALTER TABLE monitors ADD COLUMN policy TEXT NOT NULL
+        DEFAULT '{"alert":{"raise_m":3,"raise_n":5,"clear_k":5},"retention":{"max_rows":1000000,"max_age_days":null}}';
+    ALTER TABLE history ADD COLUMN clip_key TEXT;
+    CREATE UNIQUE INDEX history_by_key ON history (monitor, clip_key) WHERE clip_key IS NOT NULL;
+    CREATE TABLE alert_state (
+        monitor INTEGER PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE,
+        active INTEGER NOT NULL,
+        since_ms INTEGER,
+        window TEXT NOT NULL
+    );
+    CREATE TABLE alert_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        monitor INTEGER NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+        event TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        history_seq INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        score REAL NOT NULL,
+        anomalies INTEGER NOT NULL,
+        decisions INTEGER NOT NULL
+    );
+    CREATE INDEX alert_events_by_monitor ON alert_events (monitor, seq);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = 1 + MIGRATIONS.len();
+
+/// The version-1 tables, created in a new store before the migrations run.
+
+pub const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS monitors (
     id INTEGER PRIMARY KEY,
@@ -112,7 +148,7 @@ impl SqliteStore {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(SCHEMA_V1)?;
             Ok(())
         };
         setup(&conn).map_err(|e| open_err(&path, e.to_string()))?;
@@ -121,15 +157,50 @@ impl SqliteStore {
             path,
             _lock: lock,
         };
-        match store.meta("schema_version")? {
-            None => store.set_meta("schema_version", SCHEMA_VERSION)?,
-            Some(v) if v == SCHEMA_VERSION => {}
-            Some(v) => {
-                return Err(open_err(
+        let version = match store.meta("schema_version")? {
+            None => 1,
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                open_err(
                     &store.path,
-                    format!("store schema version {v}, this build reads {SCHEMA_VERSION}"),
-                ));
-            }
+                    format!("store schema version '{v}' is not a number"),
+                )
+            })?,
+        };
+        if version > SCHEMA_VERSION {
+            return Err(open_err(
+                &store.path,
+                format!(
+                    "store schema version {version} is newer than this build's {SCHEMA_VERSION}: use the asd that wrote it"
+                ),
+            ));
+        }
+        let mut store = store;
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version - 1) {
+            let to = i + 2;
+            let migrate = |conn: &mut Connection| -> rusqlite::Result<()> {
+                let tx = conn.transaction()?;
+                tx.execute_batch(step)?;
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [to.to_string()],
+                )?;
+                tx.commit()
+            };
+            migrate(&mut store.conn).map_err(|e| {
+                open_err(
+                    &store.path,
+                    format!("migrating the schema to version {to}: {e}"),
+                )
+            })?;
+            tracing::info!(
+                "store {}: schema migrated to version {to}",
+                store.path.display()
+            );
+        }
+        if version == SCHEMA_VERSION {
+            // A new store (no version yet) that needed no migration still records its version.
+            store.set_meta("schema_version", &SCHEMA_VERSION.to_string())?;
         }
         Ok(store)
     }
@@ -155,6 +226,34 @@ impl SqliteStore {
             .map(|_| ())
             .map_err(db)
     }
+}
+
+const HISTORY_COLUMNS: &str = "seq, monitor, at_ms, file, score, threshold, anomaly, condition, \
+     reference, percentile, origin, clip_key";
+
+fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
+    Ok(HistoryRow {
+        seq: r.get(0)?,
+        monitor: r.get::<_, i64>(1)? as u64,
+        at_ms: r.get(2)?,
+        file: r.get(3)?,
+        score: r.get(4)?,
+        threshold: r.get(5)?,
+        anomaly: r.get(6)?,
+        condition: r.get(7)?,
+        reference: r.get::<_, i64>(8)? as u64,
+        percentile: r.get(9)?,
+        origin: r.get(10)?,
+        clip_key: r.get(11)?,
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
 }
 
 fn write_change(tx: &rusqlite::Transaction<'_>, c: &BankChange) -> rusqlite::Result<()> {
@@ -203,11 +302,14 @@ impl Store for SqliteStore {
     fn create_monitor(
         &mut self,
         spec: &MonitorSpec,
+        policy: &Policy,
         created_ms: i64,
         initial: &BankChange,
     ) -> Result<u64, StoreError> {
         let density = serde_json::to_string(&spec.density)
             .map_err(|e| StoreError::Database(e.to_string()))?;
+        let policy =
+            serde_json::to_string(policy).map_err(|e| StoreError::Database(e.to_string()))?;
         let tx = self.conn.transaction().map_err(db)?;
         let taken: Option<i64> = tx
             .query_row(
@@ -248,8 +350,8 @@ impl Store for SqliteStore {
         )
         .map_err(db)?;
         tx.execute(
-            "INSERT INTO monitors (id, name, machine_type, section, density, percentile, created_ms, next_ref_id)
-             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            "INSERT INTO monitors (id, name, machine_type, section, density, percentile, created_ms, next_ref_id, policy)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6, 0, ?8)",
             params![
                 spec.name,
                 spec.machine_type,
@@ -257,7 +359,8 @@ impl Store for SqliteStore {
                 density,
                 spec.percentile,
                 created_ms,
-                new_id
+                new_id,
+                policy
             ],
         )
         .map_err(db)?;
@@ -269,6 +372,22 @@ impl Store for SqliteStore {
         write_change(&tx, &change).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(id)
+    }
+
+    fn set_policy(&mut self, id: u64, policy: &Policy) -> Result<(), StoreError> {
+        let text =
+            serde_json::to_string(policy).map_err(|e| StoreError::Database(e.to_string()))?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE monitors SET policy = ?2 WHERE id = ?1",
+                params![id as i64, text],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NoMonitor(id));
+        }
+        Ok(())
     }
 
     fn delete_monitor(&mut self, id: u64) -> Result<(), StoreError> {
@@ -286,8 +405,8 @@ impl Store for SqliteStore {
         let mut st = self
             .conn
             .prepare(
-                "SELECT id, name, machine_type, section, density, percentile, created_ms, next_ref_id
-                 FROM monitors ORDER BY id",
+                "SELECT id, name, machine_type, section, density, percentile, created_ms, next_ref_id,
+                 policy FROM monitors ORDER BY id",
             )
             .map_err(db)?;
         let rows = st
@@ -301,15 +420,19 @@ impl Store for SqliteStore {
                     r.get::<_, f64>(5)?,
                     r.get::<_, i64>(6)?,
                     r.get::<_, i64>(7)?,
+                    r.get::<_, String>(8)?,
                 ))
             })
             .map_err(db)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, machine_type, section, density, percentile, created_ms, next) =
+            let (id, name, machine_type, section, density, percentile, created_ms, next, policy) =
                 row.map_err(db)?;
             let density = serde_json::from_str(&density).map_err(|e| {
                 StoreError::Corrupt(format!("monitor {id}: density '{density}': {e}"))
+            })?;
+            let policy: Policy = serde_json::from_str(&policy).map_err(|e| {
+                StoreError::Corrupt(format!("monitor {id}: policy '{policy}': {e}"))
             })?;
             out.push(MonitorRow {
                 id: id as u64,
@@ -322,6 +445,7 @@ impl Store for SqliteStore {
                 },
                 created_ms,
                 next_ref_id: next as u64,
+                policy,
             });
         }
         Ok(out)
@@ -385,14 +509,19 @@ impl Store for SqliteStore {
         tx.commit().map_err(db)
     }
 
-    fn append_history(&mut self, rows: &[HistoryRow]) -> Result<Vec<i64>, StoreError> {
+    fn append_history(
+        &mut self,
+        rows: &[HistoryRow],
+        alert: Option<&AlertWrite>,
+    ) -> Result<Vec<i64>, StoreError> {
         let tx = self.conn.transaction().map_err(db)?;
         let mut seqs = Vec::with_capacity(rows.len());
         {
             let mut ins = tx
                 .prepare_cached(
                     "INSERT INTO history (monitor, at_ms, file, score, threshold, anomaly, condition,
-                     reference, percentile, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     reference, percentile, origin, clip_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(db)?;
             for h in rows {
@@ -406,14 +535,194 @@ impl Store for SqliteStore {
                     h.condition,
                     h.reference as i64,
                     h.percentile,
-                    h.origin
+                    h.origin,
+                    h.clip_key
+                ])
+                .map_err(|e| match &h.clip_key {
+                    Some(k) if is_unique_violation(&e) => StoreError::Conflict(format!(
+                        "monitor {} has scored the clip with key {k} already",
+                        h.monitor
+                    )),
+                    _ => db(e),
+                })?;
+                seqs.push(tx.last_insert_rowid());
+            }
+        }
+        if let (Some(a), Some(first)) = (alert, rows.first()) {
+            let monitor = first.monitor as i64;
+            tx.execute(
+                "INSERT INTO alert_state (monitor, active, since_ms, window) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(monitor) DO UPDATE SET active = excluded.active,
+                 since_ms = excluded.since_ms, window = excluded.window",
+                params![monitor, a.state.active, a.state.since_ms, a.state.window_text()],
+            )
+            .map_err(db)?;
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO alert_events (monitor, event, at_ms, history_seq, file, score,
+                     anomalies, decisions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(db)?;
+            for (i, e) in &a.events {
+                let history_seq = seqs.get(*i).copied().ok_or_else(|| {
+                    StoreError::Database(format!("alert event for score {i} of {}", rows.len()))
+                })?;
+                ins.execute(params![
+                    monitor,
+                    e.event.as_str(),
+                    e.at_ms,
+                    history_seq,
+                    e.file,
+                    e.score,
+                    e.anomalies as i64,
+                    e.decisions as i64
                 ])
                 .map_err(db)?;
-                seqs.push(tx.last_insert_rowid());
             }
         }
         tx.commit().map_err(db)?;
         Ok(seqs)
+    }
+
+    fn history_by_key(&self, monitor: u64, key: &str) -> Result<Option<HistoryRow>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {HISTORY_COLUMNS} FROM history WHERE monitor = ?1 AND clip_key = ?2"
+            ))
+            .map_err(db)?;
+        st.query_row(params![monitor as i64, key], history_row)
+            .optional()
+            .map_err(db)
+    }
+
+    fn alert_states(&self) -> Result<Vec<(u64, AlertState)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT monitor, active, since_ms, window FROM alert_state ORDER BY monitor")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (monitor, active, since_ms, window) = row.map_err(db)?;
+            let window = AlertState::window_from(&window).ok_or_else(|| {
+                StoreError::Corrupt(format!("monitor {monitor}: alert window '{window}'"))
+            })?;
+            out.push((
+                monitor as u64,
+                AlertState {
+                    active,
+                    since_ms,
+                    window,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn alert_events(
+        &self,
+        monitor: Option<u64>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, monitor, event, at_ms, history_seq, file, score, anomalies, decisions
+                 FROM alert_events WHERE (?1 IS NULL OR monitor = ?1) AND seq < ?2
+                 ORDER BY seq DESC LIMIT ?3",
+            )
+            .map_err(db)?;
+        let rows = st
+            .query_map(
+                params![
+                    monitor.map(|m| m as i64),
+                    before.unwrap_or(i64::MAX),
+                    limit as i64
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, f64>(6)?,
+                        r.get::<_, i64>(7)?,
+                        r.get::<_, i64>(8)?,
+                    ))
+                },
+            )
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, monitor, event, at_ms, history_seq, file, score, anomalies, decisions) =
+                row.map_err(db)?;
+            let event = Transition::parse(&event)
+                .ok_or_else(|| StoreError::Corrupt(format!("alert event {seq}: kind '{event}'")))?;
+            out.push(AlertEvent {
+                seq,
+                monitor: monitor as u64,
+                event,
+                at_ms,
+                history_seq,
+                file,
+                score,
+                anomalies: anomalies as usize,
+                decisions: decisions as usize,
+            });
+        }
+        Ok(out)
+    }
+
+    fn prune_history(
+        &mut self,
+        monitor: u64,
+        max_rows: Option<u64>,
+        cutoff_ms: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let mut gone = 0;
+        if let Some(keep) = max_rows {
+            // The seq of the newest row past the limit, by the (monitor, seq) index.
+            let edge: Option<i64> = tx
+                .query_row(
+                    "SELECT seq FROM history WHERE monitor = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+                    params![monitor as i64, keep as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some(edge) = edge {
+                gone += tx
+                    .execute(
+                        "DELETE FROM history WHERE monitor = ?1 AND seq <= ?2",
+                        params![monitor as i64, edge],
+                    )
+                    .map_err(db)? as u64;
+            }
+        }
+        if let Some(cutoff) = cutoff_ms {
+            gone += tx
+                .execute(
+                    "DELETE FROM history WHERE monitor = ?1 AND at_ms <= ?2",
+                    params![monitor as i64, cutoff],
+                )
+                .map_err(db)? as u64;
+        }
+        tx.commit().map_err(db)?;
+        Ok(gone)
     }
 
     fn history(
@@ -425,11 +734,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<HistoryRow>, StoreError> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT seq, monitor, at_ms, file, score, threshold, anomaly, condition, reference,
-                 percentile, origin FROM history
-                 WHERE monitor = ?1 AND seq < ?2 AND seq > ?3 ORDER BY seq DESC LIMIT ?4",
-            )
+            .prepare_cached(&format!(
+                "SELECT {HISTORY_COLUMNS} FROM history
+                 WHERE monitor = ?1 AND seq < ?2 AND seq > ?3 ORDER BY seq DESC LIMIT ?4"
+            ))
             .map_err(db)?;
         let rows = st
             .query_map(
@@ -439,21 +747,7 @@ impl Store for SqliteStore {
                     after.unwrap_or(i64::MIN),
                     limit as i64
                 ],
-                |r| {
-                    Ok(HistoryRow {
-                        seq: r.get(0)?,
-                        monitor: r.get::<_, i64>(1)? as u64,
-                        at_ms: r.get(2)?,
-                        file: r.get(3)?,
-                        score: r.get(4)?,
-                        threshold: r.get(5)?,
-                        anomaly: r.get(6)?,
-                        condition: r.get(7)?,
-                        reference: r.get::<_, i64>(8)? as u64,
-                        percentile: r.get(9)?,
-                        origin: r.get(10)?,
-                    })
-                },
+                history_row,
             )
             .map_err(db)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db)

@@ -23,6 +23,10 @@ pub struct ServeOptions {
     pub origins: crate::origin::OriginPolicy,
     /// Connection limits and timeouts (`crate::conn`).
     pub connections: crate::conn::ConnLimits,
+    /// URL every alert raise and clear is posted to (JSON), retried with backoff.
+    pub alert_webhook: Option<String>,
+    /// How often each monitor's history is pruned to its retention.
+    pub prune_every: std::time::Duration,
 }
 
 impl Default for ServeOptions {
@@ -34,6 +38,8 @@ impl Default for ServeOptions {
             token: None,
             origins: crate::origin::OriginPolicy::default(),
             connections: crate::conn::ConnLimits::default(),
+            alert_webhook: None,
+            prune_every: std::time::Duration::from_secs(600),
         }
     }
 }

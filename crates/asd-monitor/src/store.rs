@@ -2,6 +2,7 @@
 //! the history of scores. Behind a trait so that a shared server database can stand in for the embedded
 //! SQLite file later (docs/design.md, "Monitor store").
 
+use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy};
 use asd_scoring::density::Density;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,8 @@ pub struct MonitorRow {
     pub created_ms: i64,
     /// The id the next reference gets (ids are never reused, so history rows stay unambiguous).
     pub next_ref_id: u64,
+    /// Its alert rule and retention.
+    pub policy: Policy,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +79,12 @@ pub struct HistoryRow {
     pub condition: String,
     pub reference: u64,
     pub percentile: f64,
-    /// request, stream or watch.
+    /// request, stream, watch or mqtt.
     pub origin: String,
+    /// What makes a delivered clip the same clip when it comes again (an MQTT message redelivered):
+    /// at most one score per key and monitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_key: Option<String>,
 }
 
 pub trait Store: Send {
@@ -88,15 +95,42 @@ pub trait Store: Send {
     fn create_monitor(
         &mut self,
         spec: &MonitorSpec,
+        policy: &Policy,
         created_ms: i64,
         initial: &BankChange,
     ) -> Result<u64, StoreError>;
+    /// Replaces a monitor's alert rule and retention.
+    fn set_policy(&mut self, id: u64, policy: &Policy) -> Result<(), StoreError>;
     fn delete_monitor(&mut self, id: u64) -> Result<(), StoreError>;
     fn monitors(&self) -> Result<Vec<MonitorRow>, StoreError>;
     fn references(&self, monitor: u64) -> Result<Vec<ReferenceRow>, StoreError>;
     fn apply(&mut self, change: &BankChange) -> Result<(), StoreError>;
-    /// Appends scored clips; returns their sequence numbers.
-    fn append_history(&mut self, rows: &[HistoryRow]) -> Result<Vec<i64>, StoreError>;
+    /// Appends scored clips of one monitor and, in the same transaction, what they did to its alert;
+    /// returns their sequence numbers.
+    fn append_history(
+        &mut self,
+        rows: &[HistoryRow],
+        alert: Option<&AlertWrite>,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// The score a monitor gave the clip with this key, if it has one.
+    fn history_by_key(&self, monitor: u64, key: &str) -> Result<Option<HistoryRow>, StoreError>;
+    /// Each monitor's alert state (monitors never scored are absent).
+    fn alert_states(&self) -> Result<Vec<(u64, AlertState)>, StoreError>;
+    /// Raises and clears, newest first: of one monitor or all, with `seq < before` when given.
+    fn alert_events(
+        &self,
+        monitor: Option<u64>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, StoreError>;
+    /// Drops a monitor's scores beyond its retention (by count, by age before `cutoff_ms`); returns
+    /// how many went.
+    fn prune_history(
+        &mut self,
+        monitor: u64,
+        max_rows: Option<u64>,
+        cutoff_ms: Option<i64>,
+    ) -> Result<u64, StoreError>;
     /// Newest first: rows with `seq < before` (all when `None`), or with `seq > after` when given.
     fn history(
         &self,

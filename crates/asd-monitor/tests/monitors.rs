@@ -2,6 +2,7 @@
 //! leaves memory as the store has it, a restart rebuilds the same banks, and the store refuses a second
 //! writer.
 
+use asd_monitor::alerts::{AlertEvent, AlertState, AlertWrite, Policy};
 use asd_monitor::monitors::{Enrolment, MonitorError, Monitors};
 use asd_monitor::store::{
     BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
@@ -59,10 +60,14 @@ impl Store for Flaky {
     fn create_monitor(
         &mut self,
         spec: &MonitorSpec,
+        policy: &Policy,
         created_ms: i64,
         initial: &BankChange,
     ) -> Result<u64, StoreError> {
-        self.inner.create_monitor(spec, created_ms, initial)
+        self.inner.create_monitor(spec, policy, created_ms, initial)
+    }
+    fn set_policy(&mut self, id: u64, policy: &Policy) -> Result<(), StoreError> {
+        self.inner.set_policy(id, policy)
     }
     fn delete_monitor(&mut self, id: u64) -> Result<(), StoreError> {
         self.inner.delete_monitor(id)
@@ -79,8 +84,34 @@ impl Store for Flaky {
         }
         self.inner.apply(change)
     }
-    fn append_history(&mut self, rows: &[HistoryRow]) -> Result<Vec<i64>, StoreError> {
-        self.inner.append_history(rows)
+    fn append_history(
+        &mut self,
+        rows: &[HistoryRow],
+        alert: Option<&AlertWrite>,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.inner.append_history(rows, alert)
+    }
+    fn history_by_key(&self, monitor: u64, key: &str) -> Result<Option<HistoryRow>, StoreError> {
+        self.inner.history_by_key(monitor, key)
+    }
+    fn alert_states(&self) -> Result<Vec<(u64, AlertState)>, StoreError> {
+        self.inner.alert_states()
+    }
+    fn alert_events(
+        &self,
+        monitor: Option<u64>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AlertEvent>, StoreError> {
+        self.inner.alert_events(monitor, before, limit)
+    }
+    fn prune_history(
+        &mut self,
+        monitor: u64,
+        max_rows: Option<u64>,
+        cutoff_ms: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        self.inner.prune_history(monitor, max_rows, cutoff_ms)
     }
     fn history(
         &self,
@@ -329,4 +360,304 @@ fn monitor_ids_are_never_reused_after_delete_or_restart() {
         m.get(b),
         Err(MonitorError::NoMonitor(x)) if x == b
     ));
+}
+
+fn policy(raise_m: usize, raise_n: usize, clear_k: usize) -> Policy {
+    Policy {
+        alert: asd_monitor::alerts::AlertRule {
+            raise_m,
+            raise_n,
+            clear_k,
+        },
+        retention: asd_monitor::alerts::Retention::default(),
+    }
+}
+
+/// A monitor with a tight bank around `c`, and queries that are clearly normal (`n`) or anomalous
+/// (`a`: another direction), one clip each, in the order of `pattern`.
+fn score_pattern(
+    m: &Monitors,
+    id: u64,
+    rng: &mut ChaCha8Rng,
+    c: &[f32],
+    far: &[f32],
+    pattern: &str,
+) {
+    for (i, p) in pattern.chars().enumerate() {
+        let x = if p == 'a' {
+            unit(rng, far, 0.1)
+        } else {
+            unit(rng, c, 0.05)
+        };
+        let r = m.score(id, vec![(format!("{p}{i}"), x)], "test").unwrap();
+        assert_eq!(r[0].anomaly, Some(p == 'a'), "clip {i} of {pattern}");
+    }
+}
+
+#[test]
+fn alerts_are_raised_and_cleared_by_the_rule_stored_with_the_scores_and_survive_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let c = unit(&mut rng, &[0.0; 512], 2.0);
+    let far = unit(&mut rng, &[0.0; 512], 2.0);
+    let id = {
+        let m = Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+        let id = m
+            .create_with(
+                spec("a"),
+                policy(2, 3, 2),
+                clips(&mut rng, 20, "source", &c),
+            )
+            .unwrap()
+            .id;
+        // 1 of 3 does not raise; the second anomaly within 3 decisions does.
+        score_pattern(&m, id, &mut rng, &c, &far, "anna");
+        assert!(!m.get(id).unwrap().alert().unwrap().active);
+        score_pattern(&m, id, &mut rng, &c, &far, "na");
+        assert!(m.get(id).unwrap().alert().unwrap().active);
+        id
+    };
+    // Raised after a restart too, with the event naming the clip that raised it.
+    let m = Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+    let a = m.get(id).unwrap().alert().unwrap();
+    assert!(a.active);
+    let ev = m.alert_events(Some(id), None, 10).unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].event, asd_monitor::alerts::Transition::Raise);
+    assert_eq!(
+        (ev[0].file.as_str(), ev[0].anomalies, ev[0].decisions),
+        ("a1", 2, 3)
+    );
+    let h = m.history(id, None, None, 1).unwrap();
+    assert_eq!(ev[0].history_seq, h[0].seq);
+    assert_eq!(a.since_ms, Some(h[0].at_ms));
+    // The window survived the restart: one normal does not clear (clear_k 2), the second does.
+    score_pattern(&m, id, &mut rng, &c, &far, "n");
+    assert!(m.get(id).unwrap().alert().unwrap().active);
+    score_pattern(&m, id, &mut rng, &c, &far, "n");
+    assert!(!m.get(id).unwrap().alert().unwrap().active);
+    let ev = m.alert_events(None, None, 10).unwrap();
+    let kinds: Vec<_> = ev.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(kinds, vec!["clear", "raise"]);
+    // A new rule reads from the next score on: 1 of 1 raises at once.
+    m.set_policy(id, policy(1, 1, 3)).unwrap();
+    score_pattern(&m, id, &mut rng, &c, &far, "a");
+    assert!(m.get(id).unwrap().alert().unwrap().active);
+    drop(m);
+    let m = Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+    assert_eq!(m.get(id).unwrap().policy().unwrap(), policy(1, 1, 3));
+    assert!(matches!(
+        m.set_policy(id, policy(4, 3, 1)),
+        Err(MonitorError::Invalid(_))
+    ));
+}
+
+#[test]
+fn a_webhook_gets_each_raise_and_clear_retried_until_it_answers() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    // The receiver fails its first call (500), then takes every call; it hands on each body.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let mut conn = conn.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let k = conn.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..k]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(at) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= at + 4 + len {
+                        break text[at + 4..at + 4 + len].to_string();
+                    }
+                }
+                if k == 0 {
+                    break String::new();
+                }
+            };
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = tx.send(body);
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let c = unit(&mut rng, &[0.0; 512], 2.0);
+    let far = unit(&mut rng, &[0.0; 512], 2.0);
+    let m = Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+    m.set_webhook(asd_monitor::alerts::Webhook::start(
+        url,
+        std::time::Duration::from_millis(20),
+    ))
+    .unwrap();
+    let id = m
+        .create_with(
+            spec("pump"),
+            policy(1, 1, 1),
+            clips(&mut rng, 20, "source", &c),
+        )
+        .unwrap()
+        .id;
+    score_pattern(&m, id, &mut rng, &c, &far, "an");
+    let wait = std::time::Duration::from_secs(20);
+    let bodies: Vec<serde_json::Value> = (0..3)
+        .map(|_| serde_json::from_str(&rx.recv_timeout(wait).unwrap()).unwrap())
+        .collect();
+    // The first call failed and was sent again; then the clear, in order.
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[1]["event"], "raise");
+    assert_eq!(bodies[1]["name"], "pump");
+    assert_eq!(bodies[1]["monitor"], id);
+    assert_eq!(bodies[1]["file"], "a0");
+    assert_eq!(bodies[1]["rule"]["raise_m"], 1);
+    assert_eq!(bodies[2]["event"], "clear");
+    assert_eq!(bodies[2]["file"], "n1");
+    let seqs: Vec<i64> = m
+        .history(id, None, None, 10)
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|h| h.seq)
+        .collect();
+    assert_eq!(bodies[1]["history_seq"], seqs[0]);
+    assert_eq!(bodies[2]["history_seq"], seqs[1]);
+}
+
+#[test]
+fn retention_prunes_the_oldest_scores_by_count_and_by_age() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let c = unit(&mut rng, &[0.0; 512], 2.0);
+    let m = Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+    let keep = m
+        .create(spec("keep"), clips(&mut rng, 10, "source", &c))
+        .unwrap()
+        .id;
+    let id = m
+        .create(spec("a"), clips(&mut rng, 10, "source", &c))
+        .unwrap()
+        .id;
+    for mid in [keep, id] {
+        let q = (0..25)
+            .map(|i| (format!("q{i}"), unit(&mut rng, &c, 0.5)))
+            .collect();
+        m.score(mid, q, "test").unwrap();
+    }
+    let all = m.history(id, None, None, 100).unwrap();
+    // The default (10⁶ rows, no age) keeps everything.
+    assert_eq!(m.prune(asd_monitor::monitors::now_ms()).unwrap(), 0);
+    let mut p = m.get(id).unwrap().policy().unwrap();
+    p.retention.max_rows = Some(10);
+    m.set_policy(id, p).unwrap();
+    assert_eq!(m.prune(asd_monitor::monitors::now_ms()).unwrap(), 15);
+    let left = m.history(id, None, None, 100).unwrap();
+    assert_eq!(left, all[..10].to_vec(), "the newest 10 stay");
+    // By age: a day later, scores older than half a day go; the other monitor keeps its own.
+    p.retention = asd_monitor::alerts::Retention {
+        max_rows: None,
+        max_age_days: Some(0.5),
+    };
+    m.set_policy(id, p).unwrap();
+    assert_eq!(m.prune(asd_monitor::monitors::now_ms()).unwrap(), 0);
+    assert_eq!(
+        m.prune(asd_monitor::monitors::now_ms() + 86_400_000)
+            .unwrap(),
+        10
+    );
+    assert!(m.history(id, None, None, 100).unwrap().is_empty());
+    assert_eq!(m.history(keep, None, None, 100).unwrap().len(), 25);
+}
+
+#[test]
+fn a_clip_key_is_scored_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let c = unit(&mut rng, &[0.0; 512], 2.0);
+    let m = Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+    let id = m
+        .create(spec("a"), clips(&mut rng, 10, "source", &c))
+        .unwrap()
+        .id;
+    let x = unit(&mut rng, &c, 0.5);
+    let first = m
+        .score_keyed(
+            id,
+            vec![("c.wav".into(), x.clone(), Some("k1".into()))],
+            "mqtt",
+        )
+        .unwrap();
+    let err = m
+        .score_keyed(id, vec![("c.wav".into(), x, Some("k1".into()))], "mqtt")
+        .unwrap_err();
+    assert!(
+        matches!(err, MonitorError::Store(StoreError::Conflict(_))),
+        "{err}"
+    );
+    let h = m.history(id, None, None, 10).unwrap();
+    assert_eq!(h.len(), 1);
+    let again = m.scored_key(id, "k1").unwrap().unwrap();
+    assert_eq!((again.seq, again.score), (first[0].seq, first[0].score));
+    assert!(m.scored_key(id, "k2").unwrap().is_none());
+}
+
+#[test]
+fn a_version_1_store_is_migrated_and_a_newer_one_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join(asd_monitor::sqlite::DB_FILE);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(asd_monitor::sqlite::SCHEMA_V1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO meta VALUES ('schema_version', '1');
+             INSERT INTO monitors VALUES (3, 'old', 'fan', '00', '{\"KnnMean\":4}', 0.9, 1, 0);
+             INSERT INTO history (monitor, at_ms, file, score, threshold, anomaly, condition,
+               reference, percentile, origin) VALUES (3, 5, 'x.wav', 0.5, 0.4, 1, 'source', 0, 0.9, 'request');",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(tmp.path()).unwrap();
+    let rows = store.monitors().unwrap();
+    assert_eq!(rows[0].id, 3);
+    assert_eq!(rows[0].policy, Policy::default());
+    let h = store.history(3, None, None, 10).unwrap();
+    assert_eq!(
+        (h[0].file.as_str(), h[0].clip_key.as_deref()),
+        ("x.wav", None)
+    );
+    assert!(store.alert_states().unwrap().is_empty());
+    drop(store);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let v: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(v, asd_monitor::sqlite::SCHEMA_VERSION.to_string());
+    conn.execute(
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = SqliteStore::open(tmp.path()).err().unwrap().to_string();
+    assert!(err.contains("version 99 is newer"), "{err}");
 }

@@ -73,6 +73,13 @@ pub struct ServeArgs {
     /// Most connections open at once; one more is answered 503 and closed.
     #[arg(long, default_value_t = 512, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=65_536))]
     pub max_connections: usize,
+    /// URL (http:// or https://) each alert raise and clear is POSTed to as JSON; a failed call is
+    /// retried after 1, 2, 4 … 64 s without holding scoring back.
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+    /// Seconds between prunings of each monitor's score history to its retention.
+    #[arg(long, default_value_t = 600, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
+    pub prune_every_seconds: u64,
 }
 
 #[derive(Args)]
@@ -170,6 +177,11 @@ fn serve(a: &ServeArgs) -> Result<()> {
             a.listen
         );
     }
+    if let Some(u) = &a.alert_webhook
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        bail!("--alert-webhook must be an http:// or https:// URL, got '{u}'");
+    }
     let mut origins = asd_monitor::origin::OriginPolicy::default();
     for h in &a.allowed_host {
         origins.allow_host(h).map_err(anyhow::Error::msg)?;
@@ -187,6 +199,8 @@ fn serve(a: &ServeArgs) -> Result<()> {
             body_idle_timeout: std::time::Duration::from_secs(a.body_timeout_seconds),
             max_connections: a.max_connections,
         },
+        alert_webhook: a.alert_webhook.clone(),
+        prune_every: std::time::Duration::from_secs(a.prune_every_seconds),
         ..ServeOptions::default()
     };
     asd_monitor::serve(&source, store, a.listen, opts, |addr| {
