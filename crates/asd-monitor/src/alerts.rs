@@ -49,7 +49,7 @@ impl AlertRule {
                 "alert: need 1 <= raise_m <= raise_n <= {MAX_WINDOW}, got raise_m {raise_m}, raise_n {raise_n}"
             ));
         }
-        if clear_k < 1 || clear_k > MAX_WINDOW {
+        if !(1..=MAX_WINDOW).contains(&clear_k) {
             return Err(format!(
                 "alert: need 1 <= clear_k <= {MAX_WINDOW}, got {clear_k}"
             ));

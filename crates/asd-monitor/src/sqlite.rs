@@ -48,7 +48,6 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: usize = 1 + MIGRATIONS.len();
 
 /// The version-1 tables, created in a new store before the migrations run.
-
 pub const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS monitors (
