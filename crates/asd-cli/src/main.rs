@@ -54,7 +54,7 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// The monitoring service: monitors over a trained model that learn a new condition from a few
     /// enrolled normal clips, without retraining (HTTP API, web page, streaming; docs/monitor.md).
-    Monitor(commands::monitor::MonitorArgs),
+    Monitor(Box<commands::monitor::MonitorArgs>),
 }
 
 fn main() -> std::process::ExitCode {

@@ -1078,3 +1078,267 @@ fn connections_are_bounded_in_number_and_in_time() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(flag));
     }
 }
+
+/// A local receiver for the alert webhook: every body it is sent, in order.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<serde_json::Value>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut conn = conn.unwrap();
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; len];
+            r.read_exact(&mut body).unwrap();
+            let _ = conn.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+            let _ = tx.send(serde_json::from_slice(&body).unwrap());
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn an_alert_rule_set_over_the_api_raises_an_alert_seen_on_every_surface() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let (hook, received) = webhook_receiver();
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &["--alert-webhook", &hook],
+    );
+    let url = svc.url.clone();
+    // Rules outside their ranges are refused at creation, in the one error shape.
+    let (st, v) = post_json(
+        &format!("{url}/v1/monitors"),
+        serde_json::json!({"name": "x", "alert": {"raise_m": 6, "raise_n": 5, "clear_k": 1}}),
+    );
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("raise_m"), "{v}");
+    let id = create_monitor(&url, "fan_alert");
+    enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
+    let (_, m) = call("GET", &format!("{url}/v1/monitors/{id}"), None, None);
+    assert_eq!(
+        m["policy"]["alert"],
+        serde_json::json!({"raise_m": 3, "raise_n": 5, "clear_k": 5})
+    );
+    assert_eq!(m["alert"]["active"], false);
+
+    // 2 of 2 raise, 1 normal clears; the retention stays as it was.
+    let patch = |body: serde_json::Value| {
+        call(
+            "PATCH",
+            &format!("{url}/v1/monitors/{id}"),
+            Some("application/json"),
+            Some(body.to_string().into_bytes()),
+        )
+    };
+    let (st, v) = patch(serde_json::json!({"alert": {"raise_m": 2, "raise_n": 2, "clear_k": 1}}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["policy"]["retention"]["max_rows"], 1_000_000);
+    let (st, v) = patch(serde_json::json!({"retention": {"max_rows": 0, "max_age_days": null}}));
+    assert_eq!(st, 400, "{v}");
+    let (st, _) = patch(serde_json::json!({"colour": "red"}));
+    assert_eq!(st, 400);
+
+    // The rubbing fan: its target anomalies are flagged (anomalies_stand_out), two in a row raise.
+    let strong = &f.strong_anomalies[3..5];
+    let decided = score(&url, id, strong);
+    assert!(decided.iter().all(|d| d.2 == Some(true)), "{decided:?}");
+    let (_, a) = call("GET", &format!("{url}/v1/alerts"), None, None);
+    assert_eq!(a["alerts"][0]["monitor"], id);
+    assert_eq!(a["alerts"][0]["active"], true, "{a}");
+    assert_eq!(a["events"][0]["event"], "raise");
+    assert_eq!(a["events"][0]["file"], decided[1].0.as_str());
+    let (_, m) = call("GET", &format!("{url}/v1/monitors/{id}"), None, None);
+    assert_eq!(m["recent"]["state"], "alert");
+    let metrics = agent()
+        .get(&format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let gauge = format!(
+        "asd_monitor_alert{{monitor=\"{id}\",name=\"fan_alert\",machine_type=\"{MACHINE}\"}} 1"
+    );
+    assert!(metrics.contains(&gauge), "{metrics}");
+    let raised = received
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        (raised["event"].as_str(), raised["monitor"].as_u64()),
+        (Some("raise"), Some(id))
+    );
+    assert_eq!(raised["name"], "fan_alert");
+
+    // A restart keeps the alert; the first normal clip clears it, and the webhook hears that too.
+    drop(svc);
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &["--alert-webhook", &hook],
+    );
+    let url = svc.url.clone();
+    let (_, a) = call("GET", &format!("{url}/v1/alerts?monitor={id}"), None, None);
+    assert_eq!(a["alerts"][0]["active"], true, "{a}");
+    let normal = clips(f, "test", "source", "normal");
+    let first_normal = normal
+        .iter()
+        .find(|p| score(&url, id, &[p.to_path_buf()])[0].2 == Some(false))
+        .expect("a normal clip decided normal");
+    let (_, a) = call("GET", &format!("{url}/v1/alerts"), None, None);
+    assert_eq!(a["alerts"][0]["active"], false, "{a}");
+    assert_eq!(a["events"][0]["event"], "clear");
+    assert!(
+        a["events"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with(first_normal.file_name().unwrap().to_str().unwrap())
+    );
+    let cleared = received
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(cleared["event"], "clear");
+    let (st, v) = call("GET", &format!("{url}/v1/alerts?monitor=x"), None, None);
+    assert_eq!(st, 400, "{v}");
+}
+
+#[test]
+fn edge_recorders_send_clips_over_mqtt_scored_once_each_and_a_broker_restart_is_survived() {
+    use common::mosquitto::{Broker, listen};
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = Service::start(
+        &f.model,
+        &tmp.path().join("store"),
+        &["--mqtt", &broker.url(), "--mqtt-client-id", "asd-test-svc"],
+    );
+    let url = svc.url.clone();
+    let id = create_monitor(&url, "fan_mqtt");
+    enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
+    let answers = listen(
+        broker.port,
+        &["asd/monitors/+/scores", "asd/monitors/+/errors"],
+    );
+    let wait = std::time::Duration::from_secs(60);
+    let next = |want: &str| loop {
+        let (topic, v) = answers.recv_timeout(wait).unwrap_or_else(|_| {
+            panic!(
+                "no answer from the service; the broker logged:\n{}",
+                broker.log()
+            )
+        });
+        if topic.ends_with(want) {
+            return (topic, v);
+        }
+    };
+
+    // Until the service has subscribed, nothing answers; a payload that is not audio is answered on
+    // the errors topic in the API's error shape, naming the problem.
+    let junk = tmp.path().join("junk.wav");
+    std::fs::write(&junk, b"this is not audio").unwrap();
+    let t0 = std::time::Instant::now();
+    let (topic, err) = loop {
+        broker.publish_file(&format!("asd/monitors/{id}/clips/junk.wav"), &junk);
+        match answers.recv_timeout(std::time::Duration::from_millis(500)) {
+            Ok(a) => break a,
+            Err(_) => assert!(t0.elapsed() < wait, "the service never answered over MQTT"),
+        }
+    };
+    assert_eq!(topic, format!("asd/monitors/{id}/errors"));
+    assert_eq!(err["status"], 400, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("junk.wav"), "{err}");
+    assert_eq!(err["file"], "junk.wav");
+    while answers
+        .recv_timeout(std::time::Duration::from_secs(2))
+        .is_ok()
+    {}
+
+    // A clip is scored and answered; the same message again is not scored twice.
+    let clip = &clips(f, "test", "source", "normal")[0];
+    broker.publish_file(&format!("asd/monitors/{id}/clips/one.wav"), clip);
+    let (_, first) = next("/scores");
+    assert_eq!(
+        (first["file"].as_str(), first["duplicate"].as_bool()),
+        (Some("one.wav"), Some(false))
+    );
+    assert!(first["score"].as_f64().unwrap().is_finite());
+    broker.publish_file(&format!("asd/monitors/{id}/clips/one.wav"), clip);
+    let (_, again) = next("/scores");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(
+        (&again["seq"], &again["score"], &again["key"]),
+        (&first["seq"], &first["score"], &first["key"])
+    );
+    let (_, h) = call(
+        "GET",
+        &format!("{url}/v1/monitors/{id}/history"),
+        None,
+        None,
+    );
+    let h = h["history"].as_array().unwrap();
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(
+        (h[0]["origin"].as_str(), h[0]["seq"].clone()),
+        (Some("mqtt"), first["seq"].clone())
+    );
+    // It scores as the same clip sent over HTTP does.
+    let http = score(&url, id, std::slice::from_ref(clip));
+    assert_eq!(http[0].1, first["score"].as_f64().unwrap());
+    // No such monitor: answered on that monitor's errors topic.
+    broker.publish_file("asd/monitors/999/clips", clip);
+    let (topic, err) = next("/errors");
+    assert_eq!(topic, "asd/monitors/999/errors");
+    assert_eq!(err["status"], 404, "{err}");
+
+    // The broker crashes and comes back (its sessions gone): the service connects and subscribes again.
+    broker.stop();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    broker.restart();
+    let other = &clips(f, "test", "source", "normal")[1];
+    let t0 = std::time::Instant::now();
+    let after = loop {
+        broker.publish_file(&format!("asd/monitors/{id}/clips/two.wav"), other);
+        match answers.recv_timeout(std::time::Duration::from_millis(1000)) {
+            Ok((t, v)) if t.ends_with("/scores") => break v,
+            Ok(_) => {}
+            Err(_) => assert!(t0.elapsed() < wait, "no score after the broker's restart"),
+        }
+    };
+    assert_eq!(after["file"], "two.wav");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let (_, h) = call(
+        "GET",
+        &format!("{url}/v1/monitors/{id}/history"),
+        None,
+        None,
+    );
+    let files: Vec<&str> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap())
+        .collect();
+    // Each clip once, however often it was sent while the service reconnected.
+    assert_eq!(
+        files.iter().filter(|f| **f == "two.wav").count(),
+        1,
+        "{files:?}"
+    );
+}

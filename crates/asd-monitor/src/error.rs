@@ -57,12 +57,19 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(status = self.status.as_u16(), "{}", self.message);
         }
-        let body = Body {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+impl ApiError {
+    /// The one JSON shape of every error, HTTP answers and MQTT error messages alike.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::to_value(Body {
             error: &self.message,
             status: self.status.as_u16(),
             bad_clips: &self.bad_clips,
-        };
-        (self.status, Json(body)).into_response()
+        })
+        .unwrap_or_default()
     }
 }
 

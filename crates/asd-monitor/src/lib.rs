@@ -16,6 +16,7 @@ pub mod import;
 pub mod limits;
 pub mod metrics;
 pub mod monitors;
+pub mod mqtt;
 pub mod origin;
 pub mod sqlite;
 pub mod state;
@@ -132,6 +133,9 @@ pub fn serve(
             .map_err(|e| ServeError::Io(e.to_string()))?;
         on_listen(addr);
         tokio::spawn(prune_loop(state.monitors.clone(), prune_every));
+        if let Some(target) = state.opts.mqtt.clone() {
+            tokio::spawn(mqtt::run(state.clone(), target));
+        }
         let limits = state.opts.connections;
         conn::serve(listener, http::router(state), limits, shutdown())
             .await

@@ -76,6 +76,21 @@ pub struct ClipScore {
     pub seq: i64,
 }
 
+impl From<&HistoryRow> for ClipScore {
+    fn from(h: &HistoryRow) -> Self {
+        Self {
+            file: h.file.clone(),
+            score: h.score,
+            threshold: h.threshold,
+            anomaly: h.anomaly,
+            reference: h.reference,
+            condition: h.condition.clone(),
+            percentile: h.percentile,
+            seq: h.seq,
+        }
+    }
+}
+
 /// A summary of a monitor for listings.
 #[derive(Debug, Clone, Serialize)]
 pub struct MonitorInfo {

@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub alert_webhook: Option<String>,
     /// How often each monitor's history is pruned to its retention.
     pub prune_every: std::time::Duration,
+    /// The MQTT broker clips come from (`crate::mqtt`), if any.
+    pub mqtt: Option<crate::mqtt::MqttTarget>,
 }
 
 impl Default for ServeOptions {
@@ -40,6 +42,7 @@ impl Default for ServeOptions {
             connections: crate::conn::ConnLimits::default(),
             alert_webhook: None,
             prune_every: std::time::Duration::from_secs(600),
+            mqtt: None,
         }
     }
 }
@@ -89,17 +92,42 @@ pub async fn score_waves(
     clips: Vec<(String, Vec<f32>)>,
     origin: &'static str,
 ) -> Result<Vec<crate::monitors::ClipScore>, ApiError> {
+    let clips = clips.into_iter().map(|(n, w)| (n, w, None)).collect();
+    score_waves_keyed(s, id, clips, origin).await
+}
+
+/// [`score_waves`] with a key per clip (MQTT's): a key scored before is a conflict (409).
+pub async fn score_waves_keyed(
+    s: &Shared,
+    id: u64,
+    clips: Vec<(String, Vec<f32>, Option<String>)>,
+    origin: &'static str,
+) -> Result<Vec<crate::monitors::ClipScore>, ApiError> {
     // Refuse before spending an inference on a bank that cannot score.
     let n = s.monitors.get(id)?.size()?;
     if n < 2 {
         return Err(MonitorError::TooFewReferences { monitor: id, n }.into());
     }
-    let (names, waves): (Vec<String>, Vec<Vec<f32>>) = clips.into_iter().unzip();
+    let mut names = Vec::with_capacity(clips.len());
+    let mut waves = Vec::with_capacity(clips.len());
+    let mut keys = Vec::with_capacity(clips.len());
+    for (name, wave, key) in clips {
+        names.push(name);
+        waves.push(wave);
+        keys.push(key);
+    }
     let emb = s.embedder.embed(waves).await?;
     let monitors = s.monitors.clone();
-    let results =
-        blocking(move || Ok(monitors.score(id, names.into_iter().zip(emb).collect(), origin)?))
-            .await?;
+    let results = blocking(move || {
+        let batch = names
+            .into_iter()
+            .zip(emb)
+            .zip(keys)
+            .map(|((n, x), k)| (n, x, k))
+            .collect();
+        Ok(monitors.score_keyed(id, batch, origin)?)
+    })
+    .await?;
     let anomalies = results.iter().filter(|r| r.anomaly == Some(true)).count();
     s.metrics.scored(results.len(), anomalies);
     Ok(results)

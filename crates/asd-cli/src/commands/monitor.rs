@@ -80,6 +80,13 @@ pub struct ServeArgs {
     /// Seconds between prunings of each monitor's score history to its retention.
     #[arg(long, default_value_t = 600, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
     pub prune_every_seconds: u64,
+    /// MQTT broker (`mqtt://HOST[:PORT]`) to take clips from: each message on
+    /// `asd/monitors/<id>/clips` is scored and answered on `asd/monitors/<id>/scores`.
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
+    /// The service's MQTT client id, its persistent session at the broker (one per service).
+    #[arg(long, default_value = "asd-monitor")]
+    pub mqtt_client_id: String,
 }
 
 #[derive(Args)]
@@ -182,6 +189,12 @@ fn serve(a: &ServeArgs) -> Result<()> {
     {
         bail!("--alert-webhook must be an http:// or https:// URL, got '{u}'");
     }
+    let mqtt = a
+        .mqtt
+        .as_deref()
+        .map(|u| asd_monitor::mqtt::MqttTarget::parse(u, &a.mqtt_client_id))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let mut origins = asd_monitor::origin::OriginPolicy::default();
     for h in &a.allowed_host {
         origins.allow_host(h).map_err(anyhow::Error::msg)?;
@@ -201,6 +214,7 @@ fn serve(a: &ServeArgs) -> Result<()> {
         },
         alert_webhook: a.alert_webhook.clone(),
         prune_every: std::time::Duration::from_secs(a.prune_every_seconds),
+        mqtt,
         ..ServeOptions::default()
     };
     asd_monitor::serve(&source, store, a.listen, opts, |addr| {

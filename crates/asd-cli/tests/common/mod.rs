@@ -40,4 +40,5 @@ pub fn tiny_run(config: &str) -> (tempfile::TempDir, std::path::PathBuf, std::pa
 }
 
 pub mod browser;
+pub mod mosquitto;
 pub mod service;

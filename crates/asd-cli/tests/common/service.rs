@@ -219,7 +219,11 @@ pub fn try_call(
         ("GET", _) => a.get(url).call(),
         ("DELETE", _) => a.delete(url).call(),
         (_, b) => {
-            let mut r = a.post(url);
+            let mut r = if method == "PATCH" {
+                a.patch(url)
+            } else {
+                a.post(url)
+            };
             if let Some(ct) = content_type {
                 r = r.header("content-type", ct);
             }
