@@ -178,6 +178,14 @@ fn the_overview_shows_which_machine_needs_attention_at_desktop_and_phone_widths(
     for id in [calm, loud] {
         enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
     }
+    // The loud one pages at 2 of its last 3 clips anomalous.
+    let (st, v) = call(
+        "PATCH",
+        &format!("{url}/v1/monitors/{loud}"),
+        Some("application/json"),
+        Some(br#"{"alert": {"raise_m": 2, "raise_n": 3, "clear_k": 5}}"#.to_vec()),
+    );
+    assert_eq!(st, 200, "{v}");
     score(&url, calm, &clips(f, "test", "source", "normal")[..2]);
     let strong: Vec<_> = f.strong_anomalies.iter().take(3).cloned().collect();
     let decided = score(&url, loud, &strong);
@@ -197,10 +205,7 @@ fn the_overview_shows_which_machine_needs_attention_at_desktop_and_phone_widths(
     };
     assert_eq!(state(calm), "normal");
     let loud_state = state(loud);
-    assert!(
-        ["alert", "anomalous"].contains(&loud_state.as_str()),
-        "{loud_state}"
-    );
+    assert_eq!(loud_state, "alert");
 
     let (_driver, driver_url) = start_driver(&driver);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -230,6 +235,24 @@ fn the_overview_shows_which_machine_needs_attention_at_desktop_and_phone_widths(
                 .unwrap();
             let f0 = first.as_array().unwrap();
             assert!(f0[0].as_str().unwrap().contains("z_rubbing_fan"), "{first}");
+            assert!(f0[0].as_str().unwrap().contains("alert since"), "{first}");
+            // The alerts panel names the raised alert, and its event with the rule's reading.
+            let alerts = c
+                .execute(
+                    "return [document.getElementById('alert-summary').textContent,\
+                             [...document.querySelectorAll('#alerts tr.alert-event')].map(r => r.textContent),\
+                             document.querySelector('#conditions .rule').textContent];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let al = alerts.as_array().unwrap();
+            assert_eq!(al[0], "1 alert(s) raised: z_rubbing_fan", "{alerts}");
+            let events = al[1].as_array().unwrap();
+            assert_eq!(events.len(), 1, "{alerts}");
+            let ev = events[0].as_str().unwrap();
+            assert!(ev.contains("z_rubbing_fan") && ev.contains("raised") && (ev.contains("2 of 2 anomalous") || ev.contains("2 of 3 anomalous")), "{alerts}");
+            assert!(al[2].as_str().unwrap().contains("2 of the last 3"), "{alerts}");
             assert_eq!(f0[1].as_str().unwrap(), loud_state, "{first}");
             let n = |i: usize| f0[i].as_f64().unwrap();
             assert!(n(2) > 0.0 && n(3) >= 0.0 && n(4) <= n(5), "marker out of view: {first}");
