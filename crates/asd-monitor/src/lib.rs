@@ -21,6 +21,7 @@ pub mod origin;
 pub mod sqlite;
 pub mod state;
 pub mod store;
+pub mod store_bench;
 pub mod stream;
 pub mod watch;
 

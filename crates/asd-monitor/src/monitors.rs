@@ -115,6 +115,9 @@ pub struct MonitorInfo {
     pub alert: AlertState,
 }
 
+/// Scores deleted per transaction while pruning (`Monitors::prune`).
+pub const PRUNE_CHUNK: u64 = 10_000;
+
 /// How many of a monitor's latest decisions its state reads.
 pub const RECENT: usize = 20;
 
@@ -470,12 +473,22 @@ impl Monitors {
         self.with_store(|s| s.alert_events(monitor, before, limit))
     }
 
-    /// Prunes every monitor's history to its retention; returns the rows dropped.
+    /// Prunes every monitor's history to its retention; returns the rows dropped. It deletes
+    /// [`PRUNE_CHUNK`] rows per transaction and lets go of the store in between, so scores wait for
+    /// one chunk at most, never for a whole pruning.
     pub fn prune(&self, now_ms: i64) -> Result<u64, MonitorError> {
         let mut gone = 0;
         for m in self.list()? {
             let r = m.policy()?.retention;
-            gone += self.with_store(|s| s.prune_history(m.id, r.max_rows, r.cutoff_ms(now_ms)))?;
+            loop {
+                let n = self.with_store(|s| {
+                    s.prune_history(m.id, r.max_rows, r.cutoff_ms(now_ms), PRUNE_CHUNK)
+                })?;
+                gone += n;
+                if n < PRUNE_CHUNK {
+                    break;
+                }
+            }
         }
         Ok(gone)
     }

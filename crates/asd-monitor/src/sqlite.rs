@@ -208,6 +208,14 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Moves the write-ahead log into the database file (what SQLite does by itself every 1 000
+    /// pages), so that the file's size is the store's.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(db)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -690,6 +698,7 @@ impl Store for SqliteStore {
         monitor: u64,
         max_rows: Option<u64>,
         cutoff_ms: Option<i64>,
+        limit: u64,
     ) -> Result<u64, StoreError> {
         let tx = self.conn.transaction().map_err(db)?;
         let mut gone = 0;
@@ -706,17 +715,22 @@ impl Store for SqliteStore {
             if let Some(edge) = edge {
                 gone += tx
                     .execute(
-                        "DELETE FROM history WHERE monitor = ?1 AND seq <= ?2",
-                        params![monitor as i64, edge],
+                        "DELETE FROM history WHERE seq IN (SELECT seq FROM history
+                         WHERE monitor = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
+                        params![monitor as i64, edge, limit as i64],
                     )
                     .map_err(db)? as u64;
             }
         }
-        if let Some(cutoff) = cutoff_ms {
+        if let Some(cutoff) = cutoff_ms
+            && gone < limit
+        {
+            // Oldest first by the index: the rows past their age are at its start.
             gone += tx
                 .execute(
-                    "DELETE FROM history WHERE monitor = ?1 AND at_ms <= ?2",
-                    params![monitor as i64, cutoff],
+                    "DELETE FROM history WHERE seq IN (SELECT seq FROM history
+                     WHERE monitor = ?1 AND at_ms <= ?2 ORDER BY seq LIMIT ?3)",
+                    params![monitor as i64, cutoff, (limit - gone) as i64],
                 )
                 .map_err(db)? as u64;
         }

@@ -123,13 +123,15 @@ pub trait Store: Send {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AlertEvent>, StoreError>;
-    /// Drops a monitor's scores beyond its retention (by count, by age before `cutoff_ms`); returns
-    /// how many went.
+    /// Drops a monitor's oldest scores beyond its retention (by count, by age at or before
+    /// `cutoff_ms`), at most `limit` of them in one transaction; returns how many went (fewer than
+    /// `limit`: nothing is left to prune).
     fn prune_history(
         &mut self,
         monitor: u64,
         max_rows: Option<u64>,
         cutoff_ms: Option<i64>,
+        limit: u64,
     ) -> Result<u64, StoreError>;
     /// Newest first: rows with `seq < before` (all when `None`), or with `seq > after` when given.
     fn history(

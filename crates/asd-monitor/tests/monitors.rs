@@ -110,8 +110,10 @@ impl Store for Flaky {
         monitor: u64,
         max_rows: Option<u64>,
         cutoff_ms: Option<i64>,
+        limit: u64,
     ) -> Result<u64, StoreError> {
-        self.inner.prune_history(monitor, max_rows, cutoff_ms)
+        self.inner
+            .prune_history(monitor, max_rows, cutoff_ms, limit)
     }
     fn history(
         &self,
@@ -583,6 +585,16 @@ fn retention_prunes_the_oldest_scores_by_count_and_by_age() {
     );
     assert!(m.history(id, None, None, 100).unwrap().is_empty());
     assert_eq!(m.history(keep, None, None, 100).unwrap().len(), 25);
+    // In chunks: at most `limit` rows a transaction, oldest first, until fewer than that are left.
+    let kept = m.history(keep, None, None, 10).unwrap();
+    let chunks: Vec<u64> = (0..5)
+        .map(|_| {
+            m.with_store(|s| s.prune_history(keep, Some(10), None, 4))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(chunks, vec![4, 4, 4, 3, 0]);
+    assert_eq!(m.history(keep, None, None, 100).unwrap(), kept);
 }
 
 #[test]

@@ -17,6 +17,22 @@ pub enum BenchCommand {
     /// Load the monitoring service on loopback: score latency p50/p99 and clips/s for 1, 4 and 16
     /// clients against a monitor of 1 000 references, enrolment latency, memory.
     Monitor(MonitorBenchArgs),
+    /// The score history on disk: N scores appended to one monitor of an SQLite store (latency of
+    /// one, rate in bulk), bytes per score, and a pruning to a tenth (docs/monitor.md, "Retention").
+    Store(StoreBenchArgs),
+}
+
+#[derive(Args)]
+pub struct StoreBenchArgs {
+    /// Scores appended.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub scores: usize,
+    /// Of them, appended one per transaction for the latency.
+    #[arg(long, default_value_t = 1000)]
+    pub single: usize,
+    /// Folder of the store (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -99,6 +115,16 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             };
             let r = asd_monitor::bench::run(&o, &mut |stage| eprintln!("bench monitor: {stage}"))
                 .context("bench monitor")?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
+        BenchCommand::Store(a) => {
+            let tmp = tempfile::tempdir().context("a temporary folder")?;
+            let dir = a.dir.clone().unwrap_or_else(|| tmp.path().join("store"));
+            let r = asd_monitor::store_bench::run(&dir, a.scores.max(1), a.single, &mut |stage| {
+                eprintln!("bench store: {stage}")
+            })
+            .with_context(|| format!("bench store in {}", dir.display()))?;
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(())
         }
