@@ -1192,6 +1192,15 @@ fn an_alert_rule_set_over_the_api_raises_an_alert_seen_on_every_surface() {
         "asd_monitor_alert{{monitor=\"{id}\",name=\"fan_alert\",machine_type=\"{MACHINE}\"}} 1"
     );
     assert!(metrics.contains(&gauge), "{metrics}");
+    // The example Prometheus rules (docs/prometheus-alerts.yml) read metrics the service has.
+    let rules = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/prometheus-alerts.yml"),
+    )
+    .unwrap();
+    for name in ["asd_monitor_alert", "asd_bad_clips_total"] {
+        assert!(rules.contains(name), "docs/prometheus-alerts.yml: {name}");
+        assert!(metrics.contains(&format!("\n{name}")), "/metrics lacks {name}");
+    }
     let raised = received
         .recv_timeout(std::time::Duration::from_secs(30))
         .unwrap();

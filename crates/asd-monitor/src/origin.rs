@@ -215,7 +215,7 @@ pub async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Respons
         let h = r.headers_mut();
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, DELETE"),
+            HeaderValue::from_static("GET, POST, PATCH, DELETE"),
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
