@@ -1199,7 +1199,10 @@ fn an_alert_rule_set_over_the_api_raises_an_alert_seen_on_every_surface() {
     .unwrap();
     for name in ["asd_monitor_alert", "asd_bad_clips_total"] {
         assert!(rules.contains(name), "docs/prometheus-alerts.yml: {name}");
-        assert!(metrics.contains(&format!("\n{name}")), "/metrics lacks {name}");
+        assert!(
+            metrics.contains(&format!("\n{name}")),
+            "/metrics lacks {name}"
+        );
     }
     let raised = received
         .recv_timeout(std::time::Duration::from_secs(30))
@@ -1367,4 +1370,70 @@ fn edge_recorders_send_clips_over_mqtt_scored_once_each_and_a_broker_restart_is_
         1,
         "{files:?}"
     );
+}
+
+/// Why a stream's first window can be judged anomalous (issue 34: five normal clips of 1 s streamed
+/// back to back, the first window scored 1.74): not its place in the stream. A window is judged as
+/// the same audio uploaded is: a normal clip repeated as a stream scores in its first window exactly
+/// as the clip does. But a window over several short clips spliced together holds jumps at every
+/// splice that no reference holds (each reference is one clip, tiled to the model's length), and
+/// scores above every one of its clips: streams are for continuous recordings.
+#[test]
+fn a_stream_window_scores_as_the_same_audio_uploaded_and_spliced_clips_are_not_a_recording() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = Service::start(&f.model, &tmp.path().join("store"), &[]);
+    let url = svc.url.clone();
+    let id = create_monitor(&url, "fan_stream");
+    enrol(&url, id, "source", &clips(f, "train", "source", "normal"));
+    let normal = clips(f, "test", "source", "normal");
+    let pcm = |p: &std::path::Path| -> Vec<u8> {
+        let mut r = hound::WavReader::open(p).unwrap();
+        assert_eq!((r.spec().bits_per_sample, r.spec().channels), (16, 1));
+        r.samples::<i16>()
+            .flat_map(|s| s.unwrap().to_le_bytes())
+            .collect()
+    };
+    let stream = |body: Vec<u8>, hop: &str| -> Vec<serde_json::Value> {
+        let text = agent()
+            .post(&format!(
+                "{url}/v1/monitors/{id}/stream?format=s16le&rate=16000&hop_seconds={hop}"
+            ))
+            .send(&body[..])
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &serde_json::Value| v.get("score").is_some())
+            .collect()
+    };
+    let uploaded = score(&url, id, &normal);
+    for (clip, up) in normal.iter().zip(&uploaded) {
+        // The clip over and over, as the upload tiles it: the first window is the upload.
+        let w = stream(pcm(clip).repeat(6), "1");
+        // Equal up to the float order of the network's batch (a batch of clips, a batch of one).
+        let streamed = w[0]["score"].as_f64().unwrap();
+        assert!(
+            (streamed - up.1).abs() <= 1e-6 * up.1.abs(),
+            "{clip:?}: {streamed} vs {}",
+            up.1
+        );
+        let thr = w[0]["threshold"].as_f64().unwrap();
+        if (up.1 - thr).abs() > 1e-6 * thr {
+            assert_eq!(w[0]["anomaly"].as_bool(), up.2, "{clip:?}");
+        }
+    }
+    // The clips spliced one after another: each window spans a splice and scores above every clip.
+    let spliced: Vec<u8> = normal.iter().flat_map(|c| pcm(c)).collect();
+    let w = stream(spliced, "1");
+    assert!(!w.is_empty());
+    let highest = uploaded.iter().map(|u| u.1).fold(f64::MIN, f64::max);
+    for l in &w {
+        assert!(
+            l["score"].as_f64().unwrap() > highest,
+            "{l} vs clips {uploaded:?}"
+        );
+    }
 }
