@@ -4,6 +4,7 @@
 
 use crate::monitors::{Enrolment, Monitors, now_ms};
 use crate::store::MonitorSpec;
+use crate::store_bench::{random_bank, unit};
 use crate::{Embedder, ServeOptions, SqliteStore, open_store};
 use asd_scoring::density::Density;
 use rand::{Rng, SeedableRng};
@@ -64,12 +65,6 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[i]
 }
 
-fn unit(rng: &mut ChaCha8Rng, d: usize) -> Vec<f32> {
-    let v: Vec<f32> = (0..d).map(|_| rng.random::<f32>() - 0.5).collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / n).collect()
-}
-
 /// A WAV file of noise in memory.
 fn noise_wav(samples: usize, rng: &mut ChaCha8Rng) -> Vec<u8> {
     let mut b = Vec::with_capacity(44 + 2 * samples);
@@ -101,16 +96,6 @@ fn spec(name: &str) -> MonitorSpec {
         density: Density::KnnMean(16),
         percentile: 0.9,
     }
-}
-
-fn random_bank(n: usize, rng: &mut ChaCha8Rng) -> Vec<Enrolment> {
-    (0..n)
-        .map(|i| Enrolment {
-            embedding: unit(rng, crate::monitors::EMBEDDING_DIM),
-            condition: if i % 10 == 0 { "target" } else { "source" }.into(),
-            file: format!("ref_{i:05}.wav"),
-        })
-        .collect()
 }
 
 /// Why the load benchmark stopped: the step that failed, with its cause.

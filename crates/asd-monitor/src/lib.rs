@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod monitors;
 pub mod mqtt;
 pub mod origin;
+pub mod snapshot;
 pub mod sqlite;
 pub mod state;
 pub mod store;
@@ -114,7 +115,7 @@ pub fn serve(
         ))?;
         tracing::info!("alert raises and clears are posted to {url}");
     }
-    let prune_every = opts.prune_every;
+    let maintenance_every = opts.maintenance_every;
     let state = Arc::new(state::AppState {
         monitors,
         embedder,
@@ -133,23 +134,40 @@ pub fn serve(
             .local_addr()
             .map_err(|e| ServeError::Io(e.to_string()))?;
         on_listen(addr);
-        tokio::spawn(prune_loop(state.monitors.clone(), prune_every));
+        tokio::spawn(maintenance(state.monitors.clone(), maintenance_every));
         if let Some(target) = state.opts.mqtt.clone() {
             tokio::spawn(mqtt::run(state.clone(), target));
         }
         let limits = state.opts.connections;
-        conn::serve(listener, http::router(state), limits, shutdown())
+        let monitors = state.monitors.clone();
+        let served = conn::serve(listener, http::router(state), limits, shutdown())
             .await
-            .map_err(|e| ServeError::Io(format!("serving: {e}")))
+            .map_err(|e| ServeError::Io(format!("serving: {e}")));
+        // What changed since the last snapshot, so that the next start reads instead of recomputing.
+        match tokio::task::spawn_blocking(move || monitors.save_snapshots()).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!("saved the state of {n} bank(s)"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("saving bank states: {e}"),
+            Err(e) => tracing::error!("saving bank states: {e}"),
+        }
+        served
     })
 }
 
-/// Prunes every monitor's history to its retention, now and then every `every`, off the async
-/// threads; a failure is logged and tried again next time.
-async fn prune_loop(monitors: Arc<Monitors>, every: std::time::Duration) {
+/// Now and then every `every`, off the async threads: saves the state of every bank changed since
+/// its last snapshot (so a start-up reads it instead of recomputing), and prunes every monitor's
+/// history to its retention. A failure is logged and tried again next time.
+async fn maintenance(monitors: Arc<Monitors>, every: std::time::Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
+        let m = monitors.clone();
+        match tokio::task::spawn_blocking(move || m.save_snapshots()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!("saved the state of {n} bank(s)"),
+            Ok(Err(e)) => tracing::error!("saving bank states: {e}"),
+            Err(e) => tracing::error!("saving bank states: {e}"),
+        }
         let m = monitors.clone();
         match tokio::task::spawn_blocking(move || m.prune(monitors::now_ms())).await {
             Ok(Ok(0)) => {}

@@ -12,6 +12,7 @@ use asd_scoring::density::Density;
 use asd_scoring::distance::Distance;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The trained network's embedding length.
@@ -183,6 +184,8 @@ struct BankView {
     bank: ReferenceBank,
     threshold: Option<f64>,
     meta: HashMap<u64, Meta>,
+    /// The store's bank version of this state (raised with every change the store commits).
+    version: u64,
 }
 
 impl BankView {
@@ -225,6 +228,10 @@ pub struct Monitor {
     /// Locked from the evaluation of a batch of scores until they are stored, so the alert reads
     /// decisions in the order the store numbers them.
     watch: Mutex<Watch>,
+    /// The bank version whose state the store holds as a snapshot (0: none).
+    snapshot_version: AtomicU64,
+    /// Whether start-up read the bank from its snapshot (rather than recomputing it).
+    pub from_snapshot: bool,
 }
 
 pub fn now_ms() -> i64 {
@@ -286,6 +293,59 @@ pub fn rebuild_bank(
     )?)
 }
 
+/// A monitor's bank from its saved state (`crate::snapshot`) and its stored rows, or why not: the
+/// snapshot is of another bank version, damaged, or does not fit the rows. Nothing is recomputed;
+/// the rows are normalised as the bank normalised them when they came in.
+pub fn bank_from_snapshot(
+    row: &MonitorRow,
+    refs: &[ReferenceRow],
+    snapshot: Option<(u64, Vec<u8>)>,
+    space: Space,
+) -> Result<ReferenceBank, String> {
+    let (version, bytes) = snapshot.ok_or("no snapshot saved")?;
+    if version != row.bank_version {
+        return Err(format!(
+            "snapshot of bank version {version}, the store's bank is at {}",
+            row.bank_version
+        ));
+    }
+    let d = crate::snapshot::decode(&bytes)?;
+    if d.ids.len() != refs.len() || d.next_id != row.next_ref_id {
+        return Err(format!(
+            "snapshot of {} references up to id {}, the store has {} up to {}",
+            d.ids.len(),
+            d.next_id,
+            refs.len(),
+            row.next_ref_id
+        ));
+    }
+    let by_id: HashMap<u64, &ReferenceRow> = refs.iter().map(|r| (r.id, r)).collect();
+    // The rows as the bank holds them: each reference alone through the same normalisation.
+    let unit = ReferenceBank::with_distance(space.dim, row.spec.density, space.distance);
+    let mut rows = Vec::with_capacity(d.ids.len() * space.dim);
+    let mut conditions = Vec::with_capacity(d.ids.len());
+    for id in &d.ids {
+        let r = by_id
+            .get(id)
+            .ok_or_else(|| format!("snapshot names reference {id}, the store has none"))?;
+        rows.extend_from_slice(&unit.normalised(&r.embedding).map_err(|e| e.to_string())?);
+        conditions.push(r.condition.clone());
+    }
+    ReferenceBank::from_state(asd_scoring::bank::BankState {
+        dim: space.dim,
+        density: row.spec.density,
+        distance: space.distance,
+        next_id: d.next_id,
+        ids: d.ids,
+        conditions,
+        rows,
+        lists: d.lists,
+        densities: d.densities,
+        loo: d.loo,
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// The references whose stored density (written change by change, incrementally) differs in any bit
 /// from a full refit of the stored rows: none, after any sequence of acknowledged changes.
 pub fn stale_densities(bank: &ReferenceBank, refs: &[ReferenceRow]) -> Vec<u64> {
@@ -299,10 +359,21 @@ impl Monitor {
     fn from_store(
         row: MonitorRow,
         refs: Vec<ReferenceRow>,
+        snapshot: Option<(u64, Vec<u8>)>,
         alert: AlertState,
         space: Space,
     ) -> Result<Self, MonitorError> {
-        let bank = rebuild_bank(&row, &refs, space)?;
+        let (bank, from_snapshot) = match bank_from_snapshot(&row, &refs, snapshot, space) {
+            Ok(b) => (b, true),
+            Err(why) => {
+                tracing::info!(
+                    monitor = row.id,
+                    references = refs.len(),
+                    "rebuilding the bank from its references ({why})"
+                );
+                (rebuild_bank(&row, &refs, space)?, false)
+            }
+        };
         let stale = stale_densities(&bank, &refs);
         if !stale.is_empty() {
             tracing::warn!(
@@ -328,6 +399,7 @@ impl Monitor {
             bank,
             threshold: None,
             meta,
+            version: row.bank_version,
         };
         view.refresh_threshold(row.spec.percentile);
         Ok(Self {
@@ -335,6 +407,8 @@ impl Monitor {
             spec: row.spec,
             created_ms: row.created_ms,
             view: RwLock::new(view),
+            snapshot_version: AtomicU64::new(if from_snapshot { row.bank_version } else { 0 }),
+            from_snapshot,
             watch: Mutex::new(Watch {
                 policy: row.policy,
                 alert,
@@ -433,7 +507,11 @@ impl Monitors {
             let refs = store.references(row.id)?;
             let id = row.id;
             let alert = alerts.remove(&id).unwrap_or_default();
-            monitors.insert(id, Arc::new(Monitor::from_store(row, refs, alert, space)?));
+            let snapshot = store.bank_snapshot(id)?;
+            monitors.insert(
+                id,
+                Arc::new(Monitor::from_store(row, refs, snapshot, alert, space)?),
+            );
         }
         Ok(Self {
             store: Mutex::new(store),
@@ -471,6 +549,27 @@ impl Monitors {
             self.get(id)?;
         }
         self.with_store(|s| s.alert_events(monitor, before, limit))
+    }
+
+    /// Saves the bank state of every monitor changed since its last snapshot, so that the next
+    /// start-up reads it instead of recomputing it; returns how many were saved. Each is encoded
+    /// under its bank's read lock (scores go on; an enrolment waits for the copy).
+    pub fn save_snapshots(&self) -> Result<usize, MonitorError> {
+        let mut saved = 0;
+        for m in self.list()? {
+            let (version, bytes) = {
+                let v = m.view.read().map_err(lock_err)?;
+                if v.version == m.snapshot_version.load(Ordering::SeqCst) {
+                    continue;
+                }
+                (v.version, crate::snapshot::encode(&v.bank.state()))
+            };
+            if self.with_store(|s| s.save_bank_snapshot(m.id, version, &bytes))? {
+                m.snapshot_version.store(version, Ordering::SeqCst);
+                saved += 1;
+            }
+        }
+        Ok(saved)
     }
 
     /// Prunes every monitor's history to its retention; returns the rows dropped. It deletes
@@ -590,6 +689,7 @@ impl Monitors {
             bank,
             threshold: None,
             meta,
+            version: 1,
         };
         view.refresh_threshold(spec.percentile);
         let m = Arc::new(Monitor {
@@ -597,6 +697,8 @@ impl Monitors {
             spec,
             created_ms: now,
             view: RwLock::new(view),
+            snapshot_version: AtomicU64::new(0),
+            from_snapshot: false,
             watch: Mutex::new(Watch {
                 policy,
                 alert: AlertState::default(),
@@ -661,6 +763,7 @@ impl Monitors {
             }
             return Err(e);
         }
+        v.version += 1;
         for (rid, c) in ids.iter().zip(clips) {
             v.meta.insert(
                 *rid,
@@ -727,6 +830,7 @@ impl Monitors {
             }
             return Err(e);
         }
+        v.version += 1;
         v.meta.remove(&reference);
         v.refresh_threshold(m.spec.percentile);
         Ok(())

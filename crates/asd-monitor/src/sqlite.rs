@@ -42,6 +42,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alert_events_by_monitor ON alert_events (monitor, seq);
     "#,
+    // 3: a version per bank, raised by every change, and the bank's derived state saved with the
+    // version it belongs to, read at start-up instead of recomputed.
+    r#"
+    ALTER TABLE monitors ADD COLUMN bank_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE bank_snapshots (
+        monitor INTEGER PRIMARY KEY REFERENCES monitors(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        state BLOB NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -291,7 +301,7 @@ fn write_change(tx: &rusqlite::Transaction<'_>, c: &BankChange) -> rusqlite::Res
         }
     }
     tx.execute(
-        "UPDATE monitors SET next_ref_id = ?2 WHERE id = ?1",
+        "UPDATE monitors SET next_ref_id = ?2, bank_version = bank_version + 1 WHERE id = ?1",
         params![c.monitor as i64, c.next_ref_id as i64],
     )?;
     Ok(())
@@ -413,7 +423,7 @@ impl Store for SqliteStore {
             .conn
             .prepare(
                 "SELECT id, name, machine_type, section, density, percentile, created_ms, next_ref_id,
-                 policy FROM monitors ORDER BY id",
+                 policy, bank_version FROM monitors ORDER BY id",
             )
             .map_err(db)?;
         let rows = st
@@ -428,13 +438,24 @@ impl Store for SqliteStore {
                     r.get::<_, i64>(6)?,
                     r.get::<_, i64>(7)?,
                     r.get::<_, String>(8)?,
+                    r.get::<_, i64>(9)?,
                 ))
             })
             .map_err(db)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, name, machine_type, section, density, percentile, created_ms, next, policy) =
-                row.map_err(db)?;
+            let (
+                id,
+                name,
+                machine_type,
+                section,
+                density,
+                percentile,
+                created_ms,
+                next,
+                policy,
+                bank_version,
+            ) = row.map_err(db)?;
             let density = serde_json::from_str(&density).map_err(|e| {
                 StoreError::Corrupt(format!("monitor {id}: density '{density}': {e}"))
             })?;
@@ -453,6 +474,7 @@ impl Store for SqliteStore {
                 created_ms,
                 next_ref_id: next as u64,
                 policy,
+                bank_version: bank_version as u64,
             });
         }
         Ok(out)
@@ -589,6 +611,37 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(db)?;
         Ok(seqs)
+    }
+
+    fn bank_snapshot(&self, monitor: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT version, state FROM bank_snapshots WHERE monitor = ?1",
+                [monitor as i64],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .map_err(db)
+    }
+
+    fn save_bank_snapshot(
+        &mut self,
+        monitor: u64,
+        version: u64,
+        state: &[u8],
+    ) -> Result<bool, StoreError> {
+        // Only the state of the bank as the store has it now: a snapshot of an older version would
+        // be refused at start-up anyway.
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO bank_snapshots (monitor, version, state)
+                 SELECT id, bank_version, ?3 FROM monitors WHERE id = ?1 AND bank_version = ?2
+                 ON CONFLICT(monitor) DO UPDATE SET version = excluded.version, state = excluded.state",
+                params![monitor as i64, version as i64, state],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
     }
 
     fn history_by_key(&self, monitor: u64, key: &str) -> Result<Option<HistoryRow>, StoreError> {

@@ -25,8 +25,8 @@ pub struct ServeOptions {
     pub connections: crate::conn::ConnLimits,
     /// URL every alert raise and clear is posted to (JSON), retried with backoff.
     pub alert_webhook: Option<String>,
-    /// How often each monitor's history is pruned to its retention.
-    pub prune_every: std::time::Duration,
+    /// How often changed banks' states are saved and each monitor's history is pruned.
+    pub maintenance_every: std::time::Duration,
     /// The MQTT broker clips come from (`crate::mqtt`), if any.
     pub mqtt: Option<crate::mqtt::MqttTarget>,
 }
@@ -41,7 +41,7 @@ impl Default for ServeOptions {
             origins: crate::origin::OriginPolicy::default(),
             connections: crate::conn::ConnLimits::default(),
             alert_webhook: None,
-            prune_every: std::time::Duration::from_secs(600),
+            maintenance_every: std::time::Duration::from_secs(600),
             mqtt: None,
         }
     }

@@ -40,6 +40,8 @@ pub struct MonitorRow {
     pub next_ref_id: u64,
     /// Its alert rule and retention.
     pub policy: Policy,
+    /// Raised by every change of its bank (1 after creation), in the change's transaction.
+    pub bank_version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,16 @@ pub trait Store: Send {
         rows: &[HistoryRow],
         alert: Option<&AlertWrite>,
     ) -> Result<Vec<i64>, StoreError>;
+    /// A monitor's saved bank state (`crate::snapshot`) and the bank version it belongs to.
+    fn bank_snapshot(&self, monitor: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+    /// Saves a monitor's bank state of bank version `version`; returns false (and saves nothing)
+    /// where the store's bank has another version by now.
+    fn save_bank_snapshot(
+        &mut self,
+        monitor: u64,
+        version: u64,
+        state: &[u8],
+    ) -> Result<bool, StoreError>;
     /// The score a monitor gave the clip with this key, if it has one.
     fn history_by_key(&self, monitor: u64, key: &str) -> Result<Option<HistoryRow>, StoreError>;
     /// Each monitor's alert state (monitors never scored are absent).

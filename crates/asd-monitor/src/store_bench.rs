@@ -1,11 +1,12 @@
-//! What the score history costs on disk and in time (`asd bench store`): N scores appended to one
-//! monitor of the embedded store (each one its own transaction, as the service writes them, for the
-//! latency; the bulk in transactions of 1 000), the file's size per score, and a pruning to a tenth.
+//! What the store costs (`asd bench store`, `asd bench startup`): N scores appended to one monitor of
+//! the embedded store (each one its own transaction, as the service writes them, for the latency; the
+//! bulk in transactions of 1 000), the file's size per score, and a pruning to a tenth; and the
+//! start-up of a service over N references, from the saved bank state and by recomputing it.
 //! Numbers, never assertions.
 
 use crate::SqliteStore;
 use crate::alerts::{AlertState, AlertWrite, Policy};
-use crate::monitors::PRUNE_CHUNK;
+use crate::monitors::{Enrolment, Monitors, PRUNE_CHUNK, Space};
 use crate::store::{BankChange, HistoryRow, MonitorSpec, Store, StoreError};
 use asd_scoring::density::Density;
 use rand::{Rng, SeedableRng};
@@ -155,5 +156,104 @@ pub fn run(
         prune_s,
         prune_chunk_max_ms: chunk_max,
         file_bytes_after_prune: file_size(dir),
+    })
+}
+
+/// A random unit vector of `d` values.
+pub fn unit(rng: &mut ChaCha8Rng, d: usize) -> Vec<f32> {
+    let v: Vec<f32> = (0..d).map(|_| rng.random::<f32>() - 0.5).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// `n` random references of the network's length, one in ten tagged `target`.
+pub fn random_bank(n: usize, rng: &mut ChaCha8Rng) -> Vec<Enrolment> {
+    (0..n)
+        .map(|i| Enrolment {
+            embedding: unit(rng, crate::monitors::EMBEDDING_DIM),
+            condition: if i % 10 == 0 { "target" } else { "source" }.into(),
+            file: format!("ref_{i:05}.wav"),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StartupBenchReport {
+    pub machine: String,
+    pub references: usize,
+    /// Building the bank when the monitor is created with every reference (all N² distances).
+    pub build_s: f64,
+    /// Saving its state (encode and one store transaction), and its size.
+    pub save_s: f64,
+    pub snapshot_bytes: usize,
+    /// A service's start-up over the store: reading the rows and the saved state.
+    pub startup_s: f64,
+    pub startup_from_snapshot: bool,
+    /// The same start-up with the snapshot gone (every distance again), where measured.
+    pub startup_rebuild_s: Option<f64>,
+}
+
+/// Start-up of a store with one monitor of `n` references (network embeddings, 512-d cosine).
+pub fn startup(
+    dir: &Path,
+    n: usize,
+    rebuild: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<StartupBenchReport, crate::monitors::MonitorError> {
+    let open = || -> Result<Monitors, crate::monitors::MonitorError> {
+        Monitors::load_in(Box::new(SqliteStore::open(dir)?), Space::NETWORK)
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let bank = random_bank(n, &mut rng);
+    let spec = MonitorSpec {
+        name: "startup".into(),
+        machine_type: "fan".into(),
+        section: "00".into(),
+        density: Density::KnnMean(16),
+        percentile: 0.9,
+    };
+    let (build_s, save_s, snapshot_bytes) = {
+        let m = open()?;
+        progress(&format!("building a bank of {n} references"));
+        let t = Instant::now();
+        let id = m.create(spec, bank)?.id;
+        let build_s = t.elapsed().as_secs_f64();
+        progress(&format!("built in {build_s:.1} s; saving its state"));
+        let t = Instant::now();
+        m.save_snapshots()?;
+        let save_s = t.elapsed().as_secs_f64();
+        let bytes = m
+            .with_store(|s| s.bank_snapshot(id))?
+            .map_or(0, |(_, b)| b.len());
+        (build_s, save_s, bytes)
+    };
+    progress("starting over the store");
+    let t = Instant::now();
+    let m = open()?;
+    let startup_s = t.elapsed().as_secs_f64();
+    let startup_from_snapshot = m.list()?.iter().all(|m| m.from_snapshot);
+    drop(m);
+    let startup_rebuild_s = if rebuild {
+        progress("starting again without the snapshot");
+        rusqlite::Connection::open(dir.join(crate::sqlite::DB_FILE))
+            .and_then(|c| c.execute("DELETE FROM bank_snapshots", []))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let t = Instant::now();
+        let m = open()?;
+        let s = t.elapsed().as_secs_f64();
+        drop(m);
+        Some(s)
+    } else {
+        None
+    };
+    Ok(StartupBenchReport {
+        machine: asd_core::machine::describe(),
+        references: n,
+        build_s,
+        save_s,
+        snapshot_bytes,
+        startup_s,
+        startup_from_snapshot,
+        startup_rebuild_s,
     })
 }

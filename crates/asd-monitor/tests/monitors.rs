@@ -94,6 +94,17 @@ impl Store for Flaky {
     fn history_by_key(&self, monitor: u64, key: &str) -> Result<Option<HistoryRow>, StoreError> {
         self.inner.history_by_key(monitor, key)
     }
+    fn bank_snapshot(&self, monitor: u64) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.inner.bank_snapshot(monitor)
+    }
+    fn save_bank_snapshot(
+        &mut self,
+        monitor: u64,
+        version: u64,
+        state: &[u8],
+    ) -> Result<bool, StoreError> {
+        self.inner.save_bank_snapshot(monitor, version, state)
+    }
     fn alert_states(&self) -> Result<Vec<(u64, AlertState)>, StoreError> {
         self.inner.alert_states()
     }
@@ -672,4 +683,79 @@ fn a_version_1_store_is_migrated_and_a_newer_one_refused() {
     drop(conn);
     let err = SqliteStore::open(tmp.path()).err().unwrap().to_string();
     assert!(err.contains("version 99 is newer"), "{err}");
+}
+
+#[test]
+fn a_restart_reads_the_saved_bank_state_and_scores_as_a_rebuild_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let c = unit(&mut rng, &[0.0; 512], 2.0);
+    let t = unit(&mut rng, &[0.0; 512], 2.0);
+    let queries: Vec<Vec<f32>> = (0..6)
+        .map(|i| unit(&mut rng, if i % 2 == 0 { &c } else { &t }, 0.6))
+        .collect();
+    let load = || Monitors::load(Box::new(SqliteStore::open(tmp.path()).unwrap())).unwrap();
+    let id = {
+        let m = load();
+        let id = m
+            .create(spec("a"), clips(&mut rng, 30, "source", &c))
+            .unwrap()
+            .id;
+        // Changed in place, so the bank's order is not the store's id order.
+        m.enrol(id, clips(&mut rng, 4, "target", &t)).unwrap();
+        m.remove_reference(id, 3).unwrap();
+        m.remove_reference(id, 31).unwrap();
+        assert_eq!(m.save_snapshots().unwrap(), 1);
+        assert_eq!(m.save_snapshots().unwrap(), 0, "nothing changed since");
+        id
+    };
+    let m = load();
+    assert!(m.get(id).unwrap().from_snapshot);
+    let from_snapshot = (scores(&m, id, &queries), m.get(id).unwrap().info().unwrap());
+    drop(m);
+    // The same store with its snapshot damaged: rebuilt, and equal bit for bit.
+    let db = tmp.path().join(asd_monitor::sqlite::DB_FILE);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE bank_snapshots SET state = substr(state, 1, 100)",
+            [],
+        )
+        .unwrap();
+    let m = load();
+    assert!(!m.get(id).unwrap().from_snapshot);
+    let rebuilt = (scores(&m, id, &queries), m.get(id).unwrap().info().unwrap());
+    assert_eq!(from_snapshot.0, rebuilt.0);
+    assert_eq!(
+        from_snapshot.1.threshold.map(f64::to_bits),
+        rebuilt.1.threshold.map(f64::to_bits)
+    );
+    let densities = |m: &Monitors| -> Vec<(u64, Option<u64>)> {
+        m.get(id)
+            .unwrap()
+            .references()
+            .unwrap()
+            .iter()
+            .map(|r| (r.id, r.density.map(f64::to_bits)))
+            .collect()
+    };
+    let rebuilt_densities = densities(&m);
+    // A snapshot of an older bank version is not taken: one enrolment after it, and a crash.
+    assert_eq!(m.save_snapshots().unwrap(), 1);
+    m.enrol(id, clips(&mut rng, 1, "target", &t)).unwrap();
+    drop(m);
+    let m = load();
+    assert!(!m.get(id).unwrap().from_snapshot);
+    assert_eq!(m.get(id).unwrap().size().unwrap(), 33);
+    // And the snapshot written now is read by the next start, equal to what this one rebuilt.
+    assert_eq!(m.save_snapshots().unwrap(), 1);
+    let before = (scores(&m, id, &queries), densities(&m));
+    drop(m);
+    let m = load();
+    assert!(m.get(id).unwrap().from_snapshot);
+    assert_eq!((scores(&m, id, &queries), densities(&m)), before);
+    assert_ne!(
+        rebuilt_densities, before.1,
+        "the enrolment changed densities"
+    );
 }

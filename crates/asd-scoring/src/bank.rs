@@ -323,6 +323,12 @@ impl ReferenceBank {
         &self.rows[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// A row as this bank holds it (the unit vector for the cosine, the row itself for the Euclidean
+    /// distance), bit for bit as [`ReferenceBank::add`] stores it: what a saved state's rows are.
+    pub fn normalised(&self, x: &[f32]) -> Result<Vec<f32>, BankError> {
+        self.unit(x)
+    }
+
     /// The unit vector of `x`, or why it cannot be a reference or a query.
     fn unit(&self, x: &[f32]) -> Result<Vec<f32>, BankError> {
         if x.len() != self.dim {

@@ -20,6 +20,22 @@ pub enum BenchCommand {
     /// The score history on disk: N scores appended to one monitor of an SQLite store (latency of
     /// one, rate in bulk), bytes per score, and a pruning to a tenth (docs/monitor.md, "Retention").
     Store(StoreBenchArgs),
+    /// A service's start-up over a store with one monitor of N references: from the saved bank state,
+    /// and (with --rebuild) by recomputing every distance (docs/monitor.md, "Persistence").
+    Startup(StartupBenchArgs),
+}
+
+#[derive(Args)]
+pub struct StartupBenchArgs {
+    /// References of the monitor.
+    #[arg(long, default_value_t = 100_000)]
+    pub references: usize,
+    /// Also time a start-up without the saved state (quadratic: about 30 s at 10 000 references).
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Folder of the store (default: a temporary folder, removed after).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -125,6 +141,17 @@ pub fn run(c: &BenchCommand) -> Result<()> {
                 eprintln!("bench store: {stage}")
             })
             .with_context(|| format!("bench store in {}", dir.display()))?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
+        }
+        BenchCommand::Startup(a) => {
+            let tmp = tempfile::tempdir().context("a temporary folder")?;
+            let dir = a.dir.clone().unwrap_or_else(|| tmp.path().join("store"));
+            let r =
+                asd_monitor::store_bench::startup(&dir, a.references.max(2), a.rebuild, &mut |s| {
+                    eprintln!("bench startup: {s}")
+                })
+                .with_context(|| format!("bench startup in {}", dir.display()))?;
             println!("{}", serde_json::to_string_pretty(&r)?);
             Ok(())
         }

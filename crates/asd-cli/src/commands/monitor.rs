@@ -77,9 +77,10 @@ pub struct ServeArgs {
     /// retried after 1, 2, 4 … 64 s without holding scoring back.
     #[arg(long, value_name = "URL")]
     pub alert_webhook: Option<String>,
-    /// Seconds between prunings of each monitor's score history to its retention.
+    /// Seconds between maintenance rounds (also one at start and one at a clean stop): each changed
+    /// bank's state saved for the next start-up, each score history pruned to its retention.
     #[arg(long, default_value_t = 600, value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(1..=86_400))]
-    pub prune_every_seconds: u64,
+    pub maintenance_every_seconds: u64,
     /// MQTT broker (`mqtt://HOST[:PORT]`) to take clips from: each message on
     /// `asd/monitors/<id>/clips` is scored and answered on `asd/monitors/<id>/scores`.
     #[arg(long, value_name = "URL")]
@@ -213,7 +214,7 @@ fn serve(a: &ServeArgs) -> Result<()> {
             max_connections: a.max_connections,
         },
         alert_webhook: a.alert_webhook.clone(),
-        prune_every: std::time::Duration::from_secs(a.prune_every_seconds),
+        maintenance_every: std::time::Duration::from_secs(a.maintenance_every_seconds),
         mqtt,
         ..ServeOptions::default()
     };
