@@ -31,6 +31,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "bench monitor",
         "asd bench monitor --clip-seconds 10 --clients 1,4,16",
     ),
+    ("bench store", "asd bench store --scores 1000000"),
+    (
+        "bench startup",
+        "asd bench startup --references 10000 --rebuild",
+    ),
     ("report", "asd report runs/dcase2023"),
     (
         "score",
@@ -48,7 +53,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("demo", "asd demo\n  asd demo --reference"),
     (
         "monitor",
-        "asd monitor --model models/m0 --store monitors --listen 127.0.0.1:8080",
+        "asd monitor --model models/m0 --store monitors --listen 127.0.0.1:8080\n  asd monitor --model models/m0 --store postgres://asd@db/asd --mqtt mqtt://broker:1883 --alert-webhook https://alerts.example/asd",
     ),
     (
         "monitor import",

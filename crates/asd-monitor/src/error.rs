@@ -81,6 +81,7 @@ impl From<MonitorError> for ApiError {
             MonitorError::TooFewReferences { .. } => StatusCode::CONFLICT,
             MonitorError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
             MonitorError::Store(StoreError::NoMonitor(_)) => StatusCode::NOT_FOUND,
+            MonitorError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             MonitorError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             MonitorError::Bank(BankError::UnknownId(_)) => StatusCode::NOT_FOUND,
             MonitorError::Bank(BankError::TooSmall { .. }) => StatusCode::CONFLICT,

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod monitors;
 pub mod mqtt;
 pub mod origin;
+pub mod pg;
 pub mod snapshot;
 pub mod sqlite;
 pub mod state;
@@ -58,20 +59,37 @@ pub enum ServeError {
 
 /// Opens a store for a model: binds a new store to the model, refuses one bound to another.
 pub fn open_store(store_dir: &Path, model_key: &str) -> Result<SqliteStore, ServeError> {
-    use store::Store;
     let mut store = SqliteStore::open(store_dir)?;
+    bind_model(&mut store, &store_dir.display().to_string(), model_key)?;
+    Ok(store)
+}
+
+/// Opens `--store`: a PostgreSQL database where it is a `postgres://` URL, else the embedded store in
+/// that folder; bound to the model as [`open_store`] does.
+pub fn open_any_store(store: &Path, model_key: &str) -> Result<Box<dyn store::Store>, ServeError> {
+    match store.to_str().filter(|s| pg::is_url(s)) {
+        Some(url) => {
+            let mut s = pg::PgStore::open(url)?;
+            bind_model(&mut s, &pg::redacted(url), model_key)?;
+            Ok(Box::new(s))
+        }
+        None => Ok(Box::new(open_store(store, model_key)?)),
+    }
+}
+
+fn bind_model(store: &mut dyn store::Store, name: &str, model_key: &str) -> Result<(), ServeError> {
     match store.model_key()? {
         None => store.set_model_key(model_key)?,
         Some(k) if k == model_key => {}
         Some(k) => {
             return Err(ServeError::WrongModel {
-                store: store_dir.display().to_string(),
+                store: name.to_string(),
                 stored: k,
                 given: model_key.to_string(),
             });
         }
     }
-    Ok(store)
+    Ok(())
 }
 
 /// What embeds a service's clips.
@@ -106,8 +124,8 @@ pub fn serve(
         embedder.space().dim,
         embedder.space().distance
     );
-    let store = open_store(store_dir, embedder.model_key())?;
-    let monitors = Arc::new(Monitors::load_in(Box::new(store), embedder.space())?);
+    let store = open_any_store(store_dir, embedder.model_key())?;
+    let monitors = Arc::new(Monitors::load_in(store, embedder.space())?);
     if let Some(url) = &opts.alert_webhook {
         monitors.set_webhook(alerts::Webhook::start(
             url.clone(),

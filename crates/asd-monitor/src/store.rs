@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum StoreError {
     #[error("store database: {0}")]
     Database(String),
+    /// The store's server cannot be reached (a PostgreSQL server stopped or unreachable): retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     #[error("store is inconsistent: {0}")]
     Corrupt(String),
     #[error("{0}")]

@@ -3,46 +3,19 @@
 //! writer.
 
 use asd_monitor::alerts::{AlertEvent, AlertState, AlertWrite, Policy};
-use asd_monitor::monitors::{Enrolment, MonitorError, Monitors};
+use asd_monitor::monitors::{MonitorError, Monitors};
 use asd_monitor::store::{
     BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
 };
 use asd_monitor::stream::{PcmDecoder, SampleFormat};
 use asd_monitor::{SqliteStore, open_store};
-use asd_scoring::density::Density;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-fn unit(rng: &mut ChaCha8Rng, centre: &[f32], spread: f32) -> Vec<f32> {
-    let v: Vec<f32> = centre
-        .iter()
-        .map(|c| c + spread * (rng.random::<f32>() - 0.5))
-        .collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / n).collect()
-}
-
-fn clips(rng: &mut ChaCha8Rng, n: usize, condition: &str, centre: &[f32]) -> Vec<Enrolment> {
-    (0..n)
-        .map(|i| Enrolment {
-            embedding: unit(rng, centre, 0.5),
-            condition: condition.into(),
-            file: format!("{condition}_{i}.wav"),
-        })
-        .collect()
-}
-
-fn spec(name: &str) -> MonitorSpec {
-    MonitorSpec {
-        name: name.into(),
-        machine_type: "fan".into(),
-        section: "00".into(),
-        density: Density::KnnMean(4),
-        percentile: 0.9,
-    }
-}
+mod common;
+use common::*;
 
 /// A store whose bank writes fail while `fail` is set (a full disk, a lost database).
 struct Flaky {
@@ -135,19 +108,6 @@ impl Store for Flaky {
     ) -> Result<Vec<HistoryRow>, StoreError> {
         self.inner.history(monitor, before, after, limit)
     }
-}
-
-fn scores(m: &Monitors, id: u64, queries: &[Vec<f32>]) -> Vec<u64> {
-    let q = queries
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (format!("q{i}"), x.clone()))
-        .collect();
-    m.score(id, q, "test")
-        .unwrap()
-        .iter()
-        .map(|c| c.score.to_bits())
-        .collect()
 }
 
 #[test]
@@ -373,38 +333,6 @@ fn monitor_ids_are_never_reused_after_delete_or_restart() {
         m.get(b),
         Err(MonitorError::NoMonitor(x)) if x == b
     ));
-}
-
-fn policy(raise_m: usize, raise_n: usize, clear_k: usize) -> Policy {
-    Policy {
-        alert: asd_monitor::alerts::AlertRule {
-            raise_m,
-            raise_n,
-            clear_k,
-        },
-        retention: asd_monitor::alerts::Retention::default(),
-    }
-}
-
-/// A monitor with a tight bank around `c`, and queries that are clearly normal (`n`) or anomalous
-/// (`a`: another direction), one clip each, in the order of `pattern`.
-fn score_pattern(
-    m: &Monitors,
-    id: u64,
-    rng: &mut ChaCha8Rng,
-    c: &[f32],
-    far: &[f32],
-    pattern: &str,
-) {
-    for (i, p) in pattern.chars().enumerate() {
-        let x = if p == 'a' {
-            unit(rng, far, 0.1)
-        } else {
-            unit(rng, c, 0.05)
-        };
-        let r = m.score(id, vec![(format!("{p}{i}"), x)], "test").unwrap();
-        assert_eq!(r[0].anomaly, Some(p == 'a'), "clip {i} of {pattern}");
-    }
 }
 
 #[test]

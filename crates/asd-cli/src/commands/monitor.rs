@@ -36,7 +36,8 @@ pub struct ServeArgs {
     /// monitor then needs no training at all, only a few normal clips; scores use the Euclidean distance.
     #[command(flatten)]
     pub fe: super::embed::FrontendArgs,
-    /// Folder of the monitors' database (created if missing; one service per folder).
+    /// Folder of the monitors' database (created if missing; one service per folder), or a
+    /// PostgreSQL database as `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (one service per database).
     #[arg(long, required = true)]
     pub store: Option<PathBuf>,
     /// Address to listen on (port 0: any free port, printed at start).
