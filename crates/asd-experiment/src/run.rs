@@ -162,7 +162,7 @@ pub struct Provenance {
     pub started: String,
     /// Of this invocation: members reused from an earlier one are not counted again.
     pub wall_seconds: f64,
-    /// CPU model, vector extension and threads (asd_core::machine::describe).
+    /// CPU model, vector extension and threads (asd_core::host::describe).
     pub machine: String,
 }
 
@@ -191,7 +191,7 @@ impl Provenance {
             version: env!("CARGO_PKG_VERSION").to_string(),
             started,
             wall_seconds: t0.elapsed().as_secs_f64(),
-            machine: asd_core::machine::describe(),
+            machine: asd_core::host::describe(),
         }
     }
 }

@@ -221,7 +221,7 @@ pub fn run(
     let big_dir = work.join("big");
     let mut big = enrol_in_large_bank(&big_dir, o.large_bank, &mut rng)?;
     let report = LoadBenchReport {
-        machine: asd_core::machine::describe(),
+        machine: asd_core::host::describe(),
         clip_seconds: clip_len as f64 / f64::from(asd_audio::MODEL_RATE),
         references: o.references,
         inference_ms: median(&mut inf),

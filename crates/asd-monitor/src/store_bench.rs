@@ -143,7 +143,7 @@ pub fn run(
     let prune_s = t.elapsed().as_secs_f64();
     store.checkpoint()?;
     Ok(StoreBenchReport {
-        machine: asd_core::machine::describe(),
+        machine: asd_core::host::describe(),
         scores,
         file_bytes,
         bytes_per_score: file_bytes as f64 / scores.max(1) as f64,
@@ -247,7 +247,7 @@ pub fn startup(
         None
     };
     Ok(StartupBenchReport {
-        machine: asd_core::machine::describe(),
+        machine: asd_core::host::describe(),
         references: n,
         build_s,
         save_s,

@@ -114,7 +114,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
                 &a.device.device()?,
             )?;
             let mut v = serde_json::to_value(&r)?;
-            v["machine"] = asd_core::machine::describe().into();
+            v["machine"] = asd_core::host::describe().into();
             v["sgemm"] = sgemm_record(512);
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
@@ -156,7 +156,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Bank(a) => {
-            println!("machine: {}", asd_core::machine::describe());
+            println!("machine: {}", asd_core::host::describe());
             println!("| N | D | K | bulk build s | enrol ms | remove ms | score ms |");
             println!("| --- | --- | --- | --- | --- | --- | --- |");
             for &n in &a.n {
@@ -169,7 +169,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Score(a) => {
-            println!("machine: {}", asd_core::machine::describe());
+            println!("machine: {}", asd_core::host::describe());
             let gemm = print_sgemm_rates(a.d);
             println!("| N | M | fit s | score s | total s | GFLOP/s | share of SGEMM |");
             println!("| --- | --- | --- | --- | --- | --- | --- |");

@@ -1,4 +1,5 @@
-//! The machine a benchmark ran on, named beside every figure (speed differs between CPUs of one kind).
+//! The host a benchmark or a run ran on (its CPU), named beside every figure (speed differs between
+//! CPUs of one kind). Not a monitored machine: those are fans, pumps and valves everywhere else.
 
 /// CPU model, widest vector extension, and the threads available, e.g.
 /// "AMD EPYC (x86_64, AVX2, 2 threads)".
