@@ -60,10 +60,21 @@ pub(crate) fn sorted_names(dir: &Path, prefix: &str) -> Result<Vec<String>, Eval
     Ok(names)
 }
 
+/// Why the value of a `file,value` row was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("decision '{0}' is not 0 or 1")]
+    Decision(String),
+    #[error("score '{0}' is not a number")]
+    NotANumber(String),
+    #[error("score '{0}' is not finite")]
+    NotFinite(String),
+}
+
 /// Reads `file,value` rows (blank lines skipped); a malformed line is an error naming the file and line.
 pub(crate) fn read_rows<T>(
     path: &Path,
-    parse: impl Fn(&str) -> Result<T, String>,
+    parse: impl Fn(&str) -> Result<T, ValueError>,
 ) -> Result<Vec<(String, T)>, EvalError> {
     let text = std::fs::read_to_string(path).map_err(|e| EvalError::File {
         file: path.display().to_string(),
@@ -82,7 +93,7 @@ pub(crate) fn read_rows<T>(
         let (f, v) = line
             .rsplit_once(',')
             .ok_or_else(|| bad("expected 'file,value'"))?;
-        let v = parse(v.trim()).map_err(|m| bad(&m))?;
+        let v = parse(v.trim()).map_err(|e| bad(&e.to_string()))?;
         rows.push((f.trim().to_string(), v));
     }
     Ok(rows)
@@ -102,7 +113,7 @@ pub fn read_decisions(
     let rows = read_rows(&path, |v| match v {
         "0" => Ok(false),
         "1" => Ok(true),
-        _ => Err(format!("decision '{v}' is not 0 or 1")),
+        _ => Err(ValueError::Decision(v.to_string())),
     })?;
     let mut out = HashMap::with_capacity(rows.len());
     for (f, d) in rows {
@@ -146,13 +157,13 @@ pub fn read_scores_dir(dir: &Path) -> Result<Vec<SectionScores>, EvalError> {
             });
         };
         let rows = read_rows(&path, |v| {
-            let v: f64 = v
+            let x: f64 = v
                 .parse()
-                .map_err(|_| format!("score '{v}' is not a number"))?;
-            if v.is_finite() {
-                Ok(v)
+                .map_err(|_| ValueError::NotANumber(v.to_string()))?;
+            if x.is_finite() {
+                Ok(x)
             } else {
-                Err("score is not finite".to_string())
+                Err(ValueError::NotFinite(v.to_string()))
             }
         })?;
         out.push(SectionScores {

@@ -4,6 +4,7 @@
 //! write fails, the bank is rolled back, so memory never holds what the store lost.
 
 use crate::alerts::{AlertEvent, AlertState, Notice, Policy, Webhook};
+use crate::snapshot::SnapshotError;
 use crate::store::{
     BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
 };
@@ -301,23 +302,23 @@ pub fn bank_from_snapshot(
     refs: &[ReferenceRow],
     snapshot: Option<(u64, Vec<u8>)>,
     space: Space,
-) -> Result<ReferenceBank, String> {
-    let (version, bytes) = snapshot.ok_or("no snapshot saved")?;
+) -> Result<ReferenceBank, SnapshotError> {
+    let (version, bytes) = snapshot.ok_or_else(|| SnapshotError("none saved".into()))?;
     if version != row.bank_version {
-        return Err(format!(
-            "snapshot of bank version {version}, the store's bank is at {}",
+        return Err(SnapshotError(format!(
+            "of bank version {version}, the store's bank is at {}",
             row.bank_version
-        ));
+        )));
     }
     let d = crate::snapshot::decode(&bytes)?;
     if d.ids.len() != refs.len() || d.next_id != row.next_ref_id {
-        return Err(format!(
-            "snapshot of {} references up to id {}, the store has {} up to {}",
+        return Err(SnapshotError(format!(
+            "{} references up to id {}, the store has {} up to {}",
             d.ids.len(),
             d.next_id,
             refs.len(),
             row.next_ref_id
-        ));
+        )));
     }
     let by_id: HashMap<u64, &ReferenceRow> = refs.iter().map(|r| (r.id, r)).collect();
     // The rows as the bank holds them: each reference alone through the same normalisation.
@@ -327,8 +328,12 @@ pub fn bank_from_snapshot(
     for id in &d.ids {
         let r = by_id
             .get(id)
-            .ok_or_else(|| format!("snapshot names reference {id}, the store has none"))?;
-        rows.extend_from_slice(&unit.normalised(&r.embedding).map_err(|e| e.to_string())?);
+            .ok_or_else(|| SnapshotError(format!("names reference {id}, the store has none")))?;
+        rows.extend_from_slice(
+            &unit
+                .normalised(&r.embedding)
+                .map_err(|e| SnapshotError(e.to_string()))?,
+        );
         conditions.push(r.condition.clone());
     }
     ReferenceBank::from_state(asd_scoring::bank::BankState {
@@ -343,7 +348,7 @@ pub fn bank_from_snapshot(
         densities: d.densities,
         loo: d.loo,
     })
-    .map_err(|e| e.to_string())
+    .map_err(|e| SnapshotError(e.to_string()))
 }
 
 /// The references whose stored density (written change by change, incrementally) differs in any bit

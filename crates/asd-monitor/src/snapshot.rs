@@ -12,6 +12,11 @@ use asd_scoring::bank::BankState;
 
 const MAGIC: &[u8; 8] = b"ASDBANK1";
 
+/// Why bytes are not a bank snapshot.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("bank snapshot: {0}")]
+pub struct SnapshotError(pub String);
+
 /// The state's derived part as bytes.
 pub fn encode(s: &BankState) -> Vec<u8> {
     let n = s.ids.len();
@@ -59,47 +64,55 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+    fn take(&mut self, n: usize) -> Result<&[u8], SnapshotError> {
         if self.b.len() < n {
-            return Err(format!("{} bytes left where {n} are needed", self.b.len()));
+            return Err(SnapshotError(format!(
+                "{} bytes left where {n} are needed",
+                self.b.len()
+            )));
         }
         let (a, rest) = self.b.split_at(n);
         self.b = rest;
         Ok(a)
     }
-    fn u64(&mut self) -> Result<u64, String> {
+    fn u64(&mut self) -> Result<u64, SnapshotError> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(a))
     }
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
         let mut a = [0u8; 4];
         a.copy_from_slice(self.take(4)?);
         Ok(u32::from_le_bytes(a))
     }
-    fn f64(&mut self) -> Result<f64, String> {
+    fn f64(&mut self) -> Result<f64, SnapshotError> {
         Ok(f64::from_bits(self.u64()?))
     }
     /// A count of items of `size` bytes each, refused where the bytes left cannot hold them.
-    fn count(&mut self, size: usize, what: &str) -> Result<usize, String> {
+    fn count(&mut self, size: usize, what: &str) -> Result<usize, SnapshotError> {
         let n = self.u64()?;
         if n.saturating_mul(size as u64) > self.b.len() as u64 {
-            return Err(format!("{n} {what} declared, {} bytes left", self.b.len()));
+            return Err(SnapshotError(format!(
+                "{n} {what} declared, {} bytes left",
+                self.b.len()
+            )));
         }
         Ok(n as usize)
     }
 }
 
 /// Reads [`encode`]'s bytes back, or says why they are not a snapshot.
-pub fn decode(bytes: &[u8]) -> Result<Derived, String> {
+pub fn decode(bytes: &[u8]) -> Result<Derived, SnapshotError> {
     if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
-        return Err("not a bank snapshot (no ASDBANK1 header)".into());
+        return Err(SnapshotError("no ASDBANK1 header".into()));
     }
     let (body, sum) = bytes.split_at(bytes.len() - 8);
     let mut s = [0u8; 8];
     s.copy_from_slice(sum);
     if asd_core::hash::fnv1a(body.iter().copied()) != u64::from_le_bytes(s) {
-        return Err("checksum differs: the snapshot is damaged".into());
+        return Err(SnapshotError(
+            "checksum differs: the snapshot is damaged".into(),
+        ));
     }
     let mut r = Reader {
         b: &body[MAGIC.len()..],
@@ -111,15 +124,15 @@ pub fn decode(bytes: &[u8]) -> Result<Derived, String> {
     for _ in 0..n {
         let len = r.u32()? as usize;
         if len.saturating_mul(16) > r.b.len() {
-            return Err(format!(
+            return Err(SnapshotError(format!(
                 "a list of {len} neighbours declared, {} bytes left",
                 r.b.len()
-            ));
+            )));
         }
         lists.push(
             (0..len)
                 .map(|_| Ok((r.f64()?, r.u64()?)))
-                .collect::<Result<Vec<_>, String>>()?,
+                .collect::<Result<Vec<_>, SnapshotError>>()?,
         );
     }
     let nd = r.count(8, "densities")?;
@@ -127,9 +140,9 @@ pub fn decode(bytes: &[u8]) -> Result<Derived, String> {
     let nl = r.count(16, "leave-one-out scores")?;
     let loo = (0..nl)
         .map(|_| Ok((r.f64()?, r.u64()?)))
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, SnapshotError>>()?;
     if !r.b.is_empty() {
-        return Err(format!("{} bytes after the end", r.b.len()));
+        return Err(SnapshotError(format!("{} bytes after the end", r.b.len())));
     }
     Ok(Derived {
         ids,
@@ -193,6 +206,6 @@ mod tests {
         let h = asd_core::hash::fnv1a(lie.iter().copied());
         lie.extend_from_slice(&h.to_le_bytes());
         let e = decode(&lie).unwrap_err();
-        assert!(e.contains("declared"), "{e}");
+        assert!(e.0.contains("declared"), "{e}");
     }
 }
