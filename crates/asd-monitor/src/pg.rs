@@ -9,9 +9,10 @@
 //! (HTTP 503) and the next call connects again (and takes the lock again); nothing is acknowledged
 //! that was not committed.
 
-use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy, Transition};
+use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy};
 use crate::store::{
-    BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
+    AlertEventColumns, BankChange, HistoryRow, MonitorColumns, MonitorRow, MonitorSpec,
+    ReferenceRow, Store, StoreError, blob_f32, f32_blob, settings_text,
 };
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient, NoTls};
@@ -129,10 +130,6 @@ fn corrupt(what: String) -> StoreError {
     StoreError::Corrupt(what)
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 fn connect(url: &str) -> Result<Client, StoreError> {
     let mut config: postgres::Config = url.parse().map_err(|e| StoreError::Open {
         path: redacted(url),
@@ -246,7 +243,7 @@ fn write_change(tx: &mut impl GenericClient, c: &BankChange) -> Result<(), postg
                 &r.condition,
                 &r.file,
                 &r.created_ms,
-                &f32_bytes(&r.embedding),
+                &f32_blob(&r.embedding),
                 &r.density,
             ],
         )?;
@@ -314,10 +311,7 @@ impl Store for PgStore {
         created_ms: i64,
         initial: &BankChange,
     ) -> Result<u64, StoreError> {
-        let density = serde_json::to_string(&spec.density)
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        let policy =
-            serde_json::to_string(policy).map_err(|e| StoreError::Database(e.to_string()))?;
+        let (density, policy) = settings_text(&spec.density, policy)?;
         self.with(|c| {
             let mut tx = c.transaction().map_err(unavailable_or)?;
             if let Some(r) = tx
@@ -418,29 +412,23 @@ impl Store for PgStore {
             )
             .map_err(unavailable_or)
         })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: i64 = r.get(0);
-            let density: String = r.get(4);
-            let policy: String = r.get(8);
-            out.push(MonitorRow {
-                id: id as u64,
-                spec: MonitorSpec {
+        rows.iter()
+            .map(|r| {
+                MonitorColumns {
+                    id: r.get(0),
                     name: r.get(1),
                     machine_type: r.get(2),
                     section: r.get(3),
-                    density: serde_json::from_str(&density)
-                        .map_err(|e| corrupt(format!("monitor {id}: density '{density}': {e}")))?,
+                    density: r.get(4),
                     percentile: r.get(5),
-                },
-                created_ms: r.get(6),
-                next_ref_id: r.get::<_, i64>(7) as u64,
-                policy: serde_json::from_str(&policy)
-                    .map_err(|e| corrupt(format!("monitor {id}: policy '{policy}': {e}")))?,
-                bank_version: r.get::<_, i64>(9) as u64,
-            });
-        }
-        Ok(out)
+                    created_ms: r.get(6),
+                    next_ref_id: r.get(7),
+                    policy: r.get(8),
+                    bank_version: r.get(9),
+                }
+                .into_row()
+            })
+            .collect()
     }
 
     fn references(&self, monitor: u64) -> Result<Vec<ReferenceRow>, StoreError> {
@@ -456,21 +444,12 @@ impl Store for PgStore {
             .map(|r| {
                 let id: i64 = r.get(0);
                 let blob: &[u8] = r.get(4);
-                if !blob.len().is_multiple_of(4) {
-                    return Err(corrupt(format!(
-                        "monitor {monitor}, reference {id}: embedding of {} bytes",
-                        blob.len()
-                    )));
-                }
                 Ok(ReferenceRow {
                     id: id as u64,
                     condition: r.get(1),
                     file: r.get(2),
                     created_ms: r.get(3),
-                    embedding: blob
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect(),
+                    embedding: blob_f32(blob, monitor, id)?,
                     density: r.get(5),
                 })
             })
@@ -676,20 +655,18 @@ impl Store for PgStore {
         })?;
         rows.iter()
             .map(|r| {
-                let seq: i64 = r.get(0);
-                let kind: String = r.get(2);
-                Ok(AlertEvent {
-                    seq,
-                    monitor: r.get::<_, i64>(1) as u64,
-                    event: Transition::parse(&kind)
-                        .ok_or_else(|| corrupt(format!("alert event {seq}: kind '{kind}'")))?,
+                AlertEventColumns {
+                    seq: r.get(0),
+                    monitor: r.get(1),
+                    event: r.get(2),
                     at_ms: r.get(3),
                     history_seq: r.get(4),
                     file: r.get(5),
                     score: r.get(6),
-                    anomalies: r.get::<_, i64>(7) as usize,
-                    decisions: r.get::<_, i64>(8) as usize,
-                })
+                    anomalies: r.get(7),
+                    decisions: r.get(8),
+                }
+                .into_event()
             })
             .collect()
     }

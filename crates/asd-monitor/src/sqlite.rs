@@ -2,9 +2,10 @@
 //! when its transaction commits and a crash (even of the machine) loses nothing acknowledged. A lock file
 //! keeps a second process from writing the same store.
 
-use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy, Transition};
+use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy};
 use crate::store::{
-    BankChange, HistoryRow, MonitorRow, MonitorSpec, ReferenceRow, Store, StoreError,
+    AlertEventColumns, BankChange, HistoryRow, MonitorColumns, MonitorRow, MonitorSpec,
+    ReferenceRow, Store, StoreError, blob_f32, f32_blob, settings_text,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::fs::File;
@@ -105,21 +106,6 @@ pub struct SqliteStore {
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-fn f32_blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn blob_f32(b: &[u8]) -> Option<Vec<f32>> {
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    Some(
-        b.chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    )
 }
 
 impl SqliteStore {
@@ -323,10 +309,7 @@ impl Store for SqliteStore {
         created_ms: i64,
         initial: &BankChange,
     ) -> Result<u64, StoreError> {
-        let density = serde_json::to_string(&spec.density)
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        let policy =
-            serde_json::to_string(policy).map_err(|e| StoreError::Database(e.to_string()))?;
+        let (density, policy) = settings_text(&spec.density, policy)?;
         let tx = self.conn.transaction().map_err(db)?;
         let taken: Option<i64> = tx
             .query_row(
@@ -428,56 +411,21 @@ impl Store for SqliteStore {
             .map_err(db)?;
         let rows = st
             .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, f64>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, i64>(7)?,
-                    r.get::<_, String>(8)?,
-                    r.get::<_, i64>(9)?,
-                ))
+                Ok(MonitorColumns {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    machine_type: r.get(2)?,
+                    section: r.get(3)?,
+                    density: r.get(4)?,
+                    percentile: r.get(5)?,
+                    created_ms: r.get(6)?,
+                    next_ref_id: r.get(7)?,
+                    policy: r.get(8)?,
+                    bank_version: r.get(9)?,
+                })
             })
             .map_err(db)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (
-                id,
-                name,
-                machine_type,
-                section,
-                density,
-                percentile,
-                created_ms,
-                next,
-                policy,
-                bank_version,
-            ) = row.map_err(db)?;
-            let density = serde_json::from_str(&density).map_err(|e| {
-                StoreError::Corrupt(format!("monitor {id}: density '{density}': {e}"))
-            })?;
-            let policy: Policy = serde_json::from_str(&policy).map_err(|e| {
-                StoreError::Corrupt(format!("monitor {id}: policy '{policy}': {e}"))
-            })?;
-            out.push(MonitorRow {
-                id: id as u64,
-                spec: MonitorSpec {
-                    name,
-                    machine_type,
-                    section,
-                    density,
-                    percentile,
-                },
-                created_ms,
-                next_ref_id: next as u64,
-                policy,
-                bank_version: bank_version as u64,
-            });
-        }
-        Ok(out)
+        rows.map(|r| r.map_err(db)?.into_row()).collect()
     }
 
     fn references(&self, monitor: u64) -> Result<Vec<ReferenceRow>, StoreError> {
@@ -503,12 +451,7 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let (id, condition, file, created_ms, blob, density) = row.map_err(db)?;
-            let embedding = blob_f32(&blob).ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "monitor {monitor}, reference {id}: embedding of {} bytes",
-                    blob.len()
-                ))
-            })?;
+            let embedding = blob_f32(&blob, monitor, id)?;
             out.push(ReferenceRow {
                 id: id as u64,
                 condition,
@@ -711,39 +654,21 @@ impl Store for SqliteStore {
                     limit as i64
                 ],
                 |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, f64>(6)?,
-                        r.get::<_, i64>(7)?,
-                        r.get::<_, i64>(8)?,
-                    ))
+                    Ok(AlertEventColumns {
+                        seq: r.get(0)?,
+                        monitor: r.get(1)?,
+                        event: r.get(2)?,
+                        at_ms: r.get(3)?,
+                        history_seq: r.get(4)?,
+                        file: r.get(5)?,
+                        score: r.get(6)?,
+                        anomalies: r.get(7)?,
+                        decisions: r.get(8)?,
+                    })
                 },
             )
             .map_err(db)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, monitor, event, at_ms, history_seq, file, score, anomalies, decisions) =
-                row.map_err(db)?;
-            let event = Transition::parse(&event)
-                .ok_or_else(|| StoreError::Corrupt(format!("alert event {seq}: kind '{event}'")))?;
-            out.push(AlertEvent {
-                seq,
-                monitor: monitor as u64,
-                event,
-                at_ms,
-                history_seq,
-                file,
-                score,
-                anomalies: anomalies as usize,
-                decisions: decisions as usize,
-            });
-        }
-        Ok(out)
+        rows.map(|r| r.map_err(db)?.into_event()).collect()
     }
 
     fn prune_history(

@@ -2,7 +2,7 @@
 //! the history of scores. Behind a trait so that a shared server database can stand in for the embedded
 //! SQLite file later (docs/design.md, "Monitor store").
 
-use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy};
+use crate::alerts::{AlertEvent, AlertState, AlertWrite, Policy, Transition};
 use asd_scoring::density::Density;
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +90,108 @@ pub struct HistoryRow {
     /// at most one score per key and monitor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_key: Option<String>,
+}
+
+/// A monitor's columns as both stores keep them (its density and policy as JSON text).
+#[derive(Debug, Clone)]
+pub struct MonitorColumns {
+    pub id: i64,
+    pub name: String,
+    pub machine_type: String,
+    pub section: String,
+    pub density: String,
+    pub percentile: f64,
+    pub created_ms: i64,
+    pub next_ref_id: i64,
+    pub policy: String,
+    pub bank_version: i64,
+}
+
+impl MonitorColumns {
+    /// The row, or which column of which monitor cannot be read.
+    pub fn into_row(self) -> Result<MonitorRow, StoreError> {
+        let id = self.id;
+        let density = serde_json::from_str(&self.density).map_err(|e| {
+            StoreError::Corrupt(format!("monitor {id}: density '{}': {e}", self.density))
+        })?;
+        let policy = serde_json::from_str(&self.policy).map_err(|e| {
+            StoreError::Corrupt(format!("monitor {id}: policy '{}': {e}", self.policy))
+        })?;
+        Ok(MonitorRow {
+            id: id as u64,
+            spec: MonitorSpec {
+                name: self.name,
+                machine_type: self.machine_type,
+                section: self.section,
+                density,
+                percentile: self.percentile,
+            },
+            created_ms: self.created_ms,
+            next_ref_id: self.next_ref_id as u64,
+            policy,
+            bank_version: self.bank_version as u64,
+        })
+    }
+}
+
+/// The JSON texts a store keeps for a density and a policy.
+pub fn settings_text(density: &Density, policy: &Policy) -> Result<(String, String), StoreError> {
+    let text = |r: serde_json::Result<String>| r.map_err(|e| StoreError::Database(e.to_string()));
+    Ok((
+        text(serde_json::to_string(density))?,
+        text(serde_json::to_string(policy))?,
+    ))
+}
+
+/// An alert event's columns as both stores keep them.
+#[derive(Debug, Clone)]
+pub struct AlertEventColumns {
+    pub seq: i64,
+    pub monitor: i64,
+    pub event: String,
+    pub at_ms: i64,
+    pub history_seq: i64,
+    pub file: String,
+    pub score: f64,
+    pub anomalies: i64,
+    pub decisions: i64,
+}
+
+impl AlertEventColumns {
+    pub fn into_event(self) -> Result<AlertEvent, StoreError> {
+        let event = Transition::parse(&self.event).ok_or_else(|| {
+            StoreError::Corrupt(format!("alert event {}: kind '{}'", self.seq, self.event))
+        })?;
+        Ok(AlertEvent {
+            seq: self.seq,
+            monitor: self.monitor as u64,
+            event,
+            at_ms: self.at_ms,
+            history_seq: self.history_seq,
+            file: self.file,
+            score: self.score,
+            anomalies: self.anomalies as usize,
+            decisions: self.decisions as usize,
+        })
+    }
+}
+
+/// An embedding as both stores keep it: little-endian f32 values.
+pub fn f32_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// An embedding back from its bytes, or which reference's bytes are not f32 values.
+pub fn blob_f32(b: &[u8], monitor: u64, id: i64) -> Result<Vec<f32>, StoreError> {
+    if !b.len().is_multiple_of(4) {
+        return Err(StoreError::Corrupt(format!(
+            "monitor {monitor}, reference {id}: embedding of {} bytes",
+            b.len()
+        )));
+    }
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 pub trait Store: Send {
