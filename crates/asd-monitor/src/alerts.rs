@@ -155,34 +155,44 @@ impl Transition {
     }
 }
 
+/// A raise or clear, and what the rule read when it fired: anomalous decisions among how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub transition: Transition,
+    pub anomalies: usize,
+    pub decisions: usize,
+}
+
 impl AlertState {
     /// Feeds one decision; returns the change it caused, if any.
-    pub fn feed(&mut self, rule: &AlertRule, anomalous: bool, at_ms: i64) -> Option<Transition> {
+    pub fn feed(&mut self, rule: &AlertRule, anomalous: bool, at_ms: i64) -> Option<Change> {
         self.window.push(anomalous);
         if self.window.len() > MAX_WINDOW {
             self.window.remove(0);
         }
-        let change = if self.active {
-            let k = rule.clear_k;
-            (self.window.len() >= k && self.window.iter().rev().take(k).all(|&a| !a))
-                .then_some(Transition::Clear)
+        // A raised alert reads its last `clear_k` decisions for a clear, a quiet one its last
+        // `raise_n` for a raise.
+        let n = if self.active {
+            rule.clear_k
         } else {
-            let m = self
-                .window
-                .iter()
-                .rev()
-                .take(rule.raise_n)
-                .filter(|&&a| a)
-                .count();
-            (m >= rule.raise_m).then_some(Transition::Raise)
+            rule.raise_n
         };
-        if let Some(t) = change {
-            self.active = t == Transition::Raise;
-            self.since_ms = Some(at_ms);
-            // A change starts a new count: a clear is not undone by the anomalies that raised it.
-            self.window.clear();
-        }
-        change
+        let decisions = self.window.len().min(n);
+        let anomalies = self.window.iter().rev().take(n).filter(|&&a| a).count();
+        let transition = if self.active {
+            (decisions == n && anomalies == 0).then_some(Transition::Clear)
+        } else {
+            (anomalies >= rule.raise_m).then_some(Transition::Raise)
+        }?;
+        self.active = transition == Transition::Raise;
+        self.since_ms = Some(at_ms);
+        // A change starts a new count: a clear is not undone by the anomalies that raised it.
+        self.window.clear();
+        Some(Change {
+            transition,
+            anomalies,
+            decisions,
+        })
     }
 
     /// The window as stored: one character per decision, `a` anomalous, `n` normal.
@@ -246,32 +256,19 @@ pub fn evaluate(
         let Some(anomalous) = decision else {
             continue;
         };
-        let read = |w: &[bool], n: usize| {
-            let last: Vec<bool> = w.iter().rev().take(n).copied().collect();
-            (last.iter().filter(|&&a| a).count(), last.len())
-        };
-        // What the rule reads, taken before the change empties the window.
-        let mut probe = st.window.clone();
-        probe.push(anomalous);
-        let n = if st.active {
-            rule.clear_k
-        } else {
-            rule.raise_n
-        };
-        let (anomalies, decisions) = read(&probe, n);
-        if let Some(t) = st.feed(rule, anomalous, at_ms) {
+        if let Some(c) = st.feed(rule, anomalous, at_ms) {
             events.push((
                 i,
                 AlertEvent {
                     seq: 0,
                     monitor,
-                    event: t,
+                    event: c.transition,
                     at_ms,
                     history_seq: 0,
                     file: file.to_string(),
                     score,
-                    anomalies,
-                    decisions,
+                    anomalies: c.anomalies,
+                    decisions: c.decisions,
                 },
             ));
         }
