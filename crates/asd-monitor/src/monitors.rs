@@ -567,7 +567,7 @@ impl Monitors {
                 if v.version == m.snapshot_version.load(Ordering::SeqCst) {
                     continue;
                 }
-                (v.version, crate::snapshot::encode(&v.bank.state()))
+                (v.version, crate::snapshot::encode(&v.bank.derived_state()))
             };
             if self.with_store(|s| s.save_bank_snapshot(m.id, version, &bytes))? {
                 m.snapshot_version.store(version, Ordering::SeqCst);

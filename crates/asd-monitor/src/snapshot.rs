@@ -17,7 +17,8 @@ const MAGIC: &[u8; 8] = b"ASDBANK1";
 #[error("bank snapshot: {0}")]
 pub struct SnapshotError(pub String);
 
-/// The state's derived part as bytes.
+/// The state's derived part as bytes (its rows and conditions are not read:
+/// `ReferenceBank::derived_state` leaves them empty).
 pub fn encode(s: &BankState) -> Vec<u8> {
     let n = s.ids.len();
     let pairs: usize = s.lists.iter().map(Vec::len).sum();

@@ -592,13 +592,24 @@ impl ReferenceBank {
     /// The bank's whole state.
     pub fn state(&self) -> BankState {
         BankState {
+            conditions: self.conditions.clone(),
+            rows: self.rows.clone(),
+            ..self.derived_state()
+        }
+    }
+
+    /// [`ReferenceBank::state`] without the rows and conditions (left empty): what a distance
+    /// computation derived from them, for a store that keeps the rows itself (the monitor's
+    /// snapshots), without copying N × D values.
+    pub fn derived_state(&self) -> BankState {
+        BankState {
             dim: self.dim,
             density: self.density,
             distance: self.distance,
             next_id: self.next_id,
             ids: self.ids.clone(),
-            conditions: self.conditions.clone(),
-            rows: self.rows.clone(),
+            conditions: Vec::new(),
+            rows: Vec::new(),
             lists: self
                 .lists
                 .iter()
