@@ -26,6 +26,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "bench score",
         "asd bench score --n 1000,10000 --m 10000 --k 16",
     ),
+    (
+        "bench infer",
+        "asd bench infer --model models/m0 --batch 1,32 --repeats 10",
+    ),
     ("bench bank", "asd bench bank --n 10000 --k 16"),
     (
         "bench monitor",

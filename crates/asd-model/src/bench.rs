@@ -1,5 +1,6 @@
 //! `asd bench train`: time one training step (both forward passes, backward, Adam) and one inference batch of the
-//! full network, reporting clips/s and the process's peak memory.
+//! full network, reporting clips/s and the process's peak memory; `asd bench infer`: a model's inference
+//! alone, per batch size.
 
 use crate::batch::HostBatch;
 use crate::data::{StepDraws, TrainBatch};
@@ -84,17 +85,17 @@ pub fn bench_train(
             "the benchmark needs at least one timed step".into(),
         ));
     }
+    if batch < 2 {
+        return Err(ModelError::Config(
+            "a training step needs at least 2 clips (BatchNorm over one clip has no variance); \
+             `asd bench infer --batch 1` times the inference of one clip"
+                .into(),
+        ));
+    }
     let clip_len = (clip_seconds * 16_000.0).round() as usize;
     let cfg = NetConfig::new(clip_len);
     cfg.validate()?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let clips: Vec<Vec<f32>> = (0..batch)
-        .map(|_| {
-            (0..clip_len)
-                .map(|_| rng.random_range(-0.1f32..0.1))
-                .collect()
-        })
-        .collect();
+    let clips = noise_clips(batch, clip_len, 0);
     let fx = FeatureExtractor::new(clip_len);
     let hb = HostBatch::from_clips(&fx, &clips);
     let labels: Vec<f32> = (0..batch)
@@ -172,13 +173,129 @@ pub fn bench_train(
     })
 }
 
+/// `n` clips of uniform noise in ±0.1 (the benchmarks' input), from `seed`.
+pub fn noise_clips(n: usize, clip_len: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            (0..clip_len)
+                .map(|_| rng.random_range(-0.1f32..0.1))
+                .collect()
+        })
+        .collect()
+}
+
+/// One batch size of [`bench_infer`].
+#[derive(Debug, Clone, Serialize)]
+pub struct InferRow {
+    pub batch: usize,
+    /// Median seconds to compute the features of one batch (realfft, all cores).
+    pub features_s: f64,
+    /// Median seconds of one eval-mode pass of the folded network (features excluded).
+    pub network_s: f64,
+    /// `batch / (features_s + network_s)`.
+    pub clips_per_s: f64,
+}
+
+/// What [`bench_infer`] measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct InferReport {
+    pub clip_len: usize,
+    /// Threads of the pool the features and the network ran on.
+    pub threads: usize,
+    pub rows: Vec<InferRow>,
+}
+
+/// `asd bench infer`: the folded network's inference time for each batch size (the monitor embeds one
+/// clip at a time, `asd embed` 32), on the given clips (cycled to fill a batch); `repeats` timed runs
+/// after one warm-up, medians reported. Compare with benches/ort_inference.py (ONNX Runtime, PyTorch).
+pub fn bench_infer(
+    net: &crate::network::EmbeddingNet,
+    clip_len: usize,
+    clips: &[Vec<f32>],
+    batches: &[usize],
+    repeats: usize,
+    device: &Device,
+) -> Result<InferReport, ModelError> {
+    if clips.is_empty() || repeats == 0 || batches.contains(&0) {
+        return Err(ModelError::Config(
+            "the benchmark needs at least one clip, one timed run and batches of at least one clip"
+                .into(),
+        ));
+    }
+    let fx = FeatureExtractor::new(clip_len);
+    let folded = net.folded_for_inference();
+    let rows = batches
+        .iter()
+        .map(|&batch| {
+            let chosen: Vec<Vec<f32>> = (0..batch)
+                .map(|i| asd_audio::fit_length(&clips[i % clips.len()], clip_len, 0))
+                .collect();
+            let mut hb = HostBatch::from_clips(&fx, &chosen);
+            let features_s = median_time(repeats, true, || {
+                hb = HostBatch::from_clips(&fx, &chosen);
+                Ok(())
+            })?;
+            let network_s = median_time(repeats, true, || {
+                let (s, st) = hb.to_device(device);
+                let _ = folded.embed(s, st, false).into_data();
+                Ok(())
+            })?;
+            Ok(InferRow {
+                batch,
+                features_s,
+                network_s,
+                clips_per_s: batch as f64 / (features_s + network_s),
+            })
+        })
+        .collect::<Result<Vec<_>, ModelError>>()?;
+    Ok(InferReport {
+        clip_len,
+        threads: rayon::current_num_threads(),
+        rows,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn zero_timed_steps_is_an_error_not_a_panic() {
-        let r = bench_train(1, 5.0, 2, 0, true, &Device::flex());
+        let r = bench_train(2, 5.0, 2, 0, true, &Device::flex());
         assert!(matches!(r, Err(ModelError::Config(m)) if m.contains("at least one")));
+        let r = bench_train(1, 5.0, 2, 1, true, &Device::flex());
+        assert!(matches!(r, Err(ModelError::Config(m)) if m.contains("bench infer --batch 1")));
+    }
+
+    #[test]
+    fn inference_bench_reports_each_batch_size_and_refuses_empty_input() {
+        let cfg = NetConfig::new(NetConfig::MIN_CLIP_LEN);
+        let device = Device::flex();
+        let net = crate::network::EmbeddingNet::load(
+            &mut crate::params::SeededInit::new(0),
+            &cfg,
+            &device,
+        )
+        .unwrap();
+        // One clip shorter than the model's length: tiled to fill it, as `asd embed` does.
+        let clip = vec![0.01f32; cfg.clip_len / 3];
+        let rows = bench_infer(&net, cfg.clip_len, &[clip.clone()], &[1, 3], 1, &device)
+            .unwrap()
+            .rows;
+        assert_eq!(rows.iter().map(|r| r.batch).collect::<Vec<_>>(), [1, 3]);
+        for r in &rows {
+            assert!(r.features_s > 0.0 && r.network_s > 0.0);
+            let rate = r.batch as f64 / (r.features_s + r.network_s);
+            assert!((r.clips_per_s - rate).abs() <= 1e-9 * rate);
+        }
+        for (clips, batches, repeats) in [
+            (vec![], vec![1], 1),
+            (vec![clip.clone()], vec![0], 1),
+            (vec![clip], vec![1], 0),
+        ] {
+            let r = bench_infer(&net, cfg.clip_len, &clips, &batches, repeats, &device);
+            assert!(matches!(r, Err(ModelError::Config(_))));
+        }
     }
 }

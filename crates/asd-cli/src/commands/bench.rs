@@ -8,6 +8,9 @@ pub enum BenchCommand {
     /// backward, Adam) and one inference batch of the full network;
     /// prints clips/s and peak memory (compare with benches/torch_train_bench.py).
     Train(TrainBenchArgs),
+    /// Time a model's inference alone (features, then the folded network) per batch size, as the
+    /// monitor (1 clip) and `asd embed` (32) run it; compare with benches/ort_inference.py.
+    Infer(InferBenchArgs),
     /// Time fit + score of ratio-K for N references and M queries (D = 512 by default), with the
     /// achieved GFLOP/s beside the machine's plain SGEMM rate (compare with benches/numpy_score_bench.py).
     Score(ScoreBenchArgs),
@@ -23,6 +26,30 @@ pub enum BenchCommand {
     /// A service's start-up over a store with one monitor of N references: from the saved bank state,
     /// and (with --rebuild) by recomputing every distance (docs/monitor.md, "Persistence").
     Startup(StartupBenchArgs),
+}
+
+#[derive(Args)]
+pub struct InferBenchArgs {
+    /// Model folder (`asd train` or `asd model import`); default: a freshly initialised network of
+    /// --clip-seconds.
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+    /// Clips as a float32 (clips × samples) .npy at the model's rate, cycled to fill a batch;
+    /// default: uniform noise in ±0.1 (seed 0).
+    #[arg(long)]
+    pub wave_npy: Option<std::path::PathBuf>,
+    /// Clip length in seconds of the freshly initialised network (without --model).
+    #[arg(long, default_value_t = 10.0)]
+    pub clip_seconds: f64,
+    /// Batch sizes, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    pub batch: Vec<usize>,
+    /// Timed runs per batch size (after one warm-up); the median is reported.
+    #[arg(long, default_value_t = 10)]
+    pub repeats: usize,
+    /// Where to run: cpu, or cuda in a build with --features cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
 }
 
 #[derive(Args)]
@@ -119,6 +146,7 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }
+        BenchCommand::Infer(a) => bench_infer(a),
         BenchCommand::Monitor(a) => {
             let o = asd_monitor::bench::LoadBenchOptions {
                 model: a.model.clone(),
@@ -189,6 +217,52 @@ pub fn run(c: &BenchCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn bench_infer(a: &InferBenchArgs) -> Result<()> {
+    let device = a.device.device()?;
+    let (net, clip_len) = match &a.model {
+        Some(dir) => {
+            let (net, cfg) = asd_model::ModelDir::new(dir)
+                .load_net(&device)
+                .with_context(|| format!("loading the model in {}", dir.display()))?;
+            (net, cfg.net.clip_len)
+        }
+        None => {
+            let clip_len = (a.clip_seconds * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+            let cfg = asd_model::NetConfig::new(clip_len);
+            cfg.validate()?;
+            let mut init = asd_model::params::SeededInit::new(0);
+            (
+                asd_model::EmbeddingNet::load(&mut init, &cfg, &device)?,
+                clip_len,
+            )
+        }
+    };
+    let clips: Vec<Vec<f32>> = match &a.wave_npy {
+        Some(p) => {
+            let x: ndarray::Array2<f32> = asd_core::npy::read_matrix(p).with_context(|| {
+                format!(
+                    "{}: expected a float32 (clips × samples) array",
+                    p.display()
+                )
+            })?;
+            if x.iter().any(|v| !v.is_finite()) {
+                anyhow::bail!("{}: contains NaN or infinite samples", p.display());
+            }
+            x.rows().into_iter().map(|r| r.to_vec()).collect()
+        }
+        None => {
+            asd_model::bench::noise_clips(a.batch.iter().copied().max().unwrap_or(1), clip_len, 0)
+        }
+    };
+    let r = asd_model::bench::bench_infer(&net, clip_len, &clips, &a.batch, a.repeats, &device)?;
+    let mut v = serde_json::to_value(&r)?;
+    v["peak_rss_mib"] = asd_model::bench::peak_rss_mib().into();
+    v["machine"] = asd_core::host::describe().into();
+    v["sgemm"] = sgemm_record(512);
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
 }
 
 /// Each SGEMM backend's plain rate on this machine (4096 × d × 4096, GFLOP/s).
