@@ -280,9 +280,16 @@ mod tests {
         .unwrap();
         // One clip shorter than the model's length: tiled to fill it, as `asd embed` does.
         let clip = vec![0.01f32; cfg.clip_len / 3];
-        let rows = bench_infer(&net, cfg.clip_len, &[clip.clone()], &[1, 3], 1, &device)
-            .unwrap()
-            .rows;
+        let rows = bench_infer(
+            &net,
+            cfg.clip_len,
+            std::slice::from_ref(&clip),
+            &[1, 3],
+            1,
+            &device,
+        )
+        .unwrap()
+        .rows;
         assert_eq!(rows.iter().map(|r| r.batch).collect::<Vec<_>>(), [1, 3]);
         for r in &rows {
             assert!(r.features_s > 0.0 && r.network_s > 0.0);
