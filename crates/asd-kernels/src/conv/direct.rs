@@ -175,12 +175,14 @@ fn pack_weights(g: &Geometry, w: &[f32], block: usize) -> Vec<f32> {
     packed
 }
 
-/// One image: output channels in blocks of `CO`, output positions in runs of `V` registers.
+/// One image's output channel blocks `cb0..` (their packed weights in `packed`, their planes in `y`):
+/// output channels in blocks of `CO`, output positions in runs of `V` registers.
 #[inline(always)]
 fn image<L: Lanes, const CO: usize, const V: usize>(
     plan: &Plan,
     phases: &[f32],
     packed: &[f32],
+    cb0: usize,
     y: &mut [f32],
 ) {
     let ep = plan.epilogue;
@@ -194,7 +196,8 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
     );
     let channel = plan.channel();
     let mut spill = [0.0f32; MAX_WIDTH];
-    for (cb, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
+    for (i, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
+        let cb = cb0 + i;
         for (run, p0) in (0..plan.positions()).step_by(width).enumerate() {
             // (Built whole: filling only the block's valid channels kept the block in memory.)
             let mut acc: [[L; V]; CO] =
@@ -222,7 +225,7 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
                 _ => None,
             };
             for (o, a) in acc.iter().enumerate().take(g.c_out - cb * CO) {
-                let out = &mut y[(cb * CO + o) * hw..(cb * CO + o + 1) * hw];
+                let out = &mut y[(i * CO + o) * hw..(i * CO + o + 1) * hw];
                 let dst: &mut [f32] = match whole {
                     Some(to) => &mut out[to..to + width],
                     None => &mut spill,
@@ -277,14 +280,16 @@ impl Isa {
         }
     }
 
-    fn image(self, plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
+    fn image(self, plan: &Plan, phases: &[f32], packed: &[f32], cb0: usize, y: &mut [f32]) {
         match self {
-            Isa::Baseline => image::<f32, { BASELINE.0 }, { BASELINE.1 }>(plan, phases, packed, y),
+            Isa::Baseline => {
+                image::<f32, { BASELINE.0 }, { BASELINE.1 }>(plan, phases, packed, cb0, y)
+            }
             // SAFETY: `detect` chose these only where the CPU reports the features.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { image_avx2(plan, phases, packed, y) },
+            Isa::Avx2 => unsafe { image_avx2(plan, phases, packed, cb0, y) },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { image_avx512(plan, phases, packed, y) },
+            Isa::Avx512 => unsafe { image_avx512(plan, phases, packed, cb0, y) },
         }
     }
 }
@@ -300,14 +305,14 @@ const AVX512: (usize, usize) = (8, 2);
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn image_avx2(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
-    image::<x86::Avx2, { AVX2.0 }, { AVX2.1 }>(plan, phases, packed, y)
+fn image_avx2(plan: &Plan, phases: &[f32], packed: &[f32], cb0: usize, y: &mut [f32]) {
+    image::<x86::Avx2, { AVX2.0 }, { AVX2.1 }>(plan, phases, packed, cb0, y)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-fn image_avx512(plan: &Plan, phases: &[f32], packed: &[f32], y: &mut [f32]) {
-    image::<x86::Avx512, { AVX512.0 }, { AVX512.1 }>(plan, phases, packed, y)
+fn image_avx512(plan: &Plan, phases: &[f32], packed: &[f32], cb0: usize, y: &mut [f32]) {
+    image::<x86::Avx512, { AVX512.0 }, { AVX512.1 }>(plan, phases, packed, cb0, y)
 }
 
 /// y = conv(x, w) for a geometry where [`applies`] holds.
@@ -327,24 +332,69 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
     let (channels, width) = isa.block();
     let plan = Plan::new(g, ep, width);
     let packed = pack_weights(g, w, channels);
-    y.par_chunks_mut(out_len)
-        .zip(x.par_chunks(g.c_in * g.h * g.w))
-        .for_each_init(
-            || (Vec::new(), Vec::new(), Vec::new()),
-            |(phases, conv, rows), (yb, xb)| {
-                plan.split(xb, phases);
-                match &window {
-                    // The image's convolution output stays in this thread's cache-sized buffer.
-                    Some(p) => {
-                        conv.resize(conv_len, 0.0);
-                        isa.image(&plan, phases, &packed, conv);
-                        crate::pool::forward_into(p, conv, rows, yb);
+    let groups = channel_groups(
+        g.batch,
+        g.c_out.div_ceil(channels),
+        rayon::current_num_threads(),
+    );
+    if groups == 1 {
+        y.par_chunks_mut(out_len)
+            .zip(x.par_chunks(g.c_in * g.h * g.w))
+            .for_each_init(
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(phases, conv, rows), (yb, xb)| {
+                    plan.split(xb, phases);
+                    match &window {
+                        // The image's convolution output stays in this thread's cache-sized buffer.
+                        Some(p) => {
+                            conv.resize(conv_len, 0.0);
+                            isa.image(&plan, phases, &packed, 0, conv);
+                            crate::pool::forward_into(p, conv, rows, yb);
+                        }
+                        None => isa.image(&plan, phases, &packed, 0, yb),
                     }
-                    None => isa.image(&plan, phases, &packed, yb),
-                }
-            },
-        );
+                },
+            );
+        return y;
+    }
+    // Fewer images than threads (the monitor embeds one clip at a time): each image's output
+    // channel blocks are shared out instead, which leaves every output value's sums as they are.
+    let blocks_per_group = g.c_out.div_ceil(channels).div_ceil(groups);
+    let (taps, hw) = (g.kh * g.kw, g.out_h() * g.out_w());
+    let plane_out = out_len / g.c_out;
+    let mut phases = Vec::new();
+    for (yb, xb) in y.chunks_mut(out_len).zip(x.chunks(g.c_in * g.h * g.w)) {
+        plan.split(xb, &mut phases);
+        yb.par_chunks_mut(blocks_per_group * channels * plane_out)
+            .zip(packed.par_chunks(blocks_per_group * g.c_in * taps * channels))
+            .enumerate()
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(conv, rows), (i, (yg, wg))| {
+                    let cb0 = i * blocks_per_group;
+                    match &window {
+                        Some(p) => {
+                            conv.resize(yg.len() / plane_out * hw, 0.0);
+                            isa.image(&plan, &phases, wg, cb0, conv);
+                            crate::pool::forward_into(p, conv, rows, yg);
+                        }
+                        None => isa.image(&plan, &phases, wg, cb0, yg),
+                    }
+                },
+            );
+    }
     y
+}
+
+/// Tasks per image among which its output channel blocks are shared: 1 (whole images to threads)
+/// where there are at least as many images as threads, else enough to give each thread two tasks,
+/// at most one per block.
+fn channel_groups(images: usize, blocks: usize, threads: usize) -> usize {
+    if images >= threads {
+        1
+    } else {
+        (2 * threads).div_ceil(images.max(1)).min(blocks).max(1)
+    }
 }
 
 #[cfg(test)]
@@ -463,6 +513,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Fewer images than threads share each image's channel blocks out among tasks: every output
+    /// value, pooled or not, is the same bits as when whole images go to threads.
+    #[test]
+    fn sharing_channel_blocks_among_threads_changes_no_bit() {
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        let (one, many) = (pool(1), pool(8));
+        for g in [
+            geometry(1, [20, 75], 9, 7, 2),
+            geometry(3, [9, 70], 33, 3, 1),
+            geometry(5, [11, 40], 40, 3, 2),
+        ] {
+            let x = values(g.batch * g.c_in * g.h * g.w, 1);
+            let w = values(g.c_out * g.c_in * g.kh * g.kw, 2);
+            let bias = values(g.c_out, 3);
+            for pool in [None, Some((3, 2))] {
+                let ep = Epilogue {
+                    bias: Some(&bias),
+                    relu: true,
+                    pool,
+                };
+                for isa in isas() {
+                    assert!(channel_groups(g.batch, g.c_out.div_ceil(isa.block().0), 8) > 1);
+                    let whole = one.install(|| forward_with(isa, &g, &x, &w, ep));
+                    let shared = many.install(|| forward_with(isa, &g, &x, &w, ep));
+                    assert!(whole == shared, "{g:?} ({isa:?}, pool {pool:?})");
+                }
+            }
+        }
+        assert_eq!(channel_groups(4, 16, 2), 1);
+        assert_eq!(channel_groups(1, 16, 2), 4);
+        assert_eq!(channel_groups(1, 2, 2), 2);
     }
 
     #[test]

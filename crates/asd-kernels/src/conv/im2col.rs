@@ -190,56 +190,96 @@ pub(super) fn forward_in_blocks(
         return y;
     }
     let imgs = g.images_per_gemm();
+    // Fewer GEMMs than threads (the monitor embeds one clip at a time): the images go one after
+    // the other and each GEMM's output channels are shared out among the threads instead.
+    let few = g.batch.div_ceil(imgs) < rayon::current_num_threads();
     if imgs > 1 {
-        y.par_chunks_mut(g.out_len() * imgs)
-            .zip(x.par_chunks(g.in_len() * imgs))
-            .for_each_init(
-                || (Vec::new(), Vec::new()),
-                |(cols, prod), (yg, xg)| {
-                    let n = lower_group(g, xg, cols);
-                    prod.resize(g.c_out * n, 0.0);
-                    gemm(
-                        g.c_out,
-                        k,
-                        n,
-                        (w, k as isize, 1),
-                        (cols, n as isize, 1),
-                        0.0,
-                        (prod, n as isize),
-                    );
-                    scatter_group(g, prod, yg);
-                    ep.apply(yg, g.c_out, hw_out);
-                },
+        let group = |(cols, prod): &mut (Vec<f32>, Vec<f32>), (yg, xg): (&mut [f32], &[f32])| {
+            let n = lower_group(g, xg, cols);
+            prod.resize(g.c_out * n, 0.0);
+            let b = (&cols[..], n as isize, 1);
+            gemm_rows(
+                few,
+                g.c_out,
+                k,
+                n,
+                (w, k as isize, 1),
+                b,
+                (&mut prod[..], n),
             );
+            scatter_group(g, prod, yg);
+            ep.apply(yg, g.c_out, hw_out);
+        };
+        let chunks = (g.out_len() * imgs, g.in_len() * imgs);
+        if few {
+            let mut buffers = (Vec::new(), Vec::new());
+            for yx in y.chunks_mut(chunks.0).zip(x.chunks(chunks.1)) {
+                group(&mut buffers, yx);
+            }
+        } else {
+            y.par_chunks_mut(chunks.0)
+                .zip(x.par_chunks(chunks.1))
+                .for_each_init(|| (Vec::new(), Vec::new()), group);
+        }
         return y;
     }
-    y.par_chunks_mut(g.out_len())
-        .zip(x.par_chunks(g.in_len()))
-        .for_each_init(Vec::new, |cols, (yb, xb)| {
-            for oh0 in (0..g.out_h()).step_by(rows) {
-                let oh1 = (oh0 + rows).min(g.out_h());
-                let n = (oh1 - oh0) * ow_n;
-                let b = match g.lowered_view() {
-                    Some((rs, cs)) => (&xb[oh0 * ow_n..], rs, cs),
-                    None => {
-                        cols.resize(k * n, 0.0);
-                        im2col(g, xb, oh0, oh1, cols, Panel { ld: n, off: 0 });
-                        (&cols[..], n as isize, 1)
-                    }
-                };
-                gemm(
-                    g.c_out,
-                    k,
-                    n,
-                    (w, k as isize, 1),
-                    b,
-                    0.0,
-                    (&mut yb[oh0 * ow_n..], hw_out as isize),
-                );
-            }
-            ep.apply(yb, g.c_out, hw_out);
-        });
+    let image = |cols: &mut Vec<f32>, (yb, xb): (&mut [f32], &[f32])| {
+        for oh0 in (0..g.out_h()).step_by(rows) {
+            let oh1 = (oh0 + rows).min(g.out_h());
+            let n = (oh1 - oh0) * ow_n;
+            let b = match g.lowered_view() {
+                Some((rs, cs)) => (&xb[oh0 * ow_n..], rs, cs),
+                None => {
+                    cols.resize(k * n, 0.0);
+                    im2col(g, xb, oh0, oh1, cols, Panel { ld: n, off: 0 });
+                    (&cols[..], n as isize, 1)
+                }
+            };
+            let c = (&mut yb[oh0 * ow_n..], hw_out);
+            gemm_rows(few, g.c_out, k, n, (w, k as isize, 1), b, c);
+        }
+        ep.apply(yb, g.c_out, hw_out);
+    };
+    if few {
+        let mut cols = Vec::new();
+        for yx in y.chunks_mut(g.out_len()).zip(x.chunks(g.in_len())) {
+            image(&mut cols, yx);
+        }
+    } else {
+        y.par_chunks_mut(g.out_len())
+            .zip(x.par_chunks(g.in_len()))
+            .for_each_init(Vec::new, image);
+    }
     y
+}
+
+/// C (m × n, row stride ldc) = A · B, its rows shared out among the threads if `split` (each row's
+/// sums are the GEMM's either way), else in this thread.
+fn gemm_rows(
+    split: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[f32], isize, isize),
+    b: (&[f32], isize, isize),
+    c: (&mut [f32], usize),
+) {
+    let threads = rayon::current_num_threads();
+    if !split || threads < 2 || m < 2 {
+        return gemm(m, k, n, a, b, 0.0, (c.0, c.1 as isize));
+    }
+    // Two tasks per thread, in whole rows.
+    let per = m.div_ceil(2 * threads);
+    let (ldc, lda) = (c.1, a.1 as usize);
+    c.0.par_chunks_mut(per * ldc)
+        .take(m.div_ceil(per))
+        .enumerate()
+        .for_each(|(i, ci)| {
+            let r0 = i * per;
+            let rows = per.min(m - r0);
+            let ai = (&a.0[r0 * lda..], a.1, a.2);
+            gemm(rows, k, n, ai, b, 0.0, (ci, ldc as isize));
+        });
 }
 
 /// ∂L/∂x from ∂L/∂y (batch, c_out, out_h, out_w) and w.

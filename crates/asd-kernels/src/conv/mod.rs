@@ -339,6 +339,44 @@ mod tests {
         }
     }
 
+    /// With fewer images than threads, each GEMM's output channels are shared out among the
+    /// threads: the values are the f64 reference's, and those of whole images per thread.
+    #[test]
+    fn sharing_gemm_rows_among_threads_keeps_the_convolution() {
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        let (one, many) = (pool(1), pool(32));
+        for g in geometries() {
+            let x = values(g.batch * g.in_len(), 1);
+            let w = values(g.c_out * g.k(), 2);
+            let bias = values(g.c_out, 3);
+            let ep = Epilogue {
+                bias: Some(&bias),
+                relu: true,
+                pool: None,
+            };
+            let hw = g.out_h() * g.out_w();
+            let want: Vec<f32> = naive(&g, &x, &w)
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v + bias[(i / hw) % g.c_out]).max(0.0))
+                .collect();
+            for rows in [1, g.out_h()] {
+                let whole = one.install(|| im2col::forward_in_blocks(&g, &x, &w, ep, rows));
+                let shared = many.install(|| im2col::forward_in_blocks(&g, &x, &w, ep, rows));
+                assert_eq!(shared.len(), want.len());
+                for ((a, b), c) in shared.iter().zip(&whole).zip(&want) {
+                    assert!((a - c).abs() < 1e-3, "{g:?} rows {rows}: {a} vs {c}");
+                    assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{g:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn blocks_follow_the_cache_size() {
         let g = geometries()[9];

@@ -4,8 +4,10 @@
 //!
 //! Two implementations sit behind it ([`Backend`]): matrixmultiply's packed SGEMM and the faer
 //! project's `gemm`. Which one runs is decided once per process ([`Backend::current`]: `ASD_GEMM`,
-//! else [`Backend::for_this_cpu`]), never from a timing: both are deterministic for a given shape
-//! and CPU, so the same input gives the same bits on every run.
+//! else the machine's measured choice, [`choice`]); both are deterministic for a given shape and
+//! CPU, and the choice is kept per CPU, so the same input gives the same bits on every run.
+
+pub mod choice;
 
 use ndarray::ArrayView2;
 use std::sync::OnceLock;
@@ -33,21 +35,16 @@ impl Backend {
         }
     }
 
-    /// The default: faer-gemm, faster than matrixmultiply on every CPU measured so far (one, an
-    /// AMD Zen 4; docs/design.md, "Benchmarks"). A CPU where it measures slower gets its rule here.
-    pub fn for_this_cpu() -> Backend {
-        Backend::Faer
-    }
-
     /// The process's backend: `ASD_GEMM` (`matrixmultiply` or `faer-gemm`) if set to one of those
-    /// names, else [`Backend::for_this_cpu`].
+    /// names, else this machine's measured choice ([`choice::choose`]: the cache file, or a
+    /// measurement of about 0.2 s the first time on a CPU).
     pub fn current() -> Backend {
         static CHOICE: OnceLock<Backend> = OnceLock::new();
         *CHOICE.get_or_init(|| {
             std::env::var("ASD_GEMM")
                 .ok()
                 .and_then(|v| Backend::ALL.into_iter().find(|b| b.name() == v.trim()))
-                .unwrap_or_else(Backend::for_this_cpu)
+                .unwrap_or_else(choice::choose)
         })
     }
 
