@@ -428,6 +428,73 @@ impl Conv2d {
         relu(norm.forward(self.forward(x), train))
     }
 
+    /// relu(norm(conv(relu(x)))): a residual block's convolution after a ReLU whose input is
+    /// still needed as it is. Where the norm is folded into this convolution (inference), the
+    /// input's ReLU is applied as the convolution reads it: the ReLU'd tensor is never written.
+    pub fn forward_relu_in_norm_relu(
+        &self,
+        x: Tensor<4>,
+        norm: &BatchNorm,
+        train: bool,
+    ) -> Tensor<4> {
+        if norm.folded
+            && !train
+            && let Some(b) = &self.bias
+        {
+            let pad = self.padding(&x);
+            let stride = [self.stride, self.stride];
+            return crate::ops::conv2d_relu_in_bias_relu(
+                x,
+                self.weight.val(),
+                b.val(),
+                stride,
+                pad,
+            );
+        }
+        self.forward_norm_relu(relu(x), norm, train)
+    }
+
+    /// norm(conv(x) + residual), or conv(x) + residual without a norm: a residual block's
+    /// second convolution and its skip connection. At inference the addition and the norm (its
+    /// running statistics as one scale and shift per channel) are applied as the convolution
+    /// stores its output.
+    pub fn forward_add_norm(
+        &self,
+        x: Tensor<4>,
+        residual: Tensor<4>,
+        norm: Option<&BatchNorm>,
+        train: bool,
+    ) -> Tensor<4> {
+        if train {
+            let y = self.forward(x) + residual;
+            return match norm {
+                Some(n) => n.forward(y, true),
+                None => y,
+            };
+        }
+        let c = self.weight.dims()[0];
+        let (scale, shift) = match norm {
+            Some(n) if !n.folded => n.eval_affine(),
+            _ => (vec![1.0; c], vec![0.0; c]),
+        };
+        let device = x.device();
+        let bias = self
+            .bias
+            .as_ref()
+            .map_or_else(|| tensor(vec![0.0; c], [c], &device), |b| b.val());
+        let pad = self.padding(&x);
+        crate::ops::conv2d_bias_residual_affine(
+            x,
+            self.weight.val(),
+            bias,
+            residual,
+            tensor(scale, [c], &device),
+            tensor(shift, [c], &device),
+            [self.stride, self.stride],
+            pad,
+        )
+    }
+
     /// max_pool(relu(norm(conv(x))), k, stride): the STFT branch's first layer. Where the norm is
     /// folded into this convolution (inference), each image is pooled as it is computed.
     pub fn forward_norm_relu_pool(

@@ -226,21 +226,19 @@ impl ResBlock {
         };
         let xr = self
             .conv1
-            .forward_norm_relu(relu(x.clone()), &self.norm2, train);
-        let xr = self.conv2.forward(xr);
-        let x = match &self.conv_down {
-            Some(down) => {
-                // Keep every second row and column.
-                let sub = x.slice(burn::tensor::s![.., .., ..;2, ..;2]);
-                self.norm3.forward(down.forward(sub) + xr, train)
-            }
-            None => self.norm3.forward(x + xr, train),
+            .forward_relu_in_norm_relu(x.clone(), &self.norm2, train);
+        let skip = match &self.conv_down {
+            // Keep every second row and column.
+            Some(down) => down.forward(x.slice(burn::tensor::s![.., .., ..;2, ..;2])),
+            None => x,
         };
+        let x = self
+            .conv2
+            .forward_add_norm(xr, skip, Some(&self.norm3), train);
         let xr = self
             .conv3
-            .forward_norm_relu(relu(x.clone()), &self.norm4, train);
-        let xr = self.conv4.forward(xr);
-        x + xr
+            .forward_relu_in_norm_relu(x.clone(), &self.norm4, train);
+        self.conv4.forward_add_norm(xr, x, None, train)
     }
 }
 

@@ -114,6 +114,97 @@ fn fused_bias_relu_matches_burn_on_both_devices() {
     }
 }
 
+/// The residual block's two fused inference operations against burn's composition, on the flex
+/// device and under autodiff (where they are composed of differentiable operations): outputs and
+/// gradients.
+#[test]
+fn fused_relu_input_and_residual_affine_match_burn_on_both_devices() {
+    for ad in [false, true] {
+        let dev = if ad {
+            Device::flex().autodiff()
+        } else {
+            Device::flex()
+        };
+        // Direct-kernel layers (stride 1 and 2) and a lowered one (1-row kernel).
+        for (ci, h, w, co, k, s) in [
+            (3, 9, 12, 5, [3, 3], 1),
+            (4, 10, 9, 17, [3, 3], 2),
+            (4, 1, 40, 3, [1, 8], 2),
+        ] {
+            let rnd = |shape: [usize; 4], std| {
+                Tensor::<4>::random(shape, Distribution::Normal(0.0, std), &dev)
+            };
+            let vec1 = |std| Tensor::<1>::random([co], Distribution::Normal(0.0, std), &dev);
+            let (x0, w0, b0) = (
+                rnd([2, ci, h, w], 1.0),
+                rnd([co, ci, k[0], k[1]], 0.3),
+                vec1(1.0),
+            );
+            let pad = [k[0] / 2, (k[0] - 1) / 2, k[1] / 2, (k[1] - 1) / 2];
+            let opts = ConvOptions::new_with_padding(
+                [s, s],
+                [(pad[0], pad[1]), (pad[2], pad[3])],
+                [1, 1],
+                1,
+            );
+            let grad = |t: Tensor<4>| if ad { t.require_grad() } else { t };
+            let relu = burn::tensor::activation::relu;
+            let out_shape = burn_conv2d(x0.clone(), w0.clone(), None, opts.clone()).dims();
+            let (res0, scale, shift) = (rnd(out_shape, 1.0), vec1(1.0), vec1(1.0));
+            let (x1, w1, r1) = (grad(x0.clone()), grad(w0.clone()), grad(res0.clone()));
+            let (x2, w2, r2) = (grad(x0), grad(w0), grad(res0));
+            let ours = [
+                asd_model::ops::conv2d_relu_in_bias_relu(
+                    x1.clone(),
+                    w1.clone(),
+                    b0.clone(),
+                    [s, s],
+                    pad,
+                ),
+                asd_model::ops::conv2d_bias_residual_affine(
+                    x1.clone(),
+                    w1.clone(),
+                    b0.clone(),
+                    r1.clone(),
+                    scale.clone(),
+                    shift.clone(),
+                    [s, s],
+                    pad,
+                ),
+            ];
+            let per_channel = |t: Tensor<1>| t.reshape([1, co, 1, 1]);
+            let theirs = [
+                relu(burn_conv2d(
+                    relu(x2.clone()),
+                    w2.clone(),
+                    Some(b0.clone()),
+                    opts.clone(),
+                )),
+                (burn_conv2d(x2.clone(), w2.clone(), Some(b0.clone()), opts.clone()) + r2.clone())
+                    * per_channel(scale.clone())
+                    + per_channel(shift.clone()),
+            ];
+            for (i, (o, t)) in ours.into_iter().zip(theirs).enumerate() {
+                let case = format!("op {i}: {ci}x{h}x{w} -> {co}, k {k:?}, s {s}, autodiff {ad}");
+                assert!(max_rel(o.clone(), t.clone()) < 1e-5, "{case}: output");
+                if ad {
+                    let r = Tensor::<4>::random(o.dims(), Distribution::Normal(0.0, 1.0), &dev);
+                    let g1 = (o * r.clone()).sum().backward();
+                    let g2 = (t * r).sum().backward();
+                    let (dx1, dx2) = (x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+                    assert!(max_rel(dx1, dx2) < 1e-5, "{case}: input gradient");
+                    let (dw1, dw2) = (w1.grad(&g1).unwrap(), w2.grad(&g2).unwrap());
+                    assert!(max_rel(dw1, dw2) < 1e-5, "{case}: weight gradient");
+                    if i == 1 {
+                        let (dr1, dr2) = (r1.grad(&g1).unwrap(), r2.grad(&g2).unwrap());
+                        assert!(max_rel(dr1, dr2) < 1e-5, "{case}: residual gradient");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn fused_bias_relu_max_pool_matches_burn() {
     for ad in [false, true] {

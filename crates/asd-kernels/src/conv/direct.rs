@@ -145,12 +145,16 @@ impl<'a> Plan<'a> {
                     }
                     let start = lo * sw + b - pl;
                     let dst = &mut dst[lo..hi];
-                    match sw {
-                        1 => dst.copy_from_slice(&src[start..start + dst.len()]),
-                        _ => dst
+                    match (sw, self.epilogue.relu_input) {
+                        (1, false) => dst.copy_from_slice(&src[start..start + dst.len()]),
+                        (1, true) => dst
+                            .iter_mut()
+                            .zip(&src[start..])
+                            .for_each(|(d, s)| *d = s.max(0.0)),
+                        (_, relu) => dst
                             .iter_mut()
                             .zip(src[start..].chunks(2))
-                            .for_each(|(d, s)| *d = s[0]),
+                            .for_each(|(d, s)| *d = if relu { s[0].max(0.0) } else { s[0] }),
                     }
                 }
             }
@@ -195,6 +199,8 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
         "the plan was made for another instruction set"
     );
     let channel = plan.channel();
+    // ReLU in registers unless a residual or an affine map comes between (`Epilogue::apply_at`).
+    let relu = ep.relu && !ep.after_bias();
     let mut spill = [0.0f32; MAX_WIDTH];
     for (i, wb) in packed.chunks(g.c_in * taps * CO).enumerate() {
         let cb = cb0 + i;
@@ -231,7 +237,7 @@ fn image<L: Lanes, const CO: usize, const V: usize>(
                     None => &mut spill,
                 };
                 for (v, &av) in a.iter().enumerate() {
-                    let av = if ep.relu { av.relu() } else { av };
+                    let av = if relu { av.relu() } else { av };
                     av.store(&mut dst[v * L::N..]);
                 }
                 if whole.is_none() {
@@ -337,21 +343,33 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
         g.c_out.div_ceil(channels),
         rayon::current_num_threads(),
     );
+    let hw = g.out_h() * g.out_w();
+    // What follows the bias in the epilogue, on planes from plane0 on while they are in cache.
+    let finish = |y: &mut [f32], plane0: usize| {
+        if ep.after_bias() {
+            ep.apply_at(y, plane0, g.c_out, hw, false);
+        }
+    };
     if groups == 1 {
         y.par_chunks_mut(out_len)
             .zip(x.par_chunks(g.c_in * g.h * g.w))
+            .enumerate()
             .for_each_init(
                 || (Vec::new(), Vec::new(), Vec::new()),
-                |(phases, conv, rows), (yb, xb)| {
+                |(phases, conv, rows), (b, (yb, xb))| {
                     plan.split(xb, phases);
                     match &window {
                         // The image's convolution output stays in this thread's cache-sized buffer.
                         Some(p) => {
                             conv.resize(conv_len, 0.0);
                             isa.image(&plan, phases, &packed, 0, conv);
+                            finish(conv, b * g.c_out);
                             crate::pool::forward_into(p, conv, rows, yb);
                         }
-                        None => isa.image(&plan, phases, &packed, 0, yb),
+                        None => {
+                            isa.image(&plan, phases, &packed, 0, yb);
+                            finish(yb, b * g.c_out);
+                        }
                     }
                 },
             );
@@ -360,10 +378,14 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
     // Fewer images than threads (the monitor embeds one clip at a time): each image's output
     // channel blocks are shared out instead, which leaves every output value's sums as they are.
     let blocks_per_group = g.c_out.div_ceil(channels).div_ceil(groups);
-    let (taps, hw) = (g.kh * g.kw, g.out_h() * g.out_w());
+    let taps = g.kh * g.kw;
     let plane_out = out_len / g.c_out;
     let mut phases = Vec::new();
-    for (yb, xb) in y.chunks_mut(out_len).zip(x.chunks(g.c_in * g.h * g.w)) {
+    for (b, (yb, xb)) in y
+        .chunks_mut(out_len)
+        .zip(x.chunks(g.c_in * g.h * g.w))
+        .enumerate()
+    {
         plan.split(xb, &mut phases);
         yb.par_chunks_mut(blocks_per_group * channels * plane_out)
             .zip(packed.par_chunks(blocks_per_group * g.c_in * taps * channels))
@@ -372,13 +394,18 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
                 || (Vec::new(), Vec::new()),
                 |(conv, rows), (i, (yg, wg))| {
                     let cb0 = i * blocks_per_group;
+                    let plane0 = b * g.c_out + cb0 * channels;
                     match &window {
                         Some(p) => {
                             conv.resize(yg.len() / plane_out * hw, 0.0);
                             isa.image(&plan, &phases, wg, cb0, conv);
+                            finish(conv, plane0);
                             crate::pool::forward_into(p, conv, rows, yg);
                         }
-                        None => isa.image(&plan, &phases, wg, cb0, yg),
+                        None => {
+                            isa.image(&plan, &phases, wg, cb0, yg);
+                            finish(yg, plane0);
+                        }
                     }
                 },
             );
@@ -491,6 +518,7 @@ mod tests {
                     bias: Some(&bias),
                     relu,
                     pool: None,
+                    ..Default::default()
                 };
                 let eps = [(Epilogue::default(), None), (ep, Some(relu))];
                 for (ep, with_bias) in eps {
@@ -539,6 +567,7 @@ mod tests {
                     bias: Some(&bias),
                     relu: true,
                     pool,
+                    ..Default::default()
                 };
                 for isa in isas() {
                     assert!(channel_groups(g.batch, g.c_out.div_ceil(isa.block().0), 8) > 1);

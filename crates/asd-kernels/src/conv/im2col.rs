@@ -189,12 +189,14 @@ pub(super) fn forward_in_blocks(
     if y.is_empty() {
         return y;
     }
+    let x = &*super::relu_input(x, &ep);
     let imgs = g.images_per_gemm();
     // Fewer GEMMs than threads (the monitor embeds one clip at a time): the images go one after
     // the other and each GEMM's output channels are shared out among the threads instead.
     let few = g.batch.div_ceil(imgs) < rayon::current_num_threads();
     if imgs > 1 {
-        let group = |(cols, prod): &mut (Vec<f32>, Vec<f32>), (yg, xg): (&mut [f32], &[f32])| {
+        type Group<'s> = (usize, (&'s mut [f32], &'s [f32]));
+        let group = |(cols, prod): &mut (Vec<f32>, Vec<f32>), (i, (yg, xg)): Group| {
             let n = lower_group(g, xg, cols);
             prod.resize(g.c_out * n, 0.0);
             let b = (&cols[..], n as isize, 1);
@@ -208,22 +210,23 @@ pub(super) fn forward_in_blocks(
                 (&mut prod[..], n),
             );
             scatter_group(g, prod, yg);
-            ep.apply(yg, g.c_out, hw_out);
+            ep.apply_at(yg, i * imgs * g.c_out, g.c_out, hw_out, true);
         };
         let chunks = (g.out_len() * imgs, g.in_len() * imgs);
         if few {
             let mut buffers = (Vec::new(), Vec::new());
-            for yx in y.chunks_mut(chunks.0).zip(x.chunks(chunks.1)) {
-                group(&mut buffers, yx);
+            for ixy in y.chunks_mut(chunks.0).zip(x.chunks(chunks.1)).enumerate() {
+                group(&mut buffers, ixy);
             }
         } else {
             y.par_chunks_mut(chunks.0)
                 .zip(x.par_chunks(chunks.1))
+                .enumerate()
                 .for_each_init(|| (Vec::new(), Vec::new()), group);
         }
         return y;
     }
-    let image = |cols: &mut Vec<f32>, (yb, xb): (&mut [f32], &[f32])| {
+    let image = |cols: &mut Vec<f32>, (i, (yb, xb)): (usize, (&mut [f32], &[f32]))| {
         for oh0 in (0..g.out_h()).step_by(rows) {
             let oh1 = (oh0 + rows).min(g.out_h());
             let n = (oh1 - oh0) * ow_n;
@@ -238,16 +241,21 @@ pub(super) fn forward_in_blocks(
             let c = (&mut yb[oh0 * ow_n..], hw_out);
             gemm_rows(few, g.c_out, k, n, (w, k as isize, 1), b, c);
         }
-        ep.apply(yb, g.c_out, hw_out);
+        ep.apply_at(yb, i * g.c_out, g.c_out, hw_out, true);
     };
     if few {
         let mut cols = Vec::new();
-        for yx in y.chunks_mut(g.out_len()).zip(x.chunks(g.in_len())) {
-            image(&mut cols, yx);
+        for ixy in y
+            .chunks_mut(g.out_len())
+            .zip(x.chunks(g.in_len()))
+            .enumerate()
+        {
+            image(&mut cols, ixy);
         }
     } else {
         y.par_chunks_mut(g.out_len())
             .zip(x.par_chunks(g.in_len()))
+            .enumerate()
             .for_each_init(Vec::new, image);
     }
     y

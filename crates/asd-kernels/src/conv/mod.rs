@@ -93,21 +93,33 @@ impl Geometry {
     }
 }
 
-/// What happens to each output value before it is stored: a per-channel bias is added, then
-/// ReLU if asked, then max-pooling (window, stride) if asked. Inference with BatchNorm folded into
-/// the convolutions ends most of them this way; applying it while the output is in registers or
-/// cache saves passes over it (the STFT branch's first layer would otherwise write and read back
-/// 82 MB per batch of 32 only to pool it).
+/// What happens around the convolution: ReLU on its input if asked (applied as the input is read),
+/// then on each output value, in order, a per-channel bias, a residual added (a tensor shaped as
+/// the convolution's output), a per-channel affine map (x · scale + shift: an inference
+/// BatchNorm that follows the addition), ReLU, and max-pooling (window, stride). Inference with
+/// BatchNorm folded into the convolutions ends most of them this way; applying it while the output
+/// is in registers or cache saves passes over it (the STFT branch's first layer would otherwise
+/// write and read back 82 MB per batch of 32 only to pool it; each residual block would make five
+/// passes over its tensor for its ReLUs, additions and BatchNorm).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Epilogue<'a> {
+    pub relu_input: bool,
     pub bias: Option<&'a [f32]>,
+    pub residual: Option<&'a [f32]>,
+    pub affine: Option<(&'a [f32], &'a [f32])>,
     pub relu: bool,
     pub pool: Option<(usize, usize)>,
 }
 
 impl Epilogue<'_> {
     fn is_identity(&self) -> bool {
-        self.bias.is_none() && !self.relu
+        self.bias.is_none() && self.residual.is_none() && self.affine.is_none() && !self.relu
+    }
+
+    /// Whether something after the bias needs the whole stored value (residual or affine): the
+    /// direct kernel then stores conv + bias and finishes each image in a pass while it is cached.
+    pub(crate) fn after_bias(&self) -> bool {
+        self.residual.is_some() || self.affine.is_some()
     }
 
     /// The pooling window over one image's convolution output (c_out planes).
@@ -126,19 +138,51 @@ impl Epilogue<'_> {
         self.bias.and_then(|b| b.get(o)).copied().unwrap_or(0.0)
     }
 
-    /// Applies it to the outputs of whole images (planes of `hw` values, c_out per image).
-    fn apply(&self, y: &mut [f32], c_out: usize, hw: usize) {
-        if self.is_identity() || hw == 0 {
+    /// Applies everything but the pooling to convolution outputs `y`: whole planes of `hw`
+    /// values, the first at plane `plane0` of the batch's output (c_out planes per image), which
+    /// is also where the residual is read. Without `with_bias` the bias is taken as added.
+    pub(crate) fn apply_at(
+        &self,
+        y: &mut [f32],
+        plane0: usize,
+        c_out: usize,
+        hw: usize,
+        with_bias: bool,
+    ) {
+        if hw == 0 || (self.is_identity() || (!with_bias && !self.after_bias() && !self.relu)) {
             return;
         }
+        let residual = self
+            .residual
+            .map(|r| &r[plane0 * hw..plane0 * hw + y.len()]);
         for (i, plane) in y.chunks_mut(hw).enumerate() {
-            let b = self.bias(i % c_out);
-            if self.relu {
-                plane.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
-            } else {
-                plane.iter_mut().for_each(|v| *v += b);
+            let o = (plane0 + i) % c_out;
+            let b = if with_bias { self.bias(o) } else { 0.0 };
+            let (a, s) = self.affine.map_or((1.0, 0.0), |(a, s)| (a[o], s[o]));
+            let r = residual.map(|r| &r[i * hw..(i + 1) * hw]);
+            let relu = self.relu;
+            let finish = move |v: f32| {
+                let v = v * a + s;
+                if relu { v.max(0.0) } else { v }
+            };
+            match r {
+                Some(r) => plane
+                    .iter_mut()
+                    .zip(r)
+                    .for_each(|(v, &r)| *v = finish(*v + b + r)),
+                None => plane.iter_mut().for_each(|v| *v = finish(*v + b)),
             }
         }
+    }
+}
+
+/// ReLU applied to a copy of the input where the epilogue asks for it (the lowered path; the
+/// direct kernel applies it as it splits the input into phases).
+fn relu_input<'x>(x: &'x [f32], ep: &Epilogue) -> std::borrow::Cow<'x, [f32]> {
+    if ep.relu_input {
+        std::borrow::Cow::Owned(x.iter().map(|v| v.max(0.0)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(x)
     }
 }
 
@@ -358,6 +402,7 @@ mod tests {
                 bias: Some(&bias),
                 relu: true,
                 pool: None,
+                ..Default::default()
             };
             let hw = g.out_h() * g.out_w();
             let want: Vec<f32> = naive(&g, &x, &w)
@@ -372,6 +417,65 @@ mod tests {
                 for ((a, b), c) in shared.iter().zip(&whole).zip(&want) {
                     assert!((a - c).abs() < 1e-3, "{g:?} rows {rows}: {a} vs {c}");
                     assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{g:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    /// The whole epilogue, on both paths and with whole images or shared channels per thread:
+    /// conv(relu(x)) + bias + residual, then · scale + shift, then ReLU, then (or not) pooled.
+    #[test]
+    fn epilogue_reads_relu_input_adds_residual_then_affine_then_relu() {
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        let (one, many) = (pool(1), pool(32));
+        for g in geometries() {
+            let x = values(g.batch * g.in_len(), 11);
+            let w = values(g.c_out * g.k(), 12);
+            let bias = values(g.c_out, 13);
+            let residual = values(g.batch * g.out_len(), 14);
+            let (scale, shift) = (values(g.c_out, 15), values(g.c_out, 16));
+            let hw = g.out_h() * g.out_w();
+            let x_relu: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
+            let want: Vec<f32> = naive(&g, &x_relu, &w)
+                .iter()
+                .zip(&residual)
+                .enumerate()
+                .map(|(i, (v, r))| {
+                    let o = (i / hw) % g.c_out;
+                    ((v + bias[o] + r) * scale[o] + shift[o]).max(0.0)
+                })
+                .collect();
+            let window = crate::pool::Window {
+                planes: g.batch * g.c_out,
+                h: g.out_h(),
+                w: g.out_w(),
+                k: 2,
+                stride: 1,
+            };
+            for pooled in [None, Some((2, 1))] {
+                let ep = Epilogue {
+                    relu_input: true,
+                    bias: Some(&bias),
+                    residual: Some(&residual),
+                    affine: Some((&scale, &shift)),
+                    relu: true,
+                    pool: pooled,
+                };
+                let want = match pooled {
+                    Some(_) => crate::pool::forward(&window, &want),
+                    None => want.clone(),
+                };
+                for threads in [&one, &many] {
+                    let got = threads.install(|| forward(&g, &x, &w, ep));
+                    assert_eq!(got.len(), want.len(), "{g:?}");
+                    for (a, b) in got.iter().zip(&want) {
+                        assert!((a - b).abs() < 1e-4, "{g:?} pool {pooled:?}: {a} vs {b}");
+                    }
                 }
             }
         }
@@ -411,6 +515,7 @@ mod tests {
                 bias: Some(&bias),
                 relu: true,
                 pool: None,
+                ..Default::default()
             };
             let want: Vec<f32> = naive(&g, &x, &w)
                 .iter()

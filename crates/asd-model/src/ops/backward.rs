@@ -166,6 +166,32 @@ impl<B: CpuKernels + CpuGradKernels, C: CheckpointStrategy> CpuKernels for Autod
         Self::plain_max_pool2d(y, pool[0], pool[1])
     }
 
+    /// Composed of differentiable operations, as `conv2d_bias_relu`.
+    fn conv2d_relu_in_bias_relu(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        bias: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> AdTensor<B, C> {
+        Self::conv2d_bias_relu(Self::relu(x), weight, bias, stride, pad, true)
+    }
+
+    /// Composed of differentiable operations, as `conv2d_bias_relu`.
+    fn conv2d_bias_residual_affine(
+        x: AdTensor<B, C>,
+        weight: AdTensor<B, C>,
+        bias: AdTensor<B, C>,
+        residual: AdTensor<B, C>,
+        scale: AdTensor<B, C>,
+        shift: AdTensor<B, C>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> AdTensor<B, C> {
+        let y = Self::conv2d_bias_relu(x, weight, bias, stride, pad, false);
+        Self::channel_affine(Self::float_add(y, residual), scale, shift)
+    }
+
     fn batch_moments(x: AdTensor<B, C>) -> AdTensor<B, C> {
         // A leaf outside the graph: the statistics' gradient is part of `batch_normalize`'s.
         // (The tensor type does not depend on the checkpointing strategy.)

@@ -38,6 +38,30 @@ pub trait CpuKernels: Backend {
         pool: [usize; 2],
     ) -> FloatTensor<Self>;
 
+    /// relu(conv(relu(x), weight) + bias): a residual block's convolution after its ReLU, with the
+    /// BatchNorm that follows it folded in (inference). The input's ReLU is applied as it is read.
+    fn conv2d_relu_in_bias_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FloatTensor<Self>;
+
+    /// (conv(x, weight) + bias + residual) · scale + shift per channel: a residual block's
+    /// addition and the BatchNorm after it (inference), applied as the convolution stores.
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_bias_residual_affine(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        residual: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FloatTensor<Self>;
+
     /// Per-channel mean and biased variance of x (batch, channels, …), as a (2, channels) tensor.
     /// Not differentiated.
     fn batch_moments(x: FloatTensor<Self>) -> FloatTensor<Self>;

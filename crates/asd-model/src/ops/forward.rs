@@ -84,6 +84,7 @@ fn fused_conv(
         bias: Some(slice(&bias)),
         relu,
         pool,
+        ..Default::default()
     };
     let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
     let [h, w] = ep
@@ -129,6 +130,54 @@ impl CpuKernels for Flex {
         pool: [usize; 2],
     ) -> FlexTensor {
         fused_conv(x, weight, bias, stride, pad, true, Some((pool[0], pool[1])))
+    }
+
+    fn conv2d_relu_in_bias_relu(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let bias = host(&bias);
+        let ep = conv::Epilogue {
+            relu_input: true,
+            bias: Some(slice(&bias)),
+            relu: true,
+            ..Default::default()
+        };
+        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
+        tensor(y, [g.batch, g.c_out, g.out_h(), g.out_w()])
+    }
+
+    fn conv2d_bias_residual_affine(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        residual: FlexTensor,
+        scale: FlexTensor,
+        shift: FlexTensor,
+        stride: [usize; 2],
+        pad: [usize; 4],
+    ) -> FlexTensor {
+        let g = geometry(&x, &weight, stride, pad);
+        let out = [g.batch, g.c_out, g.out_h(), g.out_w()];
+        assert_eq!(
+            residual.shape(),
+            Shape::from(out),
+            "the residual has the convolution's shape"
+        );
+        let (bias, residual, scale, shift) =
+            (host(&bias), host(&residual), host(&scale), host(&shift));
+        let ep = conv::Epilogue {
+            bias: Some(slice(&bias)),
+            residual: Some(slice(&residual)),
+            affine: Some((slice(&scale), slice(&shift))),
+            ..Default::default()
+        };
+        let y = conv::forward(&g, slice(&host(&x)), slice(&host(&weight)), ep);
+        tensor(y, out)
     }
 
     fn batch_moments(x: FlexTensor) -> FlexTensor {

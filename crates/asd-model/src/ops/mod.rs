@@ -93,6 +93,57 @@ pub fn conv2d_bias_relu_max_pool(
     ))
 }
 
+/// relu(conv2d(relu(x), weight) + bias); where the CPU kernels run, the input's ReLU is applied
+/// as the convolution reads it and the rest as it stores (inference, BatchNorm folded).
+pub fn conv2d_relu_in_bias_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    stride: [usize; 2],
+    pad: [usize; 4],
+) -> Tensor<4> {
+    if !on_cpu(&x.device()) {
+        let x = burn::tensor::activation::relu(x);
+        return conv2d_bias_relu(x, weight, bias, stride, pad, true);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_relu_in_bias_relu(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        stride,
+        pad,
+    ))
+}
+
+/// (conv2d(x, weight) + bias + residual) · scale + shift per channel, in one pass over the output
+/// where the CPU kernels run: a residual block's addition and the BatchNorm after it (inference).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_bias_residual_affine(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    residual: Tensor<4>,
+    scale: Tensor<1>,
+    shift: Tensor<1>,
+    stride: [usize; 2],
+    pad: [usize; 4],
+) -> Tensor<4> {
+    if !on_cpu(&x.device()) {
+        let y = conv2d_bias_relu(x, weight, bias, stride, pad, false) + residual;
+        return channel_affine(y, scale, shift);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuKernels>::conv2d_bias_residual_affine(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        residual.into_dispatch(),
+        scale.detach().into_dispatch(),
+        shift.detach().into_dispatch(),
+        stride,
+        pad,
+    ))
+}
+
 /// 1-D convolution without bias or padding: x (batch, c_in, len), weight (c_out, c_in, k).
 pub fn conv1d(x: Tensor<3>, weight: Tensor<3>, stride: usize) -> Tensor<3> {
     let [b, c, l] = x.dims();
