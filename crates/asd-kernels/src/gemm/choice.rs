@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 /// The products timed, (m, k, n), each C = A · B on contiguous matrices: the FFT branch's first
 /// and second lowered convolutions (batch 1) and a scoring tile (references × queries).
-const SHAPES: [(usize, usize, usize); 3] = [(128, 256, 1248), (128, 8192, 296), (256, 512, 1024)];
+pub const SHAPES: [(usize, usize, usize); 3] =
+    [(128, 256, 1248), (128, 8192, 296), (256, 512, 1024)];
 
 /// Rounds per backend, alternating; each shape's best round counts.
 const ROUNDS: usize = 3;
