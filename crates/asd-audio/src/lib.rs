@@ -19,7 +19,7 @@ pub use features::{
 };
 pub use kaldi::{FbankConfig, KaldiFbank};
 pub use length::{fit_length, random_offset};
-pub use load::{LoadOptions, MODEL_RATE, load_bytes, load_clip};
+pub use load::{LoadOptions, MODEL_RATE, load_bytes, load_clip, model_samples, model_seconds};
 pub use resample::resample;
 pub use wav::{write_wav_i16, write_wav_i16_channels};
 

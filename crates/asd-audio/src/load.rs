@@ -8,6 +8,17 @@ use std::path::Path;
 /// The rate every model of this project works at.
 pub const MODEL_RATE: u32 = 16_000;
 
+/// Samples in `seconds` at [`MODEL_RATE`], rounded to the nearest: the one conversion from a clip
+/// length given in seconds (flags, configs) to the network's input length.
+pub fn model_samples(seconds: f64) -> usize {
+    (seconds * f64::from(MODEL_RATE)).round() as usize
+}
+
+/// Seconds of `samples` at [`MODEL_RATE`]: the inverse of [`model_samples`], for reports.
+pub fn model_seconds(samples: usize) -> f64 {
+    samples as f64 / f64::from(MODEL_RATE)
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
     pub rate: u32,
@@ -59,4 +70,20 @@ fn to_rate(audio: Audio, path: &Path, opts: &LoadOptions) -> Result<Audio, Audio
         sample_rate: opts.rate,
         channels: audio.channels,
     })
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::*;
+
+    #[test]
+    fn seconds_and_samples_convert_both_ways() {
+        assert_eq!(model_samples(10.0), 160_000);
+        assert_eq!(model_samples(4.38), 70_080);
+        // Rounded to the nearest sample, not truncated.
+        assert_eq!(model_samples(1.0 / 16_000.0 * 2.6), 3);
+        for n in [0, 1, 70_080, 160_000] {
+            assert_eq!(model_samples(model_seconds(n)), n);
+        }
+    }
 }

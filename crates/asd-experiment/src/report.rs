@@ -486,7 +486,7 @@ fn introduction(doc: &mut Doc, r: &RunResults) {
             "{} ensemble member(s), {} epoch(s) each, clips of {:.2} s, scored with the {} distance",
             r.config.members,
             r.epochs,
-            r.clip_len as f64 / f64::from(asd_audio::MODEL_RATE),
+            asd_audio::model_seconds(r.clip_len),
             r.config.distance()
         )
     };

@@ -299,10 +299,7 @@ fn member_fit_options(
     };
     FitOptions {
         train,
-        clip_len: cfg
-            .clip_seconds
-            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize)
-            .or(clip_len),
+        clip_len: cfg.clip_seconds.map(asd_audio::model_samples).or(clip_len),
         resume: true,
         device,
         channel: channel_policy(ds, cfg).training_channel(),

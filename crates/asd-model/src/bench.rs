@@ -92,7 +92,7 @@ pub fn bench_train(
                 .into(),
         ));
     }
-    let clip_len = (clip_seconds * 16_000.0).round() as usize;
+    let clip_len = asd_audio::model_samples(clip_seconds);
     let cfg = NetConfig::new(clip_len);
     cfg.validate()?;
     let clips = noise_clips(batch, clip_len, 0);

@@ -226,11 +226,11 @@ fn clip_length(ds: &Dataset, opts: &FitOptions) -> Result<usize, ModelError> {
     if let Some(w) = survey.crop_warning() {
         tracing::warn!("{w}");
     }
-    let chosen = (survey.chosen_s * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+    let chosen = asd_audio::model_samples(survey.chosen_s);
     if chosen < NetConfig::MIN_CLIP_LEN {
         tracing::info!(
             "raised to the network's minimum of {:.2} s (clips are tiled up to it)",
-            NetConfig::MIN_CLIP_LEN as f64 / f64::from(asd_audio::MODEL_RATE)
+            asd_audio::model_seconds(NetConfig::MIN_CLIP_LEN)
         );
     }
     Ok(chosen.max(NetConfig::MIN_CLIP_LEN))

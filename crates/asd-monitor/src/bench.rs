@@ -187,7 +187,7 @@ pub fn run(
         Some(m) => m.clone(),
         None => {
             let m = work.join("model");
-            let len = (o.clip_seconds * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+            let len = asd_audio::model_samples(o.clip_seconds);
             asd_model::model_dir::write_seeded(&m, len, o.seed)
                 .map_err(at("writing an untrained model"))?;
             m
@@ -222,7 +222,7 @@ pub fn run(
     let mut big = enrol_in_large_bank(&big_dir, o.large_bank, &mut rng)?;
     let report = LoadBenchReport {
         machine: asd_core::host::describe(),
-        clip_seconds: clip_len as f64 / f64::from(asd_audio::MODEL_RATE),
+        clip_seconds: asd_audio::model_seconds(clip_len),
         references: o.references,
         inference_ms: median(&mut inf),
         score_bank_ms,

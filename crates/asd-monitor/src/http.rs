@@ -147,7 +147,7 @@ async fn healthz(State(s): State<Shared>) -> Json<serde_json::Value> {
         "frontend": s.embedder.frontend(),
         "dimensions": s.embedder.space().dim,
         "distance": s.embedder.space().distance,
-        "clip_seconds": s.embedder.clip_len() as f64 / f64::from(asd_audio::MODEL_RATE),
+        "clip_seconds": asd_audio::model_seconds(s.embedder.clip_len()),
     }))
 }
 

@@ -152,7 +152,7 @@ fn windowing(q: StreamQuery, clip_len: usize) -> Result<Windowing, ApiError> {
     let format = q.format.unwrap_or(SampleFormat::S16le);
     let rate = q.rate.unwrap_or(asd_audio::MODEL_RATE);
     let channels = q.channels.unwrap_or(1);
-    let window_s = clip_len as f64 / f64::from(asd_audio::MODEL_RATE);
+    let window_s = asd_audio::model_seconds(clip_len);
     let hop_s = q.hop_seconds.unwrap_or(window_s);
     crate::limits::stream(rate, hop_s).map_err(ApiError::bad_request)?;
     if let Some(n) = &q.name {

@@ -229,7 +229,7 @@ fn bench_infer(a: &InferBenchArgs) -> Result<()> {
             (net, cfg.net.clip_len)
         }
         None => {
-            let clip_len = (a.clip_seconds * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+            let clip_len = asd_audio::model_samples(a.clip_seconds);
             let cfg = asd_model::NetConfig::new(clip_len);
             cfg.validate()?;
             let mut init = asd_model::params::SeededInit::new(0);

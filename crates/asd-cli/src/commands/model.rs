@@ -26,7 +26,7 @@ pub struct ImportArgs {
 pub fn run(c: &ModelCommand) -> Result<()> {
     match c {
         ModelCommand::Import(a) => {
-            let n = (a.clip_seconds * f64::from(asd_audio::MODEL_RATE)).round() as usize;
+            let n = asd_audio::model_samples(a.clip_seconds);
             let cfg = asd_model::import_torch(&a.torch_weights, n, &a.out)
                 .with_context(|| format!("importing {}", a.torch_weights.display()))?;
             println!(

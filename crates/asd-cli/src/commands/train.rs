@@ -104,9 +104,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         ..TrainConfig::default()
     };
     let opts = FitOptions {
-        clip_len: a
-            .clip_seconds
-            .map(|s| (s * f64::from(asd_audio::MODEL_RATE)).round() as usize),
+        clip_len: a.clip_seconds.map(asd_audio::model_samples),
         train: train.clone(),
         resume: a.resume,
         device: a.device,
