@@ -112,50 +112,63 @@ impl<'a> Plan<'a> {
     /// The zero-padded image split into phases: channel c, phase (a, b), row r, column q holds
     /// padded row r · sh + a, padded column q · sw + b.
     fn split(&self, x: &[f32], out: &mut Vec<f32>) {
+        out.resize(self.g.c_in * self.channel(), 0.0);
+        for (c, phases) in out.chunks_mut(self.channel()).enumerate() {
+            self.split_channel(x, c, phases);
+        }
+    }
+
+    /// [`Self::split`] with the channels shared out among the threads (one image at a time).
+    fn split_par(&self, x: &[f32], out: &mut Vec<f32>) {
+        out.resize(self.g.c_in * self.channel(), 0.0);
+        out.par_chunks_mut(self.channel())
+            .enumerate()
+            .for_each(|(c, phases)| self.split_channel(x, c, phases));
+    }
+
+    /// Channel c of the image `x` into its phases.
+    fn split_channel(&self, x: &[f32], c: usize, phases: &mut [f32]) {
         let g = self.g;
         let [sh, sw] = g.stride;
         let (pt, pl) = (g.pad[0], g.pad[2]);
         // Every value is written once (zero or copied): a whole-buffer fill first would double
         // the memory traffic, which matters beside the small stride-2 layers' arithmetic.
-        out.resize(g.c_in * self.channel(), 0.0);
-        for (c, phases) in out.chunks_mut(self.channel()).enumerate() {
-            let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
-            for (ab, phase) in phases.chunks_mut(self.phase).enumerate() {
-                let (a, b) = (ab / sw, ab % sw);
-                phase[self.rows * self.len..].fill(0.0);
-                for r in 0..self.rows {
-                    let dst = &mut phase[r * self.len..(r + 1) * self.len];
-                    let Some(ih) = (r * sh + a).checked_sub(pt).filter(|&ih| ih < g.h) else {
-                        dst.fill(0.0);
-                        continue;
-                    };
-                    let src = &plane[ih * g.w..(ih + 1) * g.w];
-                    // Columns q with q · sw + b − pl inside the input row.
-                    let lo = pl.saturating_sub(b).div_ceil(sw);
-                    let hi = if g.w + pl > b {
-                        ((g.w + pl - b - 1) / sw + 1).min(self.len)
-                    } else {
-                        0
-                    };
-                    let lo = lo.min(hi);
-                    dst[..lo].fill(0.0);
-                    dst[hi..].fill(0.0);
-                    if lo == hi {
-                        continue;
-                    }
-                    let start = lo * sw + b - pl;
-                    let dst = &mut dst[lo..hi];
-                    match (sw, self.epilogue.relu_input) {
-                        (1, false) => dst.copy_from_slice(&src[start..start + dst.len()]),
-                        (1, true) => dst
-                            .iter_mut()
-                            .zip(&src[start..])
-                            .for_each(|(d, s)| *d = s.max(0.0)),
-                        (_, relu) => dst
-                            .iter_mut()
-                            .zip(src[start..].chunks(2))
-                            .for_each(|(d, s)| *d = if relu { s[0].max(0.0) } else { s[0] }),
-                    }
+        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for (ab, phase) in phases.chunks_mut(self.phase).enumerate() {
+            let (a, b) = (ab / sw, ab % sw);
+            phase[self.rows * self.len..].fill(0.0);
+            for r in 0..self.rows {
+                let dst = &mut phase[r * self.len..(r + 1) * self.len];
+                let Some(ih) = (r * sh + a).checked_sub(pt).filter(|&ih| ih < g.h) else {
+                    dst.fill(0.0);
+                    continue;
+                };
+                let src = &plane[ih * g.w..(ih + 1) * g.w];
+                // Columns q with q · sw + b − pl inside the input row.
+                let lo = pl.saturating_sub(b).div_ceil(sw);
+                let hi = if g.w + pl > b {
+                    ((g.w + pl - b - 1) / sw + 1).min(self.len)
+                } else {
+                    0
+                };
+                let lo = lo.min(hi);
+                dst[..lo].fill(0.0);
+                dst[hi..].fill(0.0);
+                if lo == hi {
+                    continue;
+                }
+                let start = lo * sw + b - pl;
+                let dst = &mut dst[lo..hi];
+                match (sw, self.epilogue.relu_input) {
+                    (1, false) => dst.copy_from_slice(&src[start..start + dst.len()]),
+                    (1, true) => dst
+                        .iter_mut()
+                        .zip(&src[start..])
+                        .for_each(|(d, s)| *d = s.max(0.0)),
+                    (_, relu) => dst
+                        .iter_mut()
+                        .zip(src[start..].chunks(2))
+                        .for_each(|(d, s)| *d = if relu { s[0].max(0.0) } else { s[0] }),
                 }
             }
         }
@@ -171,14 +184,17 @@ fn pack_weights(g: &Geometry, w: &[f32], block: usize) -> Vec<f32> {
     // Written in order (reads strided): no division per weight, which cost about as much as a
     // 128-channel layer's arithmetic for one clip.
     let per_out = g.c_in * taps;
-    for (ob, dst) in packed.chunks_exact_mut(per_out * block).enumerate() {
-        let outs = block.min(g.c_out - ob * block);
-        for (ct, lanes) in dst.chunks_exact_mut(block).enumerate() {
-            for (oi, v) in lanes[..outs].iter_mut().enumerate() {
-                *v = w[(ob * block + oi) * per_out + ct];
+    packed
+        .par_chunks_exact_mut(per_out * block)
+        .enumerate()
+        .for_each(|(ob, dst)| {
+            let outs = block.min(g.c_out - ob * block);
+            for (ct, lanes) in dst.chunks_exact_mut(block).enumerate() {
+                for (oi, v) in lanes[..outs].iter_mut().enumerate() {
+                    *v = w[(ob * block + oi) * per_out + ct];
+                }
             }
-        }
-    }
+        });
     packed
 }
 
@@ -389,7 +405,7 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
         .zip(x.chunks(g.c_in * g.h * g.w))
         .enumerate()
     {
-        plan.split(xb, &mut phases);
+        plan.split_par(xb, &mut phases);
         yb.par_chunks_mut(blocks_per_group * channels * plane_out)
             .zip(packed.par_chunks(blocks_per_group * g.c_in * taps * channels))
             .enumerate()
