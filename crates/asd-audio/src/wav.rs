@@ -27,22 +27,19 @@ pub fn write_wav_i16_channels(path: &Path, channels: &[&[f32]], rate: u32) -> io
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let tmp = path.with_extension("wav.tmp");
-    let result = (|| -> Result<(), hound::Error> {
-        let mut w = hound::WavWriter::create(&tmp, spec)?;
+    let io_err = |e: hound::Error| match e {
+        hound::Error::IoError(e) => e,
+        other => io::Error::other(other.to_string()),
+    };
+    // Built under a temporary name and renamed into place (asd_core::atomic).
+    asd_core::atomic::write_with(path, |out| {
+        let mut w = hound::WavWriter::new(out, spec).map_err(io_err)?;
         for i in 0..n {
             for c in channels {
-                w.write_sample((c[i].clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
+                w.write_sample((c[i].clamp(-1.0, 1.0) * 32767.0).round() as i16)
+                    .map_err(io_err)?;
             }
         }
-        w.finalize()
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match e {
-            hound::Error::IoError(e) => e,
-            other => io::Error::other(other.to_string()),
-        });
-    }
-    std::fs::rename(&tmp, path)
+        w.finalize().map_err(io_err)
+    })
 }
