@@ -370,6 +370,31 @@ impl Conv1d {
         }
     }
 
+    /// relu(conv(x) + bias). At inference the bias and ReLU are applied as the convolution stores
+    /// its output (one pass over it fewer); in training, burn's operations, differentiated.
+    pub fn forward_relu(&self, x: Tensor<3>, train: bool) -> Tensor<3> {
+        if train {
+            return relu(self.forward(x));
+        }
+        let [b, c, l] = x.dims();
+        let [o, _, k] = self.weight.dims();
+        let device = x.device();
+        let bias = self
+            .bias
+            .as_ref()
+            .map_or_else(|| tensor(vec![0.0; o], [o], &device), |b| b.val());
+        let y = crate::ops::conv2d_bias_relu(
+            x.reshape([b, c, 1, l]),
+            self.weight.val().reshape([o, c, 1, k]),
+            bias,
+            [1, self.stride],
+            [0; 4],
+            true,
+        );
+        let [_, _, _, lo] = y.dims();
+        y.reshape([b, o, lo])
+    }
+
     pub fn out_len(&self, len: usize) -> usize {
         asd_kernels::conv_len(len, self.weight.dims()[2], self.stride)
     }

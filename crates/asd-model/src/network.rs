@@ -136,9 +136,9 @@ impl FftBranch {
     pub fn forward(&self, spectrum: Tensor<2>, train: bool) -> Tensor<2> {
         let [b, l] = spectrum.dims();
         let x = spectrum.reshape([b, 1, l]);
-        let x = relu(self.conv1.forward(x));
-        let x = relu(self.conv2.forward(x));
-        let x = relu(self.conv3.forward(x));
+        let x = self.conv1.forward_relu(x, train);
+        let x = self.conv2.forward_relu(x, train);
+        let x = self.conv3.forward_relu(x, train);
         let [_, c, t] = x.dims();
         let mut x = x.reshape([b, c * t]);
         for (l, n) in self.lin.iter().zip(&self.norm) {
