@@ -127,28 +127,22 @@ impl RunConfig {
         if self.members == 0 {
             return bad("members must be at least 1".into());
         }
-        if self.batch_size < 2 {
-            return bad(format!(
-                "batch_size must be at least 2, got {}",
-                self.batch_size
-            ));
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!(
-                "learning_rate must be positive, got {}",
-                self.learning_rate
-            ));
-        }
-        if self.epochs == Some(0) {
-            return bad("epochs must be at least 1".into());
+        let train = asd_model::train::TrainConfig {
+            epochs: self.epochs.unwrap_or(1),
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            ..Default::default()
+        };
+        if let Err(e) = train.validate() {
+            return bad(match e {
+                asd_model::ModelError::Config(m) => m,
+                other => other.to_string(),
+            });
         }
         if let Some(s) = self.clip_seconds
-            && !(s > 0.0 && s <= asd_audio::length::MAX_CLIP_SECONDS)
+            && let Err(e) = asd_audio::length::check_clip_seconds(s)
         {
-            return bad(format!(
-                "clip_seconds must lie in (0, {}], got {s}",
-                asd_audio::length::MAX_CLIP_SECONDS
-            ));
+            return bad(format!("clip_seconds {e}"));
         }
         if self.methods.is_empty() {
             return bad("methods is empty".into());

@@ -129,6 +129,7 @@ pub fn fit(
     opts: &FitOptions,
     on_step: &mut dyn FnMut(StepReport),
 ) -> Result<FitResult, ModelError> {
+    opts.train.validate()?;
     let (items, classes) = labelled_items(ds, opts)?;
     let net_cfg = NetConfig::new(clip_length(ds, opts)?);
     net_cfg.validate()?;

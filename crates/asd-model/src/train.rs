@@ -46,6 +46,48 @@ fn yes() -> bool {
     true
 }
 
+impl TrainConfig {
+    /// Refuses settings no training can run with, naming the setting and the value: the one check
+    /// behind `asd train`'s flags, a run config's training settings and [`crate::fit::fit`].
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |s: String| Err(ModelError::Config(s));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if self.batch_size < 2 {
+            return bad(format!(
+                "batch_size must be at least 2 (mixup pairs clips), got {}",
+                self.batch_size
+            ));
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.learning_rate) {
+            return bad(format!(
+                "learning_rate must be positive, got {}",
+                self.learning_rate
+            ));
+        }
+        if !positive(self.adam_eps) {
+            return bad(format!("adam_eps must be positive, got {}", self.adam_eps));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(format!(
+                "weight_decay must be at least 0, got {}",
+                self.weight_decay
+            ));
+        }
+        for (name, p) in [
+            ("mixup_prob", self.mixup_prob),
+            ("feature_exchange_prob", self.feature_exchange_prob),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(format!("{name} must lie in [0, 1], got {p}"));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -488,5 +530,33 @@ pub fn initial_scales(classes: usize) -> Scales {
     Scales {
         head: initial_scale(classes),
         head_featex: initial_scale(3 * classes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn training_settings_are_checked_with_their_name() {
+        assert!(TrainConfig::default().validate().is_ok());
+        type Spoil = fn(&mut TrainConfig);
+        let cases: [(&str, Spoil); 7] = [
+            ("epochs", |c| c.epochs = 0),
+            ("batch_size", |c| c.batch_size = 1),
+            ("learning_rate", |c| c.learning_rate = f64::NAN),
+            ("adam_eps", |c| c.adam_eps = 0.0),
+            ("weight_decay", |c| c.weight_decay = -1e-5),
+            ("mixup_prob", |c| c.mixup_prob = 1.5),
+            ("feature_exchange_prob", |c| c.feature_exchange_prob = -0.1),
+        ];
+        for (name, spoil) in cases {
+            let mut c = TrainConfig::default();
+            spoil(&mut c);
+            match c.validate() {
+                Err(ModelError::Config(m)) => assert!(m.starts_with(name), "{name}: {m}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 }

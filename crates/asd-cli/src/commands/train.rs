@@ -59,32 +59,11 @@ pub struct TrainArgs {
 }
 
 /// Every numeric flag checked before any work, so no value reaches an assertion.
-fn check_flags(a: &TrainArgs) -> Result<()> {
-    if a.epochs == Some(0) {
-        anyhow::bail!("--epochs must be at least 1");
-    }
-    if a.batch_size < 2 {
-        anyhow::bail!(
-            "--batch-size must be at least 2 (mixup pairs clips), got {}",
-            a.batch_size
-        );
-    }
-    if !(a.learning_rate.is_finite() && a.learning_rate > 0.0) {
-        anyhow::bail!("--learning-rate must be positive, got {}", a.learning_rate);
-    }
-    if let Some(s) = a.clip_seconds
-        && !(s > 0.0 && s <= asd_audio::length::MAX_CLIP_SECONDS)
-    {
-        anyhow::bail!(
-            "--clip-seconds must lie in (0, {}], got {s}",
-            asd_audio::length::MAX_CLIP_SECONDS
-        );
-    }
-    Ok(())
-}
-
 pub fn run(a: &TrainArgs) -> Result<()> {
-    check_flags(a)?;
+    if let Some(s) = a.clip_seconds {
+        asd_audio::length::check_clip_seconds(s)
+            .map_err(|e| anyhow::anyhow!("--clip-seconds {e}"))?;
+    }
     let ds = Dataset::open(
         &a.data,
         &OpenOptions {
@@ -103,6 +82,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         target_labels: a.target_labels,
         ..TrainConfig::default()
     };
+    train.validate()?;
     let opts = FitOptions {
         clip_len: a.clip_seconds.map(asd_audio::model_samples),
         train: train.clone(),
