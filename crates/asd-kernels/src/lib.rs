@@ -15,7 +15,6 @@ pub mod norm_pool;
 pub mod pool;
 pub mod shape;
 pub mod simd;
-#[cfg(test)]
 mod testing;
 
 pub use shape::conv_len;

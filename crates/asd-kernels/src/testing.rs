@@ -1,4 +1,4 @@
-//! Helpers of this crate's tests.
+//! Reproducible inputs: for this crate's tests and the SGEMM measurement (`gemm::choice`).
 
 /// `n` reproducible values in [−0.5, 0.5) from `seed` (xorshift), 24 bits each.
 pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {

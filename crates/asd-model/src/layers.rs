@@ -462,19 +462,9 @@ impl Conv2d {
         norm: &BatchNorm,
         train: bool,
     ) -> Tensor<4> {
-        if norm.folded
-            && !train
-            && let Some(b) = &self.bias
-        {
-            let pad = self.padding(&x);
-            let stride = [self.stride, self.stride];
-            return crate::ops::conv2d_relu_in_bias_relu(
-                x,
-                self.weight.val(),
-                b.val(),
-                stride,
-                pad,
-            );
+        if let Some(b) = self.folded_bias(norm, train) {
+            let (stride, pad) = (self.strides(), self.padding(&x));
+            return crate::ops::conv2d_relu_in_bias_relu(x, self.weight.val(), b, stride, pad);
         }
         self.forward_norm_relu(relu(x), norm, train)
     }
@@ -515,7 +505,7 @@ impl Conv2d {
             residual,
             tensor(scale, [c], &device),
             tensor(shift, [c], &device),
-            [self.stride, self.stride],
+            self.strides(),
             pad,
         )
     }
@@ -529,16 +519,12 @@ impl Conv2d {
         train: bool,
         pool: [usize; 2],
     ) -> Tensor<4> {
-        if norm.folded
-            && !train
-            && let Some(b) = &self.bias
-        {
-            let pad = self.padding(&x);
-            let stride = [self.stride, self.stride];
+        if let Some(b) = self.folded_bias(norm, train) {
+            let (stride, pad) = (self.strides(), self.padding(&x));
             return crate::ops::conv2d_bias_relu_max_pool(
                 x,
                 self.weight.val(),
-                b.val(),
+                b,
                 stride,
                 pad,
                 pool,
@@ -551,6 +537,18 @@ impl Conv2d {
     }
 
     /// 'Same' padding (top, bottom, left, right); TensorFlow's asymmetric one for strides > 1.
+    /// The bias where `norm` (the BatchNorm after this convolution) is folded into it and the pass
+    /// is inference: the case of the fused kernels.
+    fn folded_bias(&self, norm: &BatchNorm, train: bool) -> Option<Tensor<1>> {
+        (norm.folded && !train)
+            .then(|| self.bias.as_ref().map(|b| b.val()))
+            .flatten()
+    }
+
+    fn strides(&self) -> [usize; 2] {
+        [self.stride, self.stride]
+    }
+
     fn padding(&self, x: &Tensor<4>) -> [usize; 4] {
         let [_, _, h, w] = x.dims();
         let k = self.weight.dims()[2];
@@ -564,7 +562,7 @@ impl Conv2d {
 
     fn forward_then(&self, x: Tensor<4>, then_relu: bool) -> Tensor<4> {
         let pad = self.padding(&x);
-        let stride = [self.stride, self.stride];
+        let stride = self.strides();
         match &self.bias {
             Some(b) => {
                 crate::ops::conv2d_bias_relu(x, self.weight.val(), b.val(), stride, pad, then_relu)

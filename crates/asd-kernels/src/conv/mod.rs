@@ -289,16 +289,8 @@ mod tests {
         y
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 17;
-                s ^= s << 5;
-                (s as f32 / u32::MAX as f32) - 0.5
-            })
-            .collect()
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        crate::testing::values(n, seed)
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f64 {

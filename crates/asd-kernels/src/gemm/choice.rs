@@ -11,6 +11,7 @@
 //! choice and the times it was made from. `ASD_GEMM` overrides all of it.
 
 use super::{Backend, Mat, MatMut, sgemm_with};
+use crate::testing::values;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,7 @@ pub struct Measurement {
 pub fn measure() -> Measurement {
     let inputs: Vec<(Vec<f32>, Vec<f32>)> = SHAPES
         .iter()
-        .map(|&(m, k, n)| (filled(m * k, 1), filled(k * n, 2)))
+        .map(|&(m, k, n)| (values(m * k, 1), values(k * n, 2)))
         .collect();
     let mut best = vec![[Duration::MAX; SHAPES.len()]; Backend::ALL.len()];
     let mut out = Vec::new();
@@ -67,19 +68,6 @@ pub fn measure() -> Measurement {
         .min_by(|x, y| x.1.total_cmp(&y.1))
         .map_or(Backend::Faer, |&(b, _)| b);
     Measurement { seconds, chosen }
-}
-
-/// Deterministic values in [−0.5, 0.5): no subnormals, no repeated pattern a cache could exploit.
-fn filled(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-        })
-        .collect()
 }
 
 /// This machine's key in the cache file.
