@@ -12,3 +12,16 @@ pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A pool of one thread and one of many: a kernel that shares its work out differently with fewer
+/// images than threads is run in both.
+#[cfg(test)]
+pub(crate) fn one_and_many_threads() -> (rayon::ThreadPool, rayon::ThreadPool) {
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("a thread pool")
+    };
+    (pool(1), pool(32))
+}

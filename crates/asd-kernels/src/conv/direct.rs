@@ -566,13 +566,7 @@ mod tests {
     /// value, pooled or not, is the same bits as when whole images go to threads.
     #[test]
     fn sharing_channel_blocks_among_threads_changes_no_bit() {
-        let pool = |n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-        };
-        let (one, many) = (pool(1), pool(8));
+        let (one, many) = crate::testing::one_and_many_threads();
         for g in [
             geometry(1, [20, 75], 9, 7, 2),
             geometry(3, [9, 70], 33, 3, 1),
@@ -589,7 +583,13 @@ mod tests {
                     ..Default::default()
                 };
                 for isa in isas() {
-                    assert!(channel_groups(g.batch, g.c_out.div_ceil(isa.block().0), 8) > 1);
+                    assert!(
+                        channel_groups(
+                            g.batch,
+                            g.c_out.div_ceil(isa.block().0),
+                            many.current_num_threads()
+                        ) > 1
+                    );
                     let whole = one.install(|| forward_with(isa, &g, &x, &w, ep));
                     let shared = many.install(|| forward_with(isa, &g, &x, &w, ep));
                     assert!(whole == shared, "{g:?} ({isa:?}, pool {pool:?})");

@@ -379,13 +379,7 @@ mod tests {
     /// threads: the values are the f64 reference's, and those of whole images per thread.
     #[test]
     fn sharing_gemm_rows_among_threads_keeps_the_convolution() {
-        let pool = |n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-        };
-        let (one, many) = (pool(1), pool(32));
+        let (one, many) = crate::testing::one_and_many_threads();
         for g in geometries() {
             let x = values(g.batch * g.in_len(), 1);
             let w = values(g.c_out * g.k(), 2);
@@ -418,13 +412,7 @@ mod tests {
     /// conv(relu(x)) + bias + residual, then · scale + shift, then ReLU, then (or not) pooled.
     #[test]
     fn epilogue_reads_relu_input_adds_residual_then_affine_then_relu() {
-        let pool = |n| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .unwrap()
-        };
-        let (one, many) = (pool(1), pool(32));
+        let (one, many) = crate::testing::one_and_many_threads();
         for g in geometries() {
             let x = values(g.batch * g.in_len(), 11);
             let w = values(g.c_out * g.k(), 12);
