@@ -364,9 +364,32 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
     );
     let hw = g.out_h() * g.out_w();
     // What follows the bias in the epilogue, on planes from plane0 on while they are in cache.
-    let finish = |y: &mut [f32], plane0: usize| {
-        if ep.after_bias() {
-            ep.apply_at(y, plane0, g.c_out, hw, false);
+    let plane_out = out_len / g.c_out;
+    // Output channel blocks from cb0 on (their weights `wg`) of an image's `phases` into `yg`,
+    // the epilogue after the bias applied from batch plane `plane0` on and the pooling, if any,
+    // while the convolution output is in this thread's cache-sized buffer `conv`.
+    let blocks = |phases: &[f32],
+                  wg: &[f32],
+                  cb0: usize,
+                  plane0: usize,
+                  yg: &mut [f32],
+                  (conv, rows): &mut (Vec<f32>, Vec<f32>)| {
+        let finish = |y: &mut [f32]| {
+            if ep.after_bias() {
+                ep.apply_at(y, plane0, g.c_out, hw, false);
+            }
+        };
+        match &window {
+            Some(p) => {
+                conv.resize(yg.len() / plane_out * hw, 0.0);
+                isa.image(&plan, phases, wg, cb0, conv);
+                finish(conv);
+                crate::pool::forward_into(p, conv, rows, yg);
+            }
+            None => {
+                isa.image(&plan, phases, wg, cb0, yg);
+                finish(yg);
+            }
         }
     };
     if groups == 1 {
@@ -374,22 +397,10 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
             .zip(x.par_chunks(g.c_in * g.h * g.w))
             .enumerate()
             .for_each_init(
-                || (Vec::new(), Vec::new(), Vec::new()),
-                |(phases, conv, rows), (b, (yb, xb))| {
+                || (Vec::new(), (Vec::new(), Vec::new())),
+                |(phases, buffers), (b, (yb, xb))| {
                     plan.split(xb, phases);
-                    match &window {
-                        // The image's convolution output stays in this thread's cache-sized buffer.
-                        Some(p) => {
-                            conv.resize(conv_len, 0.0);
-                            isa.image(&plan, phases, &packed, 0, conv);
-                            finish(conv, b * g.c_out);
-                            crate::pool::forward_into(p, conv, rows, yb);
-                        }
-                        None => {
-                            isa.image(&plan, phases, &packed, 0, yb);
-                            finish(yb, b * g.c_out);
-                        }
-                    }
+                    blocks(phases, &packed, 0, b * g.c_out, yb, buffers);
                 },
             );
         return y;
@@ -398,7 +409,6 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
     // channel blocks are shared out instead, which leaves every output value's sums as they are.
     let blocks_per_group = g.c_out.div_ceil(channels).div_ceil(groups);
     let taps = g.kh * g.kw;
-    let plane_out = out_len / g.c_out;
     let mut phases = Vec::new();
     for (b, (yb, xb)) in y
         .chunks_mut(out_len)
@@ -411,21 +421,9 @@ fn forward_with(isa: Isa, g: &Geometry, x: &[f32], w: &[f32], ep: Epilogue) -> V
             .enumerate()
             .for_each_init(
                 || (Vec::new(), Vec::new()),
-                |(conv, rows), (i, (yg, wg))| {
+                |buffers, (i, (yg, wg))| {
                     let cb0 = i * blocks_per_group;
-                    let plane0 = b * g.c_out + cb0 * channels;
-                    match &window {
-                        Some(p) => {
-                            conv.resize(yg.len() / plane_out * hw, 0.0);
-                            isa.image(&plan, &phases, wg, cb0, conv);
-                            finish(conv, plane0);
-                            crate::pool::forward_into(p, conv, rows, yg);
-                        }
-                        None => {
-                            isa.image(&plan, &phases, wg, cb0, yg);
-                            finish(yg, plane0);
-                        }
-                    }
+                    blocks(&phases, wg, cb0, b * g.c_out + cb0 * channels, yg, buffers);
                 },
             );
     }
